@@ -1,0 +1,29 @@
+//! Credential resolution and profiles for ConTree.
+//!
+//! Resolution order, per field: explicit value > environment variable > `auth.ini` profile >
+//! default. See the workspace README ("Configuration") for the exact rules.
+//!
+//! This crate has no HTTP stack and needs no async runtime for its core API; the
+//! [`ProvideCredentials`] trait is async so that clients can refresh tokens.
+//!
+//! ```
+//! use contree_auth::{AuthKind, Credentials, SecretToken};
+//!
+//! let creds = Credentials::builder(SecretToken::new("t0ken"))
+//!     .project("my-project")
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(creds.kind(), AuthKind::Iam);
+//! // The token never shows up in Debug output.
+//! assert!(!format!("{creds:?}").contains("t0ken"));
+//! ```
+
+mod credentials;
+mod error;
+mod provider;
+
+pub use credentials::{
+    AuthHeader, AuthKind, Credentials, CredentialsBuilder, DEFAULT_BASE_URL, SecretToken, Source,
+};
+pub use error::{Error, ErrorKind};
+pub use provider::{ProvideCredentials, StaticProvider};

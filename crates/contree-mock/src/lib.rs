@@ -1,0 +1,1 @@
+//! A spec-faithful local ConTree server for tests: versioned images, a simulated shell, live events, fault injection.

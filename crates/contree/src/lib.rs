@@ -1,0 +1,1 @@
+//! The ConTree SDK for Rust: branching sandboxes for agents, async and blocking.

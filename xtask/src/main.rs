@@ -1,0 +1,49 @@
+//! `cargo xtask`: project automation for contree-rs.
+//!
+//! Commands:
+//! - `cargo xtask test [-- <cargo test args>]`: starts the mock server binary, then runs every test
+//!   of the workspace (unit, integration, doc tests) against it.
+//! - `cargo xtask ci`: fmt check, clippy with warnings denied, codegen check, test, doc.
+//! - `cargo xtask codegen [--check] [--spec PATH]`: generate `contree-proto` from the OpenAPI spec.
+//! - `cargo xtask mock [ARGS]`: run the mock server in the foreground.
+//! - `cargo xtask bench [--quick]`: benchmarks (see the README).
+
+mod util;
+
+use std::process::ExitCode;
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <command> [args]\n\
+     commands:\n  \
+       test [-- ARGS]            start the mock server and run every test\n  \
+       ci                        fmt, clippy, codegen --check, test, doc\n  \
+       codegen [--check] [--spec PATH]\n                            generate contree-proto from the OpenAPI spec\n  \
+       mock [ARGS]               run the mock server in the foreground\n  \
+       bench [--quick]           run the benchmarks\n"
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(cmd) = args.next() else {
+        eprint!("{}", usage());
+        return ExitCode::from(2);
+    };
+    let rest: Vec<String> = args.collect();
+    let result = match cmd.as_str() {
+        "test" => util::test(&rest),
+        "ci" => util::ci(&rest),
+        "mock" => util::mock(&rest),
+        "-h" | "--help" | "help" => {
+            print!("{}", usage());
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{}", usage())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Shared helpers and the `test`, `ci` and `mock` commands.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR` when set, else `<root>/target`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        }
+        _ => root().join("target"),
+    }
+}
+
+/// The `cargo` the xtask was started with.
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Runs a command, failing with its rendering when it does not exit 0.
+pub fn run(mut cmd: Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: running {shown}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed with {status}"))
+    }
+}
+
+/// A mock server child process, killed (by PID) on drop.
+pub struct MockProcess {
+    child: Child,
+    /// The base URL the server printed.
+    pub base_url: String,
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds and starts the mock server binary with `--port 0`, waiting for its `LISTENING` line.
+pub fn start_mock(release: bool, extra: &[&str]) -> Result<MockProcess, String> {
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--quiet",
+        "-p",
+        "contree-mock",
+        "--bin",
+        "contree-mock",
+    ]);
+    if release {
+        build.arg("--release");
+    }
+    run(build)?;
+    let bin = target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join("contree-mock");
+    let mut child = Command::new(&bin)
+        .args(["--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        // Keep draining so the server never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let started = Instant::now();
+    let line = rx.recv_timeout(Duration::from_secs(30)).map_err(|_| {
+        let _ = child.kill();
+        "the mock server did not print `LISTENING <url>` within 30 s".to_string()
+    })?;
+    let base_url = line
+        .strip_prefix("LISTENING ")
+        .ok_or_else(|| format!("unexpected first line from the mock server: {line:?}"))?
+        .trim()
+        .to_string();
+    eprintln!(
+        "xtask: mock server listening at {base_url} (ready in {:?})",
+        started.elapsed()
+    );
+    Ok(MockProcess { child, base_url })
+}
+
+/// `cargo xtask test`: every test of the workspace, with the mock binary running.
+pub fn test(args: &[String]) -> Result<(), String> {
+    let passthrough: Vec<&str> = args
+        .iter()
+        .skip_while(|a| *a != "--")
+        .skip(1)
+        .map(String::as_str)
+        .collect();
+    let mock = start_mock(false, &[])?;
+    let with_mock = |cmd: &mut Command| {
+        cmd.env("CONTREE_TEST_BASE_URL", &mock.base_url);
+    };
+    let mut unit = cargo();
+    unit.args(["test", "--workspace", "--all-targets"]);
+    if !passthrough.is_empty() {
+        unit.arg("--").args(&passthrough);
+    }
+    with_mock(&mut unit);
+    run(unit)?;
+    let mut doc = cargo();
+    doc.args(["test", "--workspace", "--doc"]);
+    with_mock(&mut doc);
+    run(doc)?;
+    Ok(())
+}
+
+/// `cargo xtask ci`: what `.ci/run` runs.
+pub fn ci(_args: &[String]) -> Result<(), String> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run(fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(clippy)?;
+    test(&[])?;
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run(doc)?;
+    Ok(())
+}
+
+/// `cargo xtask mock`: the mock server in the foreground.
+pub fn mock(args: &[String]) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args(["run", "-p", "contree-mock", "--bin", "contree-mock", "--"])
+        .args(args);
+    run(cmd)
+}
