@@ -104,7 +104,8 @@ impl std::str::FromStr for AuthKind {
                 value: other.to_string(),
                 expected: "`iam` or `jwt`",
             }
-            .fail().map_err(Error::from),
+            .fail()
+            .map_err(Error::from),
         }
     }
 }
@@ -126,6 +127,8 @@ pub enum Source {
     },
     /// A built-in default.
     Default,
+    /// Printed by the named credentials command (see `CommandProvider`).
+    Command(String),
 }
 
 impl fmt::Display for Source {
@@ -135,6 +138,7 @@ impl fmt::Display for Source {
             Source::Env(var) => write!(f, "env {var}"),
             Source::Profile { path, name } => write!(f, "profile {name} in {}", path.display()),
             Source::Default => f.write_str("default"),
+            Source::Command(program) => write!(f, "command {program}"),
         }
     }
 }
@@ -326,13 +330,15 @@ impl CredentialsBuilder {
             return error::BlankTokenSnafu {
                 source_desc: self.token_source.to_string(),
             }
-            .fail().map_err(Error::from);
+            .fail()
+            .map_err(Error::from);
         }
         if self.token.expose_secret().chars().any(|c| c.is_control()) {
             return error::InvalidTokenSnafu {
                 source_desc: self.token_source.to_string(),
             }
-            .fail().map_err(Error::from);
+            .fail()
+            .map_err(Error::from);
         }
         let (kind, kind_source) = match self.kind {
             Some(k) => (k, self.kind_source),
@@ -384,6 +390,7 @@ fn validate_url(url: &str) -> Result<(), Error> {
             value: url.to_string(),
             expected: "an http:// or https:// URL with a host",
         }
-        .fail().map_err(Error::from)
+        .fail()
+        .map_err(Error::from)
     }
 }

@@ -14,6 +14,10 @@ pub enum ErrorKind {
     File,
     /// A credentials command failed.
     Command,
+    /// A profile named explicitly or by `CONTREE_PROFILE` does not exist.
+    ProfileNotFound,
+    /// The `auth.ini` file is not valid INI; the message carries the line number.
+    Malformed,
 }
 
 #[derive(Debug, Snafu)]
@@ -37,6 +41,84 @@ pub(crate) enum Inner {
         value: String,
         expected: &'static str,
     },
+    #[snafu(display("invalid {what} `{value}` from {source_desc}: expected {expected}"))]
+    InvalidSetting {
+        what: &'static str,
+        value: String,
+        source_desc: String,
+        expected: &'static str,
+    },
+    #[snafu(display(
+        "the {what} from {source_desc} is the literal text `{name}`, a variable name rather than a \
+         value; contree-rs never substitutes variable names: set the variable itself (e.g. \
+         {name}=<value>) or pass the value"
+    ))]
+    Placeholder {
+        what: &'static str,
+        source_desc: String,
+        name: String,
+    },
+    #[snafu(display("no ConTree token found. Tried, in order: {tried}. {hint}"))]
+    NoToken { tried: String, hint: &'static str },
+    #[snafu(display(
+        "profile `{name}` (selected by {selected_by}) not found in {}: {detail}. Create it with \
+         `contree auth --profile {name}`, or select an existing profile",
+        path.display()
+    ))]
+    ProfileNotFound {
+        name: String,
+        selected_by: String,
+        path: std::path::PathBuf,
+        detail: String,
+    },
+    #[snafu(display(
+        "profile `{name}` cannot be selected: {detail}. Set CONTREE_HOME, XDG_CONFIG_HOME or HOME, \
+         or give the auth file path explicitly"
+    ))]
+    NoAuthFile { name: String, detail: String },
+    #[snafu(display("{} line {line}: {reason}. Fix or remove that line", path.display()))]
+    Malformed {
+        path: std::path::PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[snafu(display("cannot {action} {}: {source}", path.display()))]
+    Io {
+        action: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[snafu(display("invalid profile {what} `{value}`: {reason}"))]
+    InvalidProfileData {
+        what: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[snafu(display(
+        "cannot run the credentials command `{program}`: {source}. Check that it is installed and on PATH"
+    ))]
+    CommandSpawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[snafu(display(
+        "the credentials command `{program}` failed ({status}){stderr}. Run it by hand to see why"
+    ))]
+    CommandFailed {
+        program: String,
+        status: String,
+        stderr: String,
+    },
+    #[snafu(display(
+        "the credentials command `{program}` did not finish within {secs} s; it was killed"
+    ))]
+    CommandTimeout { program: String, secs: u64 },
+    #[snafu(display(
+        "the credentials command `{program}` printed no token on stdout; it must print the token (only)"
+    ))]
+    CommandEmpty { program: String },
+    #[snafu(display("invalid client settings: {message}"))]
+    Settings { message: String },
 }
 
 /// The error of `contree-auth`. Its message names the sources involved and what to do;
@@ -53,7 +135,19 @@ impl Error {
             Inner::BlankToken { .. }
             | Inner::InvalidToken { .. }
             | Inner::JwtNeedsUrl
-            | Inner::InvalidValue { .. } => ErrorKind::Invalid,
+            | Inner::InvalidValue { .. }
+            | Inner::InvalidSetting { .. }
+            | Inner::Placeholder { .. }
+            | Inner::InvalidProfileData { .. }
+            | Inner::Settings { .. } => ErrorKind::Invalid,
+            Inner::NoToken { .. } => ErrorKind::NotFound,
+            Inner::ProfileNotFound { .. } | Inner::NoAuthFile { .. } => ErrorKind::ProfileNotFound,
+            Inner::Malformed { .. } => ErrorKind::Malformed,
+            Inner::Io { .. } => ErrorKind::File,
+            Inner::CommandSpawn { .. }
+            | Inner::CommandFailed { .. }
+            | Inner::CommandTimeout { .. }
+            | Inner::CommandEmpty { .. } => ErrorKind::Command,
         }
     }
 }
@@ -67,6 +161,17 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         std::error::Error::source(&self.inner)
+    }
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        Inner::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+        .into()
     }
 }
 

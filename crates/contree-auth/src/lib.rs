@@ -18,12 +18,27 @@
 //! assert!(!format!("{creds:?}").contains("t0ken"));
 //! ```
 
+mod command;
 mod credentials;
 mod error;
+mod inifile;
+mod profile;
 mod provider;
+mod resolve;
+mod settings;
+mod shim;
 
+pub use command::{Clock, CommandProvider, CommandProviderBuilder, SystemClock};
 pub use credentials::{
     AuthHeader, AuthKind, Credentials, CredentialsBuilder, DEFAULT_BASE_URL, SecretToken, Source,
 };
 pub use error::{Error, ErrorKind};
+pub use profile::{
+    FALLBACK_PROFILE, PROFILE_SECTION_PREFIX, Profile, ProfileStore, default_auth_file,
+};
 pub use provider::{ProvideCredentials, StaticProvider};
+pub use resolve::{
+    BASE_URL_ENV, DefaultChain, DefaultChainBuilder, PROFILE_ENV, PROJECT_ENV, TOKEN_ENV, resolve,
+};
+pub use settings::ClientSettings;
+pub use shim::{Env, Fs, MapEnv, MemFs, OsEnv, OsFs};
