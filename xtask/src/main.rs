@@ -8,6 +8,7 @@
 //! - `cargo xtask mock [ARGS]`: run the mock server in the foreground.
 //! - `cargo xtask bench [--quick]`: benchmarks (see the README).
 
+mod codegen;
 mod util;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     };
     let rest: Vec<String> = args.collect();
     let result = match cmd.as_str() {
+        "codegen" => codegen::run(&rest),
         "test" => util::test(&rest),
         "ci" => util::ci(&rest),
         "mock" => util::mock(&rest),

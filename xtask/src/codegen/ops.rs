@@ -1,0 +1,224 @@
+//! The operation model: ids, methods, parameters, bodies and responses.
+
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
+
+use super::model::{Model, SYNTH_IDS, Ty};
+use super::spec::Spec;
+
+/// Where a parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loc {
+    Path,
+    Query,
+    Header,
+}
+
+/// How a parameter is represented.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamKind {
+    /// A value of this type.
+    Value(Ty),
+    /// Special case: an HTTP flag (`?x=1` when true, omitted when false; never `x=false`).
+    Flag,
+    /// Special case: a repeatable query parameter (`?x=a&x=b`).
+    Repeated(Ty),
+}
+
+/// One parameter.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub wire: String,
+    pub rust: String,
+    pub loc: Loc,
+    pub required: bool,
+    pub kind: ParamKind,
+    pub doc: Option<String>,
+}
+
+/// The request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Json(Ty),
+    Octet,
+}
+
+/// The body of one response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RespBody {
+    None,
+    Json(Ty),
+    /// Non-JSON bytes (streams, files, text).
+    Bytes,
+}
+
+/// One declared response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub body: RespBody,
+    /// Declared headers the parser extracts (`Location`, `Retry-After`).
+    pub location: bool,
+    pub retry_after: bool,
+    pub doc: Option<String>,
+    /// Whether the body also may be `text/plain` (alongside JSON).
+    pub text_alt: bool,
+}
+
+/// One operation.
+#[derive(Debug, Clone)]
+pub struct Op {
+    pub id: String,
+    pub method: &'static str,
+    pub path: String,
+    pub summary: Option<String>,
+    pub params: Vec<Param>,
+    pub body: Option<Body>,
+    pub responses: Vec<Resp>,
+    pub success: Vec<u16>,
+    pub idempotent: bool,
+    pub streaming: bool,
+}
+
+impl Op {
+    /// `SCREAMING_SNAKE` static name.
+    pub fn static_name(&self) -> String {
+        self.id.to_shouty_snake_case()
+    }
+    /// PascalCase type stem.
+    pub fn pascal(&self) -> String {
+        self.id.to_upper_camel_case()
+    }
+}
+
+/// Query parameters that are HTTP flags by presence (PROTOCOL.md 1.2 and 9 #9): modelled as
+/// `bool`, sent as `name=1` when true and omitted when false.
+pub const FLAGS: &[&str] = &["tagged", "text", "follow", "inflight"];
+
+/// Query parameters the spec declares as a single string but documents as repeatable.
+pub const REPEATED: &[(&str, &str)] = &[
+    ("inspectImageGrep", "pattern"),
+    ("inspectImageGrep", "path"),
+    ("inspectImageGrep", "glob"),
+];
+
+/// Builds the operation list (spec order), registering inline types in `model`.
+pub fn build(spec: &Spec, model: &mut Model) -> Result<Vec<Op>, String> {
+    let mut ops = Vec::new();
+    for (path, item) in &spec.paths {
+        for (method, op) in item.operations() {
+            let id = match &op.operation_id {
+                Some(id) => id.clone(),
+                None => SYNTH_IDS
+                    .iter()
+                    .find(|(m, p, _)| *m == method && p == path)
+                    .map(|(_, _, id)| id.to_string())
+                    .ok_or_else(|| {
+                        format!("{method} {path} has no operationId and no SYNTH_IDS entry")
+                    })?,
+            };
+            let owner = id.to_upper_camel_case();
+            let mut params = Vec::new();
+            for p in item.parameters.iter().chain(op.parameters.iter()) {
+                let p = spec.parameter(p)?;
+                let loc = match p.location.as_str() {
+                    "path" => Loc::Path,
+                    "query" => Loc::Query,
+                    "header" => Loc::Header,
+                    other => return Err(format!("{id}: unsupported parameter location {other}")),
+                };
+                let kind = if loc == Loc::Query && FLAGS.contains(&p.name.as_str()) {
+                    ParamKind::Flag
+                } else if REPEATED.iter().any(|(o, n)| *o == id && *n == p.name) {
+                    ParamKind::Repeated(model.resolve(spec, &owner, &p.name, &p.schema)?)
+                } else {
+                    ParamKind::Value(model.resolve(spec, &owner, &p.name, &p.schema)?)
+                };
+                if params
+                    .iter()
+                    .any(|q: &Param| q.wire == p.name && q.loc == loc)
+                {
+                    return Err(format!("{id}: duplicate parameter {}", p.name));
+                }
+                params.push(Param {
+                    wire: p.name.clone(),
+                    rust: p.name.to_snake_case(),
+                    loc,
+                    required: p.required || loc == Loc::Path,
+                    kind,
+                    doc: p
+                        .description
+                        .clone()
+                        .or_else(|| p.schema.description.clone()),
+                });
+            }
+            let body = match &op.request_body {
+                None => None,
+                Some(b) => {
+                    if let Some(mt) = b.content.get("application/json") {
+                        let schema = mt.schema.clone().unwrap_or_default();
+                        let ty = model.resolve(spec, &owner, "body", &schema)?;
+                        Some(Body::Json(ty))
+                    } else if b.content.contains_key("application/octet-stream") {
+                        Some(Body::Octet)
+                    } else {
+                        return Err(format!("{id}: unsupported request body media type"));
+                    }
+                }
+            };
+            let mut responses = Vec::new();
+            let mut streaming = false;
+            for (code, r) in &op.responses {
+                let status: u16 = code
+                    .parse()
+                    .map_err(|_| format!("{id}: unsupported response code {code}"))?;
+                let r = spec.response(r)?;
+                let text_alt = r.content.contains_key("text/plain")
+                    && r.content.contains_key("application/json");
+                let body = if let Some(mt) = r.content.get("application/json") {
+                    let schema = mt.schema.clone().unwrap_or_default();
+                    let field = format!("{}_body", super::emit::status_name(status));
+                    RespBody::Json(model.resolve(spec, &owner, &field, &schema)?)
+                } else if r.content.is_empty() {
+                    RespBody::None
+                } else {
+                    if (200..300).contains(&status) {
+                        streaming = true;
+                    }
+                    RespBody::Bytes
+                };
+                let has = |h: &str| r.headers.keys().any(|k| k.eq_ignore_ascii_case(h));
+                responses.push(Resp {
+                    status,
+                    body,
+                    location: has("Location"),
+                    retry_after: has("Retry-After"),
+                    doc: r.description.clone(),
+                    text_alt,
+                });
+            }
+            responses.sort_by_key(|r| r.status);
+            let success: Vec<u16> = responses
+                .iter()
+                .map(|r| r.status)
+                .filter(|s| (200..400).contains(s))
+                .collect();
+            if success.is_empty() {
+                return Err(format!("{id}: no success response"));
+            }
+            ops.push(Op {
+                id,
+                method,
+                path: path.clone(),
+                summary: op.summary.clone(),
+                params,
+                body,
+                responses,
+                success,
+                // CONTRACTS.md / PROTOCOL.md 1.1: GET, HEAD and DELETE are idempotent, POST and PATCH are not.
+                idempotent: matches!(method, "GET" | "HEAD" | "DELETE" | "PUT"),
+                streaming,
+            });
+        }
+    }
+    Ok(ops)
+}
