@@ -298,9 +298,7 @@ impl ProfileStore {
     fn save(&self, file: &mut AuthFile) -> Result<(), Error> {
         // The official CLI always writes `[DEFAULT] profile`; so do we, for identical bytes.
         if file.default_profile().is_none() {
-            file.doc
-                .with_section(Some(DEFAULT_SECTION))
-                .set("profile", FALLBACK_PROFILE);
+            set_default_key(&mut file.doc, FALLBACK_PROFILE.to_string());
         }
         let bytes = inifile::serialize(&file.doc);
         self.fs
@@ -352,16 +350,17 @@ impl ProfileStore {
         let mut file = self.load_or_empty()?;
         let section = format!("{PROFILE_SECTION_PREFIX}{}", profile.name);
         {
-            let mut setter = file.doc.with_section(Some(section.as_str()));
-            setter.set("url", url);
-            setter.set("token", token);
-            setter.set("type", kind.as_str());
+            let props = file
+                .doc
+                .entry(Some(section))
+                .or_insert_with(Default::default);
+            set_in_place(props, "url", url);
+            set_in_place(props, "token", token);
+            set_in_place(props, "type", kind.as_str().to_string());
             match &profile.project {
-                Some(p) => {
-                    setter.set("project", p.trim());
-                }
+                Some(p) => set_in_place(props, "project", p.trim().to_string()),
                 None => {
-                    setter.delete(&"project");
+                    props.remove("project");
                 }
             }
         }
@@ -385,9 +384,7 @@ impl ProfileStore {
                 .into_iter()
                 .next()
                 .unwrap_or_else(|| FALLBACK_PROFILE.to_string());
-            file.doc
-                .with_section(Some(DEFAULT_SECTION))
-                .set("profile", next);
+            set_default_key(&mut file.doc, next);
         }
         self.save(&mut file)?;
         Ok(true)
@@ -407,10 +404,24 @@ impl ProfileStore {
             }
             .into());
         }
-        file.doc
-            .with_section(Some(DEFAULT_SECTION))
-            .set("profile", name);
+        set_default_key(&mut file.doc, name.to_string());
         self.save(&mut file)
+    }
+}
+
+/// Sets `[DEFAULT] profile`, keeping its position.
+fn set_default_key(doc: &mut Ini, name: String) {
+    let props = doc
+        .entry(Some(DEFAULT_SECTION.to_string()))
+        .or_insert_with(Default::default);
+    set_in_place(props, "profile", name);
+}
+
+/// Sets `key` keeping its position when present (configparser does), else appends it.
+fn set_in_place(props: &mut ini::Properties, key: &str, value: String) {
+    match props.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, v)) => *v = value,
+        None => props.append(key, value),
     }
 }
 
