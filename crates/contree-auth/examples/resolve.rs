@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 const USAGE: &str = "usage: resolve [--profile NAME] [--auth-file PATH]";
 
 fn source(s: Option<&Source>) -> Value {
-    s.map(|s| Value::String(s.to_string())).unwrap_or(Value::Null)
+    s.map(|s| Value::String(s.to_string()))
+        .unwrap_or(Value::Null)
 }
 
 fn report(chain: &DefaultChain, creds: &Credentials, settings: &ClientSettings) -> Value {

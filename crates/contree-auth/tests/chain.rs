@@ -117,7 +117,10 @@ fn provider_caches_and_refresh_rereads_the_file() {
         .fs(Arc::new(fs.clone()))
         .build();
     assert_eq!(
-        now(chain.provide_credentials()).unwrap().token().expose_secret(),
+        now(chain.provide_credentials())
+            .unwrap()
+            .token()
+            .expose_secret(),
         "first"
     );
     // `contree auth` rewrote the token: the cache still serves the old one...
@@ -126,16 +129,25 @@ fn provider_caches_and_refresh_rereads_the_file() {
     p.token = Some(SecretToken::new("second"));
     store.write(&p).unwrap();
     assert_eq!(
-        now(chain.provide_credentials()).unwrap().token().expose_secret(),
+        now(chain.provide_credentials())
+            .unwrap()
+            .token()
+            .expose_secret(),
         "first"
     );
     // ...until the client refreshes after a 401.
     assert_eq!(
-        now(chain.refresh_credentials()).unwrap().token().expose_secret(),
+        now(chain.refresh_credentials())
+            .unwrap()
+            .token()
+            .expose_secret(),
         "second"
     );
     assert_eq!(
-        now(chain.provide_credentials()).unwrap().token().expose_secret(),
+        now(chain.provide_credentials())
+            .unwrap()
+            .token()
+            .expose_secret(),
         "second"
     );
 }
@@ -149,9 +161,16 @@ fn provider_errors_are_not_cached() {
         .build();
     let e = now(chain.provide_credentials()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
-    fs.insert("/h/.config/contree/auth.ini", "[profile:default]\ntoken = t\n", 0o600);
+    fs.insert(
+        "/h/.config/contree/auth.ini",
+        "[profile:default]\ntoken = t\n",
+        0o600,
+    );
     assert_eq!(
-        now(chain.provide_credentials()).unwrap().token().expose_secret(),
+        now(chain.provide_credentials())
+            .unwrap()
+            .token()
+            .expose_secret(),
         "t"
     );
 }

@@ -103,7 +103,10 @@ fn caches_for_the_lifetime_and_refreshes_before_expiry() {
 
     // The new token is cached from when it was fetched.
     clock.advance(Duration::from_secs(50));
-    assert_eq!(p.credentials_blocking().unwrap().token().expose_secret(), "token-2");
+    assert_eq!(
+        p.credentials_blocking().unwrap().token().expose_secret(),
+        "token-2"
+    );
     assert_eq!(runs(dir.path()), 2);
 }
 
@@ -111,12 +114,24 @@ fn caches_for_the_lifetime_and_refreshes_before_expiry() {
 fn refresh_always_reruns() {
     let dir = tempfile::tempdir().unwrap();
     let p = counting_provider(dir.path(), ManualClock::new(), u32::MAX);
-    assert_eq!(p.credentials_blocking().unwrap().token().expose_secret(), "token-1");
+    assert_eq!(
+        p.credentials_blocking().unwrap().token().expose_secret(),
+        "token-1"
+    );
     let c = block_on(p.refresh_credentials()).unwrap();
     assert_eq!(c.token().expose_secret(), "token-2");
-    assert_eq!(p.refresh_blocking().unwrap().token().expose_secret(), "token-3");
+    assert_eq!(
+        p.refresh_blocking().unwrap().token().expose_secret(),
+        "token-3"
+    );
     // and the refreshed token is what provide returns next
-    assert_eq!(block_on(p.provide_credentials()).unwrap().token().expose_secret(), "token-3");
+    assert_eq!(
+        block_on(p.provide_credentials())
+            .unwrap()
+            .token()
+            .expose_secret(),
+        "token-3"
+    );
     assert_eq!(runs(dir.path()), 3);
 }
 
@@ -125,7 +140,10 @@ fn failed_refresh_keeps_unexpired_token_then_errors() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new();
     let p = counting_provider(dir.path(), clock.clone(), 2);
-    assert_eq!(p.credentials_blocking().unwrap().token().expose_secret(), "token-1");
+    assert_eq!(
+        p.credentials_blocking().unwrap().token().expose_secret(),
+        "token-1"
+    );
 
     clock.advance(Duration::from_secs(95)); // in the margin, not expired
     let c = block_on(p.provide_credentials()).unwrap();
@@ -165,13 +183,18 @@ fn concurrent_callers_share_one_run() {
 
 #[test]
 fn failures_are_typed_and_never_show_stdout() {
-    let empty = CommandProvider::builder("sh").args(["-c", "echo '   '"]).build();
+    let empty = CommandProvider::builder("sh")
+        .args(["-c", "echo '   '"])
+        .build();
     let e = empty.credentials_blocking().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Command);
     assert!(e.to_string().contains("printed no token"), "{e}");
 
     let failing = CommandProvider::builder("sh")
-        .args(["-c", "echo secret-on-stdout; echo 'not logged in' >&2; exit 1"])
+        .args([
+            "-c",
+            "echo secret-on-stdout; echo 'not logged in' >&2; exit 1",
+        ])
         .build();
     let e = failing.credentials_blocking().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Command);
@@ -182,7 +205,10 @@ fn failures_are_typed_and_never_show_stdout() {
     let missing = CommandProvider::builder("contree-auth-test-no-such-program").build();
     let e = missing.credentials_blocking().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Command);
-    assert!(e.to_string().contains("contree-auth-test-no-such-program"), "{e}");
+    assert!(
+        e.to_string().contains("contree-auth-test-no-such-program"),
+        "{e}"
+    );
 
     let slow = CommandProvider::builder("sh")
         .args(["-c", "exec sleep 5"])

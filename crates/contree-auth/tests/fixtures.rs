@@ -42,11 +42,9 @@ fn subst(v: &Value, dir: &Path) -> Value {
     match v {
         Value::String(s) => Value::String(s.replace("$FIXTURE", &dir.display().to_string())),
         Value::Array(a) => Value::Array(a.iter().map(|x| subst(x, dir)).collect()),
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, x)| (k.clone(), subst(x, dir)))
-                .collect(),
-        ),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (k.clone(), subst(x, dir))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -93,10 +91,7 @@ fn resolve_fixtures() {
     for dir in &cases {
         let case = dir.file_name().unwrap().to_string_lossy().into_owned();
         let env = subst(&read_json(&dir.join("env.json")).unwrap(), dir);
-        let args = subst(
-            &read_json(&dir.join("args.json")).unwrap_or(json!({})),
-            dir,
-        );
+        let args = subst(&read_json(&dir.join("args.json")).unwrap_or(json!({})), dir);
         let expected = subst(&read_json(&dir.join("expected.json")).unwrap(), dir);
 
         let env: MapEnv = env
