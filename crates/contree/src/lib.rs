@@ -1,1 +1,92 @@
-//! The ConTree SDK for Rust: branching sandboxes for agents, async and blocking.
+//! The ConTree SDK for Rust: branching sandboxes for agents.
+//!
+//! ConTree runs commands in VMs started from container images. Every run makes a new
+//! immutable image version (a UUID) that you can run from again, tag, inspect, or follow
+//! as a [`Session`]. This crate is the async client; it needs a Tokio runtime.
+//!
+//! # The first five minutes
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> contree::Result<()> {
+//! # let mock = contree_mock::MockServer::start().await;
+//! # let env = std::sync::Arc::new(contree::auth::MapEnv::from_iter([
+//! #     ("NEBIUS_API_KEY", mock.token().to_string()),
+//! #     ("NEBIUS_PROJECT_ID", mock.project().to_string()),
+//! #     ("CONTREE_BASE_URL", mock.base_url().to_string()),
+//! #     ("HOME", "/nonexistent".to_string()),
+//! # ]));
+//! // Contree::from_env() reads the process environment and auth.ini;
+//! // here the environment is given explicitly.
+//! let contree = contree::Contree::builder().env(env).build()?;
+//! let images = contree.images().list().await?;             // one page; .stream() for all
+//! let ubuntu = contree.images().use_tag("ubuntu:latest");  // no API call; resolved when used
+//! let out = ubuntu.shell("echo hello").await?;             // a new image version
+//! println!("{} exit={}", out.stdout_lossy(), out.exit_code());
+//! let next = out.image().expect("kept").shell("ls /").await?; // chain from the new version
+//! # assert_eq!(out.stdout_str()?, "hello\n");
+//! # assert_eq!(next.exit_code(), 0);
+//! # let _ = images;
+//! # Ok(()) }
+//! ```
+//!
+//! # What is where
+//!
+//! - [`Contree`]: the client ([`Contree::builder`], [`Contree::from_env`], [`Contree::whoami`]).
+//! - [`Images`]: list (page or stream), [`use_tag`](Images::use_tag)/[`use_uuid`](Images::use_uuid)
+//!   (lazy), [`get`](Images::get) (strict), [`oci`](Images::oci) (use or import),
+//!   [`import`](Images::import).
+//! - [`Image`]: a version. [`shell`](Image::shell)/[`run`](Image::run) give a [`Run`] builder;
+//!   awaiting it returns a [`RunOutput`]. Tag with [`tag_as`](Image::tag_as); inspect files
+//!   with [`ls`](Image::ls), [`read`](Image::read), [`download`](Image::download),
+//!   [`archive`](Image::archive), [`grep`](Image::grep), [`exists`](Image::exists),
+//!   [`stat`](Image::stat).
+//! - [`Session`]: follows the newest version after each run; serialised, never stuck.
+//! - [`Files`]: uploads deduplicated by sha256, existence checks, listing.
+//! - [`Error`]: one opaque error with [`ErrorKind`] and predicates.
+//!
+//! # Waiting for runs
+//!
+//! Awaiting a run spawns it, then follows the operation's event stream until its
+//! `completion` event (resuming across dropped connections) and fetches the final result
+//! once. It does not poll, except when the token may not follow events (HTTP 403): then
+//! it polls `GET /operations/{id}` with a growing interval that honours `Retry-After`.
+//! Imports are waited for by polling, as the service documents no event log for them.
+//! The client's wait deadline is the run's server-side timeout plus a margin
+//! ([`ContreeBuilder::wait_margin`]), so it never gives up before the server does; if the
+//! deadline passes anyway, the client asks the server to cancel the operation.
+//!
+//! # Tracing
+//!
+//! Each request is a `contree.call` span (operation id of the API); each run a
+//! `contree.run` span with the source `image`, `parent`, the `operation_id` and the
+//! `result_image`; imports a `contree.import` span. Tokens and passwords never appear.
+
+mod client;
+mod error;
+mod files;
+mod images;
+mod inspect;
+mod run;
+mod session;
+mod wait;
+mod wire;
+
+pub use client::{
+    Contree, ContreeBuilder, DEFAULT_RUN_TIMEOUT, DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_WAIT_MARGIN,
+    WhoAmI,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use files::{FileInfo, Files, ListFiles, ProgressFn, Upload, UploadSource, UploadedFile};
+pub use images::{
+    BoxFuture, BoxStream, DEFAULT_IMPORT_TIMEOUT, Image, Images, ImportImage, ListImages,
+    OciReference, TimeFilter,
+};
+pub use inspect::{Archive, DirEntry, EntryKind, Grep, GrepCase, GrepMatch, GrepResult, Submatch};
+pub use run::{FileSource, FileSpec, Resources, Run, RunOutput};
+pub use session::Session;
+
+/// Credential types and resolution (the `contree-auth` crate).
+pub use contree_auth as auth;
+/// Request timeouts and the retry policy of the transport.
+pub use contree_transport::{RetryConfig, Timeouts};

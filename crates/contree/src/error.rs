@@ -1,0 +1,295 @@
+//! The facade's error type: one opaque [`Error`] with an [`ErrorKind`] and predicates.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use snafu::Snafu;
+
+/// A `Result` whose error defaults to [`contree::Error`](Error).
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of failure an [`Error`] is. Match on it, or use the `is_*` predicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The client is configured wrongly (bad URL, conflicting options).
+    Config,
+    /// No usable credentials, or the server rejected them (HTTP 401 or 403).
+    Auth,
+    /// The server answered with an error status (see [`Error::status`]).
+    Api,
+    /// The request could not be delivered or the connection broke.
+    Transport,
+    /// A deadline passed (a request timeout, or waiting for an operation).
+    Timeout,
+    /// The server's answer could not be decoded.
+    Decode,
+    /// A local file operation failed.
+    Io,
+    /// An argument was rejected before anything was sent.
+    InvalidInput,
+    /// The operation ended as `FAILED` (a VM-level failure, not a non-zero exit).
+    OperationFailed,
+    /// The operation was cancelled.
+    OperationCancelled,
+    /// The command exited non-zero or was killed ([`RunOutput::check`](crate::RunOutput::check)).
+    NonZeroExit,
+    /// Output is not valid UTF-8 (strict text accessors).
+    Utf8,
+    /// An archive entry would escape the extraction directory.
+    UnsafeArchive,
+    /// Something that was looked up locally (a path in a listing) does not exist.
+    NotFound,
+}
+
+#[derive(Debug, Snafu)]
+#[snafu(visibility(pub(crate)))]
+pub(crate) enum Inner {
+    #[snafu(display("{action} failed: {source}"))]
+    Transport {
+        action: String,
+        source: contree_transport::Error,
+    },
+    #[snafu(display("could not resolve ConTree credentials: {source}"))]
+    Credentials { source: contree_auth::Error },
+    #[snafu(display("invalid client configuration: {message}"))]
+    Config { message: String },
+    #[snafu(display("{message}"))]
+    InvalidInput { message: String },
+    #[snafu(display(
+        "could not decode the server's answer to {action}: {message} (a server/SDK mismatch; please report it)"
+    ))]
+    Decode { action: String, message: String },
+    #[snafu(display("{action} `{}`: {source}", path.display()))]
+    Io {
+        action: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[snafu(display(
+        "operation {operation_id} failed on the server: {message}; check the image reference and your limits, then retry"
+    ))]
+    OperationFailed {
+        operation_id: String,
+        message: String,
+    },
+    #[snafu(display("operation {operation_id} was cancelled"))]
+    OperationCancelled { operation_id: String },
+    #[snafu(display(
+        "gave up waiting for operation {operation_id} after {waited:?}; it may still be running (it was asked to cancel); raise the run timeout or the client's wait margin"
+    ))]
+    WaitTimeout {
+        operation_id: String,
+        waited: Duration,
+    },
+    #[snafu(display("`{command}` {status} (operation {operation_id}){stderr_tail}"))]
+    NonZeroExit {
+        operation_id: String,
+        command: String,
+        status: String,
+        exit_code: i32,
+        stderr_tail: String,
+    },
+    #[snafu(display(
+        "{stream} is not valid UTF-8: {source}; use the byte or lossy accessor instead"
+    ))]
+    Utf8 {
+        stream: &'static str,
+        source: std::str::Utf8Error,
+    },
+    #[snafu(display(
+        "refusing to extract archive entry `{entry}`: it would land outside the target directory"
+    ))]
+    UnsafeArchive { entry: String },
+    #[snafu(display("{what} not found"))]
+    NotFound { what: String },
+}
+
+/// The error of every fallible call in this crate.
+///
+/// It is opaque: ask it what happened with [`kind`](Error::kind) and the predicates.
+/// Its `Display` says what happened and what to do; it never contains a token or password.
+///
+/// ```
+/// # async fn demo(contree: contree::Contree) {
+/// match contree.images().use_uuid("00000000-0000-0000-0000-000000000000").ls("/").await {
+///     Ok(entries) => println!("{} entries", entries.len()),
+///     Err(e) if e.is_not_found() => println!("no such image"),
+///     Err(e) => eprintln!("error: {e}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+impl Error {
+    pub(crate) fn new(inner: Inner) -> Self {
+        Self {
+            inner: Box::new(inner),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(Inner::InvalidInput {
+            message: message.into(),
+        })
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::new(Inner::Config {
+            message: message.into(),
+        })
+    }
+
+    pub(crate) fn decode(action: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Inner::Decode {
+            action: action.into(),
+            message: message.into(),
+        })
+    }
+
+    pub(crate) fn io(
+        action: impl Into<String>,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Self::new(Inner::Io {
+            action: action.into(),
+            path: path.into(),
+            source,
+        })
+    }
+
+    pub(crate) fn transport(action: impl Into<String>, source: contree_transport::Error) -> Self {
+        Self::new(Inner::Transport {
+            action: action.into(),
+            source,
+        })
+    }
+
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
+        Self::new(Inner::NotFound { what: what.into() })
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match &*self.inner {
+            Inner::Transport { source, .. } => {
+                if let Some(status) = transport_status(source) {
+                    if status == 401 || status == 403 {
+                        ErrorKind::Auth
+                    } else {
+                        ErrorKind::Api
+                    }
+                } else if source.is_timeout() {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::Transport
+                }
+            }
+            Inner::Credentials { .. } => ErrorKind::Auth,
+            Inner::Config { .. } => ErrorKind::Config,
+            Inner::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Inner::Decode { .. } => ErrorKind::Decode,
+            Inner::Io { .. } => ErrorKind::Io,
+            Inner::OperationFailed { .. } => ErrorKind::OperationFailed,
+            Inner::OperationCancelled { .. } => ErrorKind::OperationCancelled,
+            Inner::WaitTimeout { .. } => ErrorKind::Timeout,
+            Inner::NonZeroExit { .. } => ErrorKind::NonZeroExit,
+            Inner::Utf8 { .. } => ErrorKind::Utf8,
+            Inner::UnsafeArchive { .. } => ErrorKind::UnsafeArchive,
+            Inner::NotFound { .. } => ErrorKind::NotFound,
+        }
+    }
+
+    /// The HTTP status the server answered with, if this is an API error.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match &*self.inner {
+            Inner::Transport { source, .. } => {
+                transport_status(source).and_then(|s| http::StatusCode::from_u16(s).ok())
+            }
+            _ => None,
+        }
+    }
+
+    /// The server's error message (the `error` field of its error body), if any.
+    pub fn api_message(&self) -> Option<&str> {
+        match &*self.inner {
+            Inner::Transport { source, .. } => source.api_message(),
+            _ => None,
+        }
+    }
+
+    /// Whether the thing asked for does not exist (HTTP 404, or a path missing from a listing).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(http::StatusCode::NOT_FOUND) || self.kind() == ErrorKind::NotFound
+    }
+
+    /// Whether a deadline passed: a request timed out, or waiting for an operation gave up.
+    pub fn is_timeout(&self) -> bool {
+        self.kind() == ErrorKind::Timeout
+    }
+
+    /// Whether trying the same call again later may succeed (transient network failures,
+    /// 429, 5xx). The client already retried idempotent calls per its retry policy.
+    pub fn is_retryable(&self) -> bool {
+        match &*self.inner {
+            Inner::Transport { source, .. } => source.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// Whether credentials are missing or were rejected (HTTP 401/403).
+    pub fn is_auth(&self) -> bool {
+        self.kind() == ErrorKind::Auth
+    }
+
+    /// The operation this error is about, when it concerns one.
+    pub fn operation_id(&self) -> Option<&str> {
+        match &*self.inner {
+            Inner::OperationFailed { operation_id, .. }
+            | Inner::OperationCancelled { operation_id }
+            | Inner::WaitTimeout { operation_id, .. }
+            | Inner::NonZeroExit { operation_id, .. } => Some(operation_id),
+            _ => None,
+        }
+    }
+
+    /// The exit code, when this is a [`ErrorKind::NonZeroExit`] error.
+    pub fn exit_code(&self) -> Option<i32> {
+        match &*self.inner {
+            Inner::NonZeroExit { exit_code, .. } => Some(*exit_code),
+            _ => None,
+        }
+    }
+}
+
+fn transport_status(e: &contree_transport::Error) -> Option<u16> {
+    e.status().map(|s| s.as_u16())
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.inner)
+    }
+}
+
+impl From<Inner> for Error {
+    fn from(inner: Inner) -> Self {
+        Self::new(inner)
+    }
+}
+
+impl From<contree_auth::Error> for Error {
+    fn from(source: contree_auth::Error) -> Self {
+        Self::new(Inner::Credentials { source })
+    }
+}

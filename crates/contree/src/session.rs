@@ -1,0 +1,147 @@
+//! Sessions: a moving pointer to the newest image version.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::images::Image;
+use crate::run::{Run, RunOutput, Target};
+
+/// A session follows an image as it changes: each run starts from the session's current
+/// version and, when it yields a new version, moves the session there.
+///
+/// - Runs on one session are serialised (concurrent awaits queue up in order).
+/// - A run that fails (spawn rejected, operation failed, wait timed out, ...) leaves the
+///   session at its last good version; the session never gets stuck.
+/// - A non-zero exit is not a failure: the run still made a version and the session moves
+///   to it. A disposable run does not move the session.
+/// - The session remembers every version it visited ([`history`](Session::history)) and can
+///   go back ([`checkout`](Session::checkout)) or split ([`fork`](Session::fork)).
+///
+/// Clones of a `Session` share it (like an `Arc`); `fork()` makes an independent one.
+///
+/// ```no_run
+/// # async fn demo(contree: contree::Contree) -> contree::Result<()> {
+/// let session = contree.images().use_tag("ubuntu:latest").session();
+/// session.shell("echo 1 > /a").await?;
+/// session.shell("cat /a").await?;
+/// assert_eq!(session.history().len(), 3);
+/// session.checkout(1)?; // back to the version that has /a but before `cat`
+/// let other = session.fork();
+/// other.shell("rm /a").await?; // `session` still has /a
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<SessionInner>,
+}
+
+struct SessionInner {
+    run_lock: tokio::sync::Mutex<()>,
+    state: Mutex<State>,
+}
+
+#[derive(Clone)]
+struct State {
+    current: Image,
+    history: Vec<Image>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.state();
+        f.debug_struct("Session")
+            .field("current", &s.current)
+            .field("versions", &s.history.len())
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(start: Image) -> Self {
+        Self::with_state(State {
+            current: start.clone(),
+            history: vec![start],
+        })
+    }
+
+    fn with_state(state: State) -> Self {
+        Session {
+            inner: Arc::new(SessionInner {
+                run_lock: tokio::sync::Mutex::new(()),
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The current version.
+    pub fn current(&self) -> Image {
+        self.state().current.clone()
+    }
+
+    /// Every version the session has been at, oldest first (the start image first).
+    pub fn history(&self) -> Vec<Image> {
+        self.state().history.clone()
+    }
+
+    /// Moves the session back (or forward) to the version at `index` in
+    /// [`history`](Self::history). History is kept unchanged; later runs append to it.
+    pub fn checkout(&self, index: usize) -> Result<Image> {
+        let mut s = self.state();
+        let image = s.history.get(index).cloned().ok_or_else(|| {
+            Error::invalid(format!(
+                "session history has {} versions; index {index} is out of range",
+                s.history.len()
+            ))
+        })?;
+        s.current = image.clone();
+        Ok(image)
+    }
+
+    /// Moves the session to any image (e.g. one from another session's history); it is
+    /// appended to the history.
+    pub fn reset_to(&self, image: Image) {
+        let mut s = self.state();
+        s.current = image.clone();
+        s.history.push(image);
+    }
+
+    /// An independent session starting at this one's current version, with a copy of its
+    /// history.
+    pub fn fork(&self) -> Session {
+        Self::with_state(self.state().clone())
+    }
+
+    /// A shell script to run from the current version; awaiting it advances the session.
+    pub fn shell(&self, script: impl Into<String>) -> Run {
+        let client = self.current().client.clone();
+        Run::new(client, Target::Session(self.clone()), script.into(), true)
+    }
+
+    /// An executable to run from the current version; awaiting it advances the session.
+    pub fn run(&self, command: impl Into<String>) -> Run {
+        let client = self.current().client.clone();
+        Run::new(client, Target::Session(self.clone()), command.into(), false)
+    }
+
+    /// Runs `run` serialised with the session's other runs, from its current version,
+    /// and advances on success.
+    pub(crate) async fn execute(&self, run: Run) -> Result<RunOutput> {
+        let _guard = self.inner.run_lock.lock().await;
+        let start = self.current();
+        let out = run.execute_on(start).await?;
+        if let Some(next) = out.image() {
+            let mut s = self.state();
+            s.current = next.clone();
+            s.history.push(next.clone());
+        }
+        Ok(out)
+    }
+}

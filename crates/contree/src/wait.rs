@@ -1,0 +1,155 @@
+//! Waiting for operations: follow the event stream to `completion`, then fetch the
+//! operation once. Polling is used only for imports (which have no documented event log)
+//! and as a fallback when the token may not follow events (HTTP 403).
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+
+use crate::client::{Contree, Query, request, seg};
+use crate::error::{Error, Inner, Result};
+use crate::wire;
+
+/// Fetches an operation once.
+pub(crate) async fn get_operation(
+    client: &Contree,
+    op_id: &str,
+) -> Result<(wire::WireOperation, Option<Duration>)> {
+    let req = request(
+        http::Method::GET,
+        format!("/operations/{}", seg(op_id)),
+        &Query::new(),
+    );
+    let action = format!("getting operation {op_id}");
+    let resp = client
+        .send(&contree_proto::ops::GET_OPERATION_STATUS, req, &action)
+        .await?;
+    let retry_after = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let op: wire::WireOperation = wire::decode(&action, resp.body())?;
+    Ok((op, retry_after))
+}
+
+/// Asks the server to cancel an operation (best effort).
+pub(crate) async fn cancel_operation(client: &Contree, op_id: &str) -> Result<()> {
+    let req = request(
+        http::Method::DELETE,
+        format!("/operations/{}", seg(op_id)),
+        &Query::new(),
+    );
+    client
+        .send(
+            &contree_proto::ops::CANCEL_OPERATION,
+            req,
+            &format!("cancelling operation {op_id}"),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Waits until the operation is terminal and returns its final state, giving up (and
+/// asking the server to cancel it) after `deadline`.
+pub(crate) async fn wait_operation(
+    client: &Contree,
+    op_id: &str,
+    deadline: Duration,
+    follow_events: bool,
+) -> Result<wire::WireOperation> {
+    match tokio::time::timeout(deadline, wait_inner(client, op_id, follow_events)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let c = client.clone();
+            let id = op_id.to_string();
+            tokio::spawn(async move {
+                if let Err(e) = cancel_operation(&c, &id).await {
+                    tracing::debug!(operation_id = %id, error = %e, "cancel after wait timeout failed");
+                }
+            });
+            Err(Error::new(Inner::WaitTimeout {
+                operation_id: op_id.to_string(),
+                waited: deadline,
+            }))
+        }
+    }
+}
+
+async fn wait_inner(
+    client: &Contree,
+    op_id: &str,
+    follow_events: bool,
+) -> Result<wire::WireOperation> {
+    if follow_events {
+        match follow_to_completion(client, op_id).await {
+            Ok(()) => {}
+            Err(e) if e.status() == Some(http::StatusCode::FORBIDDEN) => {
+                tracing::info!(
+                    operation_id = %op_id,
+                    "the token may not follow events (403); falling back to polling"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    poll_until_terminal(client, op_id).await
+}
+
+/// Reads the event stream until the `completion` event (or the end of the stream).
+async fn follow_to_completion(client: &Contree, op_id: &str) -> Result<()> {
+    let params = contree_transport::EventParams {
+        follow: true,
+        ..Default::default()
+    };
+    let mut events = client.transport().events(op_id, params);
+    while let Some(ev) = events.next().await {
+        let ev = ev.map_err(|e| Error::transport(format!("following operation {op_id}"), e))?;
+        let is_completion = ev.event == "completion"
+            || (ev.event.is_empty()
+                && serde_json::from_str::<wire::WireEvent>(&ev.data)
+                    .ok()
+                    .and_then(|e| e.kind)
+                    .as_deref()
+                    == Some("completion"));
+        if is_completion {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Polls `GET /operations/{id}` until terminal: immediately first, then with a growing
+/// interval (0.2 s to 5 s), honouring the server's `Retry-After` hint.
+async fn poll_until_terminal(client: &Contree, op_id: &str) -> Result<wire::WireOperation> {
+    let mut interval = Duration::from_millis(200);
+    loop {
+        let (op, retry_after) = get_operation(client, op_id).await?;
+        if op.is_terminal() {
+            return Ok(op);
+        }
+        let sleep = retry_after
+            .map(|r| r.clamp(Duration::from_millis(100), Duration::from_secs(5)))
+            .unwrap_or(interval);
+        tokio::time::sleep(sleep).await;
+        interval = (interval * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Turns FAILED and CANCELLED into errors.
+pub(crate) fn check_terminal(op: &wire::WireOperation, op_id: &str) -> Result<()> {
+    match op.status_upper().as_str() {
+        "SUCCESS" => Ok(()),
+        "CANCELLED" => Err(Error::new(Inner::OperationCancelled {
+            operation_id: op_id.to_string(),
+        })),
+        other => Err(Error::new(Inner::OperationFailed {
+            operation_id: op_id.to_string(),
+            message: op
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("status {other}, no error message")),
+        })),
+    }
+}
