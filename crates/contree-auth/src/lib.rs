@@ -6,6 +6,15 @@
 //! This crate has no HTTP stack and needs no async runtime for its core API; the
 //! [`ProvideCredentials`] trait is async so that clients can refresh tokens.
 //!
+//! - [`DefaultChain`] (and [`resolve`]): explicit > env > profile > default, per field, with
+//!   typed errors ([`ErrorKind`]) that name the sources tried.
+//! - [`ProfileStore`]: list, read, write, remove profiles and set the default in `auth.ini`,
+//!   byte-compatible with the official `contree` CLI; [`default_auth_file`] finds the file.
+//! - [`CommandProvider`]: a token printed by a command, cached and refreshed before expiry.
+//! - [`ClientSettings`]: timeouts and retries from `CONTREE_*` variables and profile keys.
+//! - [`Env`] / [`Fs`] shims ([`OsEnv`], [`MapEnv`], [`OsFs`], [`MemFs`]) so that nothing
+//!   has to touch the process environment in tests.
+//!
 //! ```
 //! use contree_auth::{AuthKind, Credentials, SecretToken};
 //!

@@ -98,7 +98,8 @@ pub trait Fs: Send + Sync + Debug {
     fn mode(&self, path: &Path) -> io::Result<Option<u32>>;
 
     /// Replaces `path` atomically with `contents`: creates missing parent directories,
-    /// writes a temporary file with mode `0600` beside it, then renames it over `path`.
+    /// writes a temporary file with mode `0600` beside it, then renames it over `path`
+    /// (over the target when `path` is a symlink).
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> io::Result<()>;
 }
 
@@ -126,6 +127,15 @@ impl Fs for OsFs {
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
         use std::io::Write;
 
+        // Replace the target of a symlink (e.g. a dotfiles checkout), not the link itself.
+        let resolved;
+        let path = match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                resolved = std::fs::canonicalize(path)?;
+                resolved.as_path()
+            }
+            _ => path,
+        };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),

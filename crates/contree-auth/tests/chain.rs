@@ -193,3 +193,25 @@ fn store_from_env_uses_the_default_location() {
     assert_eq!(e.kind(), ErrorKind::ProfileNotFound);
     assert!(e.to_string().contains("HOME"), "{e}");
 }
+
+#[cfg(unix)]
+#[test]
+fn store_writes_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("dotfiles-auth.ini");
+    std::fs::write(&real, "[profile:a]\ntoken = old\n").unwrap();
+    let link = dir.path().join("auth.ini");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let store = ProfileStore::new(&link);
+    let mut p = Profile::new("a");
+    p.token = Some(SecretToken::new("new"));
+    store.write(&p).unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let text = std::fs::read_to_string(&real).unwrap();
+    assert!(text.contains("token = new"), "{text}");
+}
