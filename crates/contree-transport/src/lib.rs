@@ -1,1 +1,41 @@
 //! The hyper client behind the ConTree SDK: TLS, auth, retries, timeouts, SSE and streaming.
+//!
+//! - [`Transport`]: a pooled hyper 1 client (HTTP/1.1 + HTTP/2 via ALPN, rustls with `ring`)
+//!   that adds credentials and the SDK's `User-Agent`, decodes gzip, retries what is safe to
+//!   retry ([`retry::classify`]) and applies four [`Timeouts`].
+//! - [`Transport::send`] buffers the response; [`Transport::send_streaming`] hands out a
+//!   [`ResponseBody`] stream (also usable as `AsyncRead`).
+//! - [`Transport::events`] / [`Transport::open_events`]: the resumable SSE [`EventStream`].
+//! - [`sse::SseDecoder`]: the incremental WHATWG SSE decoder underneath.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use contree_auth::{Credentials, SecretToken, StaticProvider};
+//! use contree_transport::{Body, RequestOptions, Transport};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let creds = Credentials::builder(SecretToken::new("token"))
+//!     .base_url("http://127.0.0.1:8080")
+//!     .build()?;
+//! let t = Transport::builder().credentials(Arc::new(StaticProvider::new(creds))).build()?;
+//! let op = contree_proto::OperationMeta { id: "listImages", method: http::Method::GET,
+//!     path: "/images", success: &[200], idempotent: true, streaming: false };
+//! let resp = t.send(&op, http::Request::get("/images?limit=10").body(Body::empty())?,
+//!     &RequestOptions::default()).await?;
+//! assert!(resp.status().is_success());
+//! # Ok(()) }
+//! ```
+
+mod body;
+mod config;
+mod error;
+mod events;
+pub mod retry;
+pub mod sse;
+mod transport;
+
+pub use body::{Body, BodyReader, Progress, ResponseBody};
+pub use config::{RequestOptions, RetryConfig, Timeouts};
+pub use error::{Error, ErrorKind};
+pub use events::{EventParams, EventStream, SseEvent};
+pub use transport::{Transport, TransportBuilder, default_user_agent, join_url};

@@ -1,0 +1,399 @@
+//! The resumable operation event stream (`GET /operations/{id}/events`).
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use contree_proto::OperationMeta;
+use futures_core::Stream;
+use futures_util::StreamExt;
+use http::header::{ACCEPT, HeaderValue};
+use tokio::time::Instant;
+
+use crate::body::ResponseBody;
+use crate::config::{RequestOptions, RetryConfig};
+use crate::error::{Ctx, Error, ErrorKind, Inner};
+use crate::sse::SseDecoder;
+use crate::transport::{Mode, Payload, Transport};
+use crate::Body;
+
+/// The events operation, as the spec declares it.
+static EVENTS_OP: OperationMeta = OperationMeta {
+    id: "getOperationEvents",
+    method: http::Method::GET,
+    path: "/operations/{operationId}/events",
+    success: &[200],
+    idempotent: true,
+    streaming: true,
+};
+
+/// Which events to read.
+///
+/// ```
+/// use contree_transport::EventParams;
+/// let p = EventParams { follow: true, ..EventParams::default() };
+/// assert_eq!(p.since, None); // from the first event (ids start at 0)
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventParams {
+    /// Keep the stream open and forward new events while the operation runs (`follow=1`).
+    pub follow: bool,
+    /// Only events of this subprocess (`spid=N`). Such a stream has no `completion` event and
+    /// ends at end of stream.
+    pub spid: Option<u64>,
+    /// Only events with an id greater than this (`since=N`, exclusive). `None` reads from the
+    /// start; note that `Some(0)` skips event 0.
+    pub since: Option<u64>,
+}
+
+/// One event of an operation's log. `data` is the raw JSON `OperationEvent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The event id (ids start at 0 and increase, possibly with gaps).
+    pub id: Option<u64>,
+    /// The SSE event name (equals the JSON `type`), e.g. `stdout` or `completion`.
+    pub event: String,
+    /// The JSON payload, undecoded.
+    pub data: String,
+}
+
+/// The resumable event stream from [`Transport::events`] or [`Transport::open_events`].
+///
+/// It reconnects after a dropped connection, an `sse_error` frame, a read-idle timeout and
+/// HTTP 408/410/425/429/5xx, sending `Last-Event-Id` and honouring `Retry-After` and the
+/// server's `retry:`; it drops events whose id it has already yielded, so every event arrives
+/// exactly once and in order. It ends after the `completion` event; a stream with a `spid`
+/// filter, or without `follow`, ends at the server's end of stream. Other errors (400, 401
+/// after one refresh, 403, 404, …) are yielded once and end the stream; so does giving up
+/// after [`RetryConfig::max_stream_reconnects`] reconnections in a row without a new event.
+///
+/// No task is spawned: dropping the stream closes the connection.
+///
+/// ```no_run
+/// # async fn demo(t: contree_transport::Transport) -> Result<(), contree_transport::Error> {
+/// use futures_util::StreamExt;
+/// use contree_transport::EventParams;
+/// let mut events = t.open_events("op-uuid", EventParams { follow: true, ..Default::default() }).await?;
+/// while let Some(ev) = events.next().await {
+///     let ev = ev?;
+///     println!("{:?} {} {}", ev.id, ev.event, ev.data);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct EventStream {
+    inner: Pin<Box<dyn Stream<Item = Result<SseEvent, Error>> + Send>>,
+}
+
+impl fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventStream").finish_non_exhaustive()
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<SseEvent, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+enum After {
+    /// The server ended the response cleanly.
+    Eof,
+    /// The connection or stream failed; reconnect unless the budget is spent.
+    Reconnect(Error),
+}
+
+struct State {
+    transport: Transport,
+    op_id: String,
+    params: EventParams,
+    retry: RetryConfig,
+    body: Option<ResponseBody>,
+    decoder: SseDecoder,
+    last_id: Option<u64>,
+    /// Reconnections in a row that brought no new event.
+    streak: u32,
+    /// Whether the current connection delivered a new event.
+    progressed: bool,
+    server_retry: Option<Duration>,
+    after: Option<After>,
+    episode_start: Option<Instant>,
+    done: bool,
+}
+
+fn percent_encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn reconnectable(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Stream => true,
+        ErrorKind::Api => e.status().is_some_and(|s| {
+            matches!(s.as_u16(), 408 | 410 | 425 | 429) || s.is_server_error()
+        }),
+        _ => false,
+    }
+}
+
+impl State {
+    fn ctx(&self) -> Ctx {
+        Ctx {
+            op: EVENTS_OP.id,
+            method: http::Method::GET,
+            path: format!("/operations/{}/events", percent_encode_segment(&self.op_id)),
+            attempts: 0,
+        }
+    }
+
+    async fn connect(&mut self) -> Result<ResponseBody, Error> {
+        let mut pq = format!("/operations/{}/events", percent_encode_segment(&self.op_id));
+        let mut query = Vec::new();
+        if self.params.follow {
+            query.push("follow=1".to_string());
+        }
+        if let Some(spid) = self.params.spid {
+            query.push(format!("spid={spid}"));
+        }
+        if let Some(since) = self.params.since {
+            query.push(format!("since={since}"));
+        }
+        if !query.is_empty() {
+            pq.push('?');
+            pq.push_str(&query.join("&"));
+        }
+        let mut builder = http::Request::get(pq)
+            .header(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        if let Some(id) = self.last_id {
+            builder = builder.header("Last-Event-Id", id);
+        }
+        let req = builder
+            .body(Body::empty())
+            .map_err(|e| Error::config(format!("invalid operation id {:?}: {e}", self.op_id)))?;
+        let opts = RequestOptions {
+            retry: Some(RetryConfig {
+                max_attempts: 1,
+                ..self.retry
+            }),
+            operation_timeout: Some(None),
+            ..RequestOptions::default()
+        };
+        tracing::debug!(op_id = %self.op_id, last_event_id = ?self.last_id, "opening the event stream");
+        let resp = self
+            .transport
+            .execute(&EVENTS_OP, req, &opts, Mode::Streaming)
+            .await?;
+        match resp.into_body() {
+            Payload::Stream(s) => Ok(s),
+            Payload::Bytes(_) => Err(Inner::Stream {
+                ctx: self.ctx(),
+                message: "the event stream response had no body".into(),
+                retryable: true,
+            }
+            .into()),
+        }
+    }
+
+    /// Handles a failure: sleeps before reconnecting, or returns the error to give up.
+    async fn back_off(&mut self, err: Error) -> Result<(), Error> {
+        if !reconnectable(&err) {
+            return Err(err);
+        }
+        self.streak += 1;
+        if self.streak > self.retry.max_stream_reconnects {
+            return Err(err);
+        }
+        let delay = match err.retry_after() {
+            Some(ra) if ra > self.retry.max_retry_after => return Err(err),
+            Some(ra) => ra,
+            None => self
+                .server_retry
+                .unwrap_or_else(|| self.retry.backoff(self.streak)),
+        };
+        let start = *self.episode_start.get_or_insert_with(Instant::now);
+        if let Some(limit) = self.transport.timeouts().operation {
+            if start.elapsed() + delay > limit {
+                return Err(err);
+            }
+        }
+        tracing::info!(
+            op_id = %self.op_id,
+            attempt = self.streak,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            last_event_id = ?self.last_id,
+            reason = %err,
+            "reconnecting the event stream"
+        );
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// Connects (reconnecting as needed) until a stream is open or a fatal error.
+    async fn ensure_connected(&mut self) -> Result<(), Error> {
+        while self.body.is_none() {
+            match self.connect().await {
+                Ok(body) => {
+                    self.body = Some(body);
+                    self.decoder = SseDecoder::new();
+                    self.progressed = false;
+                }
+                Err(e) => self.back_off(e).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn next_item(&mut self) -> Option<Result<SseEvent, Error>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            // 1. Frames already decoded.
+            while let Some(frame) = self.decoder.next_frame() {
+                if frame.event == "sse_error" {
+                    let message = format!("the server reported `sse_error`: {}", frame.data.trim());
+                    self.body = None;
+                    self.decoder = SseDecoder::new();
+                    self.after = Some(After::Reconnect(
+                        Inner::Stream {
+                            ctx: self.ctx(),
+                            message,
+                            retryable: true,
+                        }
+                        .into(),
+                    ));
+                    break;
+                }
+                let id = frame.id.as_deref().and_then(|s| s.trim().parse::<u64>().ok());
+                if let (Some(id), Some(last)) = (id, self.last_id) {
+                    if id <= last {
+                        tracing::trace!(id, last, "dropping an event already delivered");
+                        continue;
+                    }
+                }
+                if id.is_some() {
+                    self.last_id = id;
+                }
+                self.streak = 0;
+                self.episode_start = None;
+                self.progressed = true;
+                if frame.event == "completion" {
+                    self.done = true;
+                    self.body = None;
+                }
+                return Some(Ok(SseEvent {
+                    id,
+                    event: frame.event,
+                    data: frame.data,
+                }));
+            }
+            // 2. What to do after the previous connection ended.
+            match self.after.take() {
+                Some(After::Eof) => {
+                    if self.params.spid.is_some() || !self.params.follow || !self.progressed {
+                        self.done = true;
+                        return None;
+                    }
+                    tracing::debug!(op_id = %self.op_id, "event stream ended without completion; reconnecting");
+                }
+                Some(After::Reconnect(err)) => {
+                    if let Err(e) = self.back_off(err).await {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+                None => {}
+            }
+            // 3. Read from the open connection, or open one.
+            if let Some(body) = self.body.as_mut() {
+                match body.next().await {
+                    Some(Ok(chunk)) => {
+                        if let Err(e) = self.decoder.feed(&chunk) {
+                            self.done = true;
+                            return Some(Err(Inner::Decode {
+                                ctx: self.ctx(),
+                                message: e.to_string(),
+                            }
+                            .into()));
+                        }
+                        if let Some(r) = self.decoder.retry() {
+                            self.server_retry = Some(r);
+                        }
+                    }
+                    Some(Err(e)) => {
+                        self.body = None;
+                        self.decoder.finish();
+                        self.after = Some(After::Reconnect(e));
+                    }
+                    None => {
+                        self.body = None;
+                        self.decoder.finish();
+                        self.after = Some(After::Eof);
+                    }
+                }
+            } else if let Err(e) = self.ensure_connected().await {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+impl Transport {
+    fn event_state(&self, operation_id: &str, params: EventParams) -> State {
+        State {
+            transport: self.clone(),
+            op_id: operation_id.to_string(),
+            last_id: params.since,
+            params,
+            retry: *self.retry_config(),
+            body: None,
+            decoder: SseDecoder::new(),
+            streak: 0,
+            progressed: false,
+            server_retry: None,
+            after: None,
+            episode_start: None,
+            done: false,
+        }
+    }
+
+    /// The resumable event stream of an operation, connecting lazily on first poll. A fatal
+    /// status (e.g. 404) arrives as the stream's first and only item; use
+    /// [`open_events`](Self::open_events) to get it from the call instead.
+    pub fn events(&self, operation_id: &str, params: EventParams) -> EventStream {
+        let state = self.event_state(operation_id, params);
+        EventStream {
+            inner: Box::pin(futures_util::stream::unfold(state, |mut st| async move {
+                st.next_item().await.map(|item| (item, st))
+            })),
+        }
+    }
+
+    /// Like [`events`](Self::events), but connects first: the status is checked before the
+    /// stream is handed out, so a 4xx is an error from this call (425/410/5xx are retried
+    /// first, as on reconnection).
+    pub async fn open_events(
+        &self,
+        operation_id: &str,
+        params: EventParams,
+    ) -> Result<EventStream, Error> {
+        let mut state = self.event_state(operation_id, params);
+        state.ensure_connected().await?;
+        Ok(EventStream {
+            inner: Box::pin(futures_util::stream::unfold(state, |mut st| async move {
+                st.next_item().await.map(|item| (item, st))
+            })),
+        })
+    }
+}

@@ -1,0 +1,433 @@
+//! An incremental Server-Sent Events decoder following the WHATWG rules.
+//!
+//! Feed it the body chunks as they arrive, in any split; it yields the same frames as if the
+//! whole body had been decoded at once. Handled: LF, CR and CRLF line endings (also split
+//! across chunks), a leading UTF-8 BOM, comments (`:` lines, e.g. `: keepalive`), multi-line
+//! `data` (joined with `\n`), `event`, `id` (ignored when it contains NUL), `retry` (ASCII
+//! digits only) and unknown fields (ignored). Blocks without data are not dispatched, and an
+//! unterminated block at end of stream is discarded, as the standard requires.
+//!
+//! ```
+//! use contree_transport::sse::SseDecoder;
+//! let mut d = SseDecoder::new();
+//! d.feed(b": keepalive\n\nid: 1\nevent: spawn\nda").unwrap();
+//! assert!(d.next_frame().is_none());
+//! d.feed(b"ta: {\"pid\":1}\r\n\r\n").unwrap();
+//! let f = d.next_frame().unwrap();
+//! assert_eq!((f.id.as_deref(), f.event.as_str(), f.data.as_str()), (Some("1"), "spawn", "{\"pid\":1}"));
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The default cap on one line plus the pending `data` of a frame (8 MiB).
+pub const DEFAULT_MAX_FRAME_LEN: usize = 8 * 1024 * 1024;
+
+/// One dispatched SSE frame ("event" in WHATWG terms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseFrame {
+    /// The event type: the last `event:` field of the block, or `message` when absent.
+    pub event: String,
+    /// The `data:` lines joined with `\n`.
+    pub data: String,
+    /// The `id:` field given in *this* block, if any (ids are not carried over here).
+    pub id: Option<String>,
+    /// The WHATWG "last event ID" at dispatch time (carried over from earlier blocks).
+    pub last_event_id: String,
+}
+
+/// The decoder refused its input (a frame larger than the configured cap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseDecodeError {
+    limit: usize,
+}
+
+impl fmt::Display for SseDecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "an SSE frame exceeds {} bytes; the stream is corrupt or not an event stream",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for SseDecodeError {}
+
+/// The incremental decoder. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct SseDecoder {
+    bom_checked: bool,
+    head: Vec<u8>,
+    line: Vec<u8>,
+    after_cr: bool,
+    data: String,
+    event: String,
+    frame_id: Option<String>,
+    last_event_id: String,
+    retry: Option<Duration>,
+    max_len: usize,
+    frames: VecDeque<SseFrame>,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SseDecoder {
+    /// A decoder with the default frame cap ([`DEFAULT_MAX_FRAME_LEN`]).
+    pub fn new() -> Self {
+        Self::with_max_frame_len(DEFAULT_MAX_FRAME_LEN)
+    }
+
+    /// A decoder that rejects a line plus pending data longer than `max` bytes.
+    pub fn with_max_frame_len(max: usize) -> Self {
+        Self {
+            bom_checked: false,
+            head: Vec::new(),
+            line: Vec::new(),
+            after_cr: false,
+            data: String::new(),
+            event: String::new(),
+            frame_id: None,
+            last_event_id: String::new(),
+            retry: None,
+            max_len: max,
+            frames: VecDeque::new(),
+        }
+    }
+
+    /// Decodes the next chunk of the body. Completed frames are queued for
+    /// [`next_frame`](Self::next_frame).
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), SseDecodeError> {
+        if !self.bom_checked {
+            self.head.extend_from_slice(chunk);
+            if self.head.len() < BOM.len() && BOM.starts_with(&self.head) {
+                return Ok(());
+            }
+            self.bom_checked = true;
+            let head = std::mem::take(&mut self.head);
+            let rest = head.strip_prefix(BOM).unwrap_or(&head);
+            return self.feed_lines(rest);
+        }
+        self.feed_lines(chunk)
+    }
+
+    fn feed_lines(&mut self, mut bytes: &[u8]) -> Result<(), SseDecodeError> {
+        while !bytes.is_empty() {
+            if self.after_cr {
+                self.after_cr = false;
+                if bytes[0] == b'\n' {
+                    bytes = &bytes[1..];
+                    continue;
+                }
+            }
+            match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(pos) => {
+                    self.push_line_bytes(&bytes[..pos])?;
+                    self.after_cr = bytes[pos] == b'\r';
+                    self.end_line();
+                    bytes = &bytes[pos + 1..];
+                }
+                None => {
+                    self.push_line_bytes(bytes)?;
+                    bytes = &[];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push_line_bytes(&mut self, b: &[u8]) -> Result<(), SseDecodeError> {
+        if self.line.len() + b.len() + self.data.len() > self.max_len {
+            return Err(SseDecodeError {
+                limit: self.max_len,
+            });
+        }
+        self.line.extend_from_slice(b);
+        Ok(())
+    }
+
+    fn end_line(&mut self) {
+        let raw = std::mem::take(&mut self.line);
+        let line = String::from_utf8_lossy(&raw);
+        if line.is_empty() {
+            self.dispatch();
+        } else if line.starts_with(':') {
+            // A comment (keepalive).
+        } else {
+            let (field, value) = match line.find(':') {
+                Some(pos) => {
+                    let value = &line[pos + 1..];
+                    (&line[..pos], value.strip_prefix(' ').unwrap_or(value))
+                }
+                None => (&*line, ""),
+            };
+            match field {
+                "event" => self.event = value.to_string(),
+                "data" => {
+                    self.data.push_str(value);
+                    self.data.push('\n');
+                }
+                "id" => {
+                    if !value.contains('\0') {
+                        self.last_event_id = value.to_string();
+                        self.frame_id = Some(value.to_string());
+                    }
+                }
+                "retry" => {
+                    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+                        if let Ok(ms) = value.parse::<u64>() {
+                            self.retry = Some(Duration::from_millis(ms));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Reuse the allocation.
+        let mut raw = raw;
+        raw.clear();
+        self.line = raw;
+    }
+
+    fn dispatch(&mut self) {
+        let id = self.frame_id.take();
+        let event = std::mem::take(&mut self.event);
+        if self.data.is_empty() {
+            return;
+        }
+        let mut data = std::mem::take(&mut self.data);
+        if data.ends_with('\n') {
+            data.pop();
+        }
+        self.frames.push_back(SseFrame {
+            event: if event.is_empty() {
+                "message".to_string()
+            } else {
+                event
+            },
+            data,
+            id,
+            last_event_id: self.last_event_id.clone(),
+        });
+    }
+
+    /// The next completed frame, if any.
+    pub fn next_frame(&mut self) -> Option<SseFrame> {
+        self.frames.pop_front()
+    }
+
+    /// The reconnection time most recently set by a `retry:` field.
+    pub fn retry(&self) -> Option<Duration> {
+        self.retry
+    }
+
+    /// The WHATWG "last event ID" buffer.
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    /// Ends the stream: an unterminated block is discarded (WHATWG). Queued frames remain
+    /// available from [`next_frame`](Self::next_frame).
+    pub fn finish(&mut self) {
+        self.head.clear();
+        self.line.clear();
+        self.after_cr = false;
+        self.data.clear();
+        self.event.clear();
+        self.frame_id = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> Vec<SseFrame> {
+        let mut d = SseDecoder::new();
+        d.feed(input).unwrap();
+        d.finish();
+        std::iter::from_fn(|| d.next_frame()).collect()
+    }
+
+    fn decode_split(input: &[u8], sizes: impl Iterator<Item = usize>) -> Vec<SseFrame> {
+        let mut d = SseDecoder::new();
+        let mut rest = input;
+        for n in sizes {
+            if rest.is_empty() {
+                break;
+            }
+            let n = n.clamp(1, rest.len());
+            d.feed(&rest[..n]).unwrap();
+            rest = &rest[n..];
+        }
+        d.feed(rest).unwrap();
+        d.finish();
+        std::iter::from_fn(|| d.next_frame()).collect()
+    }
+
+    fn f(event: &str, data: &str, id: Option<&str>, last: &str) -> SseFrame {
+        SseFrame {
+            event: event.into(),
+            data: data.into(),
+            id: id.map(Into::into),
+            last_event_id: last.into(),
+        }
+    }
+
+    /// (name, input, expected frames)
+    fn cases() -> Vec<(&'static str, &'static [u8], Vec<SseFrame>)> {
+        vec![
+            ("lf", b"data: a\n\n", vec![f("message", "a", None, "")]),
+            ("crlf", b"data: a\r\n\r\n", vec![f("message", "a", None, "")]),
+            ("cr", b"data: a\r\rdata: b\r\r", vec![
+                f("message", "a", None, ""),
+                f("message", "b", None, ""),
+            ]),
+            ("mixed endings", b"data: a\r\ndata: b\rdata: c\n\r\n", vec![f(
+                "message", "a\nb\nc", None, "",
+            )]),
+            ("multi-line data", b"data: YHOO\ndata: +2\ndata: 10\n\n", vec![f(
+                "message",
+                "YHOO\n+2\n10",
+                None,
+                "",
+            )]),
+            ("comments and keepalive", b": keepalive\n\n:another\ndata: x\n\n", vec![f(
+                "message", "x", None, "",
+            )]),
+            (
+                "id and event",
+                b"id: 1\nevent: spawn\ndata: {\"id\":1}\n\n",
+                vec![f("spawn", "{\"id\":1}", Some("1"), "1")],
+            ),
+            (
+                "id carried in last_event_id, not in id",
+                b"id: 7\ndata: a\n\ndata: b\n\n",
+                vec![
+                    f("message", "a", Some("7"), "7"),
+                    f("message", "b", None, "7"),
+                ],
+            ),
+            ("id with NUL ignored", b"id: 1\0\ndata: a\n\n", vec![f(
+                "message", "a", None, "",
+            )]),
+            ("empty id resets", b"id: 3\ndata: a\n\nid\ndata: b\n\n", vec![
+                f("message", "a", Some("3"), "3"),
+                f("message", "b", Some(""), ""),
+            ]),
+            ("no space after colon", b"data:a\n\n", vec![f("message", "a", None, "")]),
+            ("only one space stripped", b"data:  a\n\n", vec![f(
+                "message", " a", None, "",
+            )]),
+            ("field without colon", b"data\n\n", vec![f("message", "", None, "")]),
+            ("empty data lines", b"data\ndata\n\n", vec![f("message", "\n", None, "")]),
+            ("no data: not dispatched", b"event: x\n\ndata: y\n\n", vec![f(
+                "message", "y", None, "",
+            )]),
+            ("unknown fields ignored", b"foo: bar\ndata: y\n\n", vec![f(
+                "message", "y", None, "",
+            )]),
+            ("colon in value kept", b"data: a: b\n\n", vec![f(
+                "message", "a: b", None, "",
+            )]),
+            ("bom stripped", b"\xEF\xBB\xBFdata: a\n\n", vec![f(
+                "message", "a", None, "",
+            )]),
+            (
+                "only one bom stripped",
+                b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n",
+                vec![f("message", "b", None, "")],
+            ),
+            ("unterminated block discarded", b"data: a\n\ndata: b\n", vec![f(
+                "message", "a", None, "",
+            )]),
+            (
+                "sse_error frame",
+                b": stream ended with error, retry since last event id\n\nevent: sse_error\ndata: upstream closed\n\n",
+                vec![f("sse_error", "upstream closed", None, "")],
+            ),
+            ("invalid utf8 replaced", b"data: \xFF\n\n", vec![f(
+                "message", "\u{FFFD}", None, "",
+            )]),
+            ("field names are case sensitive", b"Data: a\ndata: b\n\n", vec![f(
+                "message", "b", None, "",
+            )]),
+            ("last event wins", b"event: a\nevent: b\ndata: x\n\n", vec![f(
+                "b", "x", None, "",
+            )]),
+        ]
+    }
+
+    #[test]
+    fn conformance() {
+        for (name, input, want) in cases() {
+            assert_eq!(decode_all(input), want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn chunking_does_not_change_the_result() {
+        for (name, input, want) in cases() {
+            // Byte by byte.
+            assert_eq!(
+                decode_split(input, std::iter::repeat(1)),
+                want,
+                "{name} bytewise"
+            );
+            // Every two-way split.
+            for cut in 0..=input.len() {
+                let got = decode_split(input, [cut.max(1)].into_iter());
+                assert_eq!(got, want, "{name} split at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn crlf_split_across_chunks_is_one_line_end() {
+        let mut d = SseDecoder::new();
+        d.feed(b"data: a\r").unwrap();
+        d.feed(b"\n\r").unwrap();
+        d.feed(b"\n").unwrap();
+        assert_eq!(d.next_frame().unwrap().data, "a");
+        assert!(d.next_frame().is_none());
+    }
+
+    #[test]
+    fn retry_field() {
+        let mut d = SseDecoder::new();
+        d.feed(b"retry: 1500\n\n").unwrap();
+        assert_eq!(d.retry(), Some(Duration::from_millis(1500)));
+        d.feed(b"retry: 15x\n\nretry: -1\n\nretry:\n\n").unwrap();
+        assert_eq!(d.retry(), Some(Duration::from_millis(1500)));
+        assert!(d.next_frame().is_none());
+    }
+
+    #[test]
+    fn oversized_frame_is_an_error() {
+        let mut d = SseDecoder::with_max_frame_len(16);
+        assert!(d.feed(b"data: 0123456789\n").is_ok());
+        let err = d.feed(b"data: 0123456789\n").unwrap_err();
+        assert!(err.to_string().contains("16 bytes"));
+    }
+
+    #[test]
+    fn bom_prefix_split() {
+        let mut d = SseDecoder::new();
+        d.feed(b"\xEF").unwrap();
+        d.feed(b"\xBB").unwrap();
+        d.feed(b"\xBFdata: a\n\n").unwrap();
+        assert_eq!(d.next_frame().unwrap().data, "a");
+        // A partial BOM followed by something else is data, not a BOM.
+        let mut d = SseDecoder::new();
+        d.feed(b"\xEF").unwrap();
+        d.feed(b"data: a\n\n").unwrap();
+        assert!(d.next_frame().is_none(), "field name is \\u{{FFFD}}data");
+    }
+}

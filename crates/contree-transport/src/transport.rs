@@ -1,0 +1,868 @@
+//! The client: connection setup (TLS, pooling), URL and header rules, the retry loop.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use contree_auth::{Credentials, ProvideCredentials};
+use contree_proto::OperationMeta;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use tokio::time::Instant;
+
+use crate::body::{Body, BodySourceError, ReqBody, ResponseBody};
+use crate::config::{RequestOptions, RetryConfig, Timeouts};
+use crate::error::{Ctx, Error, Inner, chain};
+use crate::retry::{self, Decision, Outcome, classify};
+
+/// The largest error body kept for the error message.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The longest server error text put into an error message.
+const ERROR_TEXT_LIMIT: usize = 4096;
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
+
+/// The HTTP transport of the ConTree SDK. Cheap to clone (an `Arc` inside); share one per
+/// process so connections are pooled.
+///
+/// - HTTP/1.1 and HTTP/2 (ALPN) over rustls with the `ring` provider; native root
+///   certificates (plus the Mozilla set with the `webpki-roots` feature, plus any extra CAs).
+/// - URL = credentials' base URL + `/v1` + the request's relative path and query. A base URL
+///   that already ends in `/v1` is accepted once (the suffix is not doubled).
+/// - Plain `http://` is allowed only to loopback hosts unless
+///   [`allow_insecure_http`](TransportBuilder::allow_insecure_http) is set, so a bearer token
+///   never crosses the network unencrypted by accident.
+/// - Redirects are never followed; a 3xx that the operation lists as success (e.g. 302 for
+///   find-by-tag) is returned as the response.
+/// - Retries per [`retry::classify`](crate::retry::classify); one 401 triggers one credential
+///   refresh and one retry.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use contree_auth::{Credentials, SecretToken, StaticProvider};
+/// use contree_transport::{Body, RequestOptions, Transport};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let creds = Credentials::builder(SecretToken::new("token")).project("p").build()?;
+/// let transport = Transport::builder()
+///     .credentials(Arc::new(StaticProvider::new(creds)))
+///     .user_agent_prefix("my-agent/1.0")
+///     .build()?;
+/// let op = contree_proto::OperationMeta { id: "whoAmI", method: http::Method::GET,
+///     path: "/whoami", success: &[200], idempotent: true, streaming: false };
+/// let req = http::Request::get("/whoami").body(Body::empty())?;
+/// let resp = transport.send(&op, req, &RequestOptions::default()).await?;
+/// println!("{}", String::from_utf8_lossy(resp.body()));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    client: HttpClient,
+    credentials: Arc<dyn ProvideCredentials>,
+    timeouts: Timeouts,
+    retry: RetryConfig,
+    user_agent: HeaderValue,
+    allow_insecure_http: bool,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("timeouts", &self.inner.timeouts)
+            .field("retry", &self.inner.retry)
+            .field("user_agent", &self.inner.user_agent)
+            .field("allow_insecure_http", &self.inner.allow_insecure_http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Transport`]; see [`Transport::builder`].
+///
+/// ```
+/// use std::{sync::Arc, time::Duration};
+/// use contree_auth::{Credentials, SecretToken, StaticProvider};
+/// use contree_transport::{RetryConfig, Timeouts, Transport};
+///
+/// let creds = Credentials::builder(SecretToken::new("t")).build().unwrap();
+/// let t = Transport::builder()
+///     .credentials(Arc::new(StaticProvider::new(creds)))
+///     .timeouts(Timeouts { connect: Duration::from_secs(5), ..Timeouts::default() })
+///     .retry(RetryConfig { max_attempts: 5, ..RetryConfig::default() })
+///     .build()
+///     .unwrap();
+/// assert_eq!(t.timeouts().connect, Duration::from_secs(5));
+/// ```
+pub struct TransportBuilder {
+    credentials: Option<Arc<dyn ProvideCredentials>>,
+    timeouts: Timeouts,
+    retry: RetryConfig,
+    user_agent_prefix: Option<String>,
+    allow_insecure_http: bool,
+    native_roots: bool,
+    extra_roots_pem: Vec<Vec<u8>>,
+    pool_idle_timeout: Duration,
+}
+
+impl fmt::Debug for TransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportBuilder")
+            .field("has_credentials", &self.credentials.is_some())
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .field("user_agent_prefix", &self.user_agent_prefix)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("native_roots", &self.native_roots)
+            .field("extra_roots", &self.extra_roots_pem.len())
+            .finish()
+    }
+}
+
+impl TransportBuilder {
+    /// The credentials provider (required). It is asked before every call, so refreshed
+    /// tokens are picked up.
+    pub fn credentials(mut self, provider: Arc<dyn ProvideCredentials>) -> Self {
+        self.credentials = Some(provider);
+        self
+    }
+
+    /// The timeouts (see [`Timeouts`] for the defaults).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The retry settings (see [`RetryConfig`] for the defaults).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// An application identity put before the SDK's own `User-Agent`, e.g. `my-agent/1.0`.
+    pub fn user_agent_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.user_agent_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Allows plain `http://` base URLs to non-loopback hosts (the token then travels
+    /// unencrypted). Loopback hosts (`localhost`, `127.0.0.0/8`, `::1`) are always allowed.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Whether to trust the platform's root certificates (default `true`).
+    pub fn native_roots(mut self, enabled: bool) -> Self {
+        self.native_roots = enabled;
+        self
+    }
+
+    /// Trusts the CA certificates in this PEM data too (e.g. a corporate proxy's CA).
+    /// Invalid PEM makes [`build`](Self::build) fail.
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots_pem.push(pem.into());
+        self
+    }
+
+    /// How long an idle pooled connection is kept (default 90 s).
+    pub fn pool_idle_timeout(mut self, d: Duration) -> Self {
+        self.pool_idle_timeout = d;
+        self
+    }
+
+    /// Builds the transport. Fails without a credentials provider, with an invalid user-agent
+    /// prefix or invalid CA PEM data.
+    pub fn build(self) -> Result<Transport, Error> {
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::config("no credentials provider; call `.credentials(..)` on the builder")
+        })?;
+        let ua = match &self.user_agent_prefix {
+            Some(p) if !p.trim().is_empty() => format!("{} {}", p.trim(), default_user_agent()),
+            _ => default_user_agent(),
+        };
+        let user_agent = HeaderValue::from_str(&ua).map_err(|_| {
+            Error::config(format!(
+                "the user-agent prefix {:?} is not a valid header value",
+                self.user_agent_prefix.unwrap_or_default()
+            ))
+        })?;
+
+        let mut roots = rustls::RootCertStore::empty();
+        if self.native_roots {
+            let (added, _ignored) = roots.add_parsable_certificates(native_roots().iter().cloned());
+            tracing::debug!(added, "loaded native root certificates");
+        }
+        #[cfg(feature = "webpki-roots")]
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for pem in &self.extra_roots_pem {
+            let mut n = 0;
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert =
+                    cert.map_err(|e| Error::config(format!("invalid CA certificate PEM: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| Error::config(format!("unusable CA certificate: {e}")))?;
+                n += 1;
+            }
+            if n == 0 {
+                return Err(Error::config(
+                    "the extra CA PEM data contains no certificate",
+                ));
+            }
+        }
+        if roots.is_empty() {
+            tracing::warn!(
+                "no root certificates available; https requests will fail (install a CA bundle, enable the `webpki-roots` feature or add a CA)"
+            );
+        }
+
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(self.timeouts.connect));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .build(https);
+
+        let mut retry = self.retry;
+        retry.max_attempts = retry.max_attempts.max(1);
+        Ok(Transport {
+            inner: Arc::new(Shared {
+                client,
+                credentials,
+                timeouts: self.timeouts,
+                retry,
+                user_agent,
+                allow_insecure_http: self.allow_insecure_http,
+            }),
+        })
+    }
+}
+
+fn native_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let res = rustls_native_certs::load_native_certs();
+        for e in &res.errors {
+            tracing::debug!(error = %e, "could not load some native root certificates");
+        }
+        res.certs
+    })
+}
+
+/// The SDK's own `User-Agent`: `contree-rs/<version> (<os>; rust)`.
+///
+/// ```
+/// assert!(contree_transport::default_user_agent().starts_with("contree-rs/"));
+/// ```
+pub fn default_user_agent() -> String {
+    format!(
+        "contree-rs/{} ({}; rust)",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS
+    )
+}
+
+/// Joins the base URL, `/v1` and a relative path-and-query by string concatenation, so a path
+/// prefix in the base (e.g. `/sandboxes`) survives. A base ending in `/v1` is accepted once.
+///
+/// ```
+/// use contree_transport::join_url;
+/// assert_eq!(join_url("https://h/sandboxes", "/images?limit=1"), "https://h/sandboxes/v1/images?limit=1");
+/// assert_eq!(join_url("https://h/sandboxes/v1/", "/whoami"), "https://h/sandboxes/v1/whoami");
+/// ```
+pub fn join_url(base: &str, path_and_query: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let base = base.strip_suffix("/v1").unwrap_or(base);
+    if path_and_query.starts_with('/') {
+        format!("{base}/v1{path_and_query}")
+    } else {
+        format!("{base}/v1/{path_and_query}")
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    if h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost") {
+        return true;
+    }
+    h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Buffered,
+    Streaming,
+}
+
+pub(crate) enum Payload {
+    Bytes(Bytes),
+    Stream(ResponseBody),
+}
+
+/// A failed attempt: the error and how to classify it (`None`: never retry).
+type AttemptFailure = (Error, Option<Outcome>);
+
+impl Transport {
+    /// Starts building a transport.
+    pub fn builder() -> TransportBuilder {
+        TransportBuilder {
+            credentials: None,
+            timeouts: Timeouts::default(),
+            retry: RetryConfig::default(),
+            user_agent_prefix: None,
+            allow_insecure_http: false,
+            native_roots: true,
+            extra_roots_pem: Vec::new(),
+            pool_idle_timeout: Duration::from_secs(90),
+        }
+    }
+
+    /// The configured timeouts.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.inner.timeouts
+    }
+
+    /// The configured retry settings.
+    pub fn retry_config(&self) -> &RetryConfig {
+        &self.inner.retry
+    }
+
+    /// The `User-Agent` sent with every request (unless the request sets its own).
+    pub fn user_agent(&self) -> &str {
+        self.inner.user_agent.to_str().unwrap_or_default()
+    }
+
+    /// Sends a request and buffers the response body.
+    ///
+    /// `req`'s URI is relative to `{base}/v1` (e.g. `/images?limit=10`; an absolute URI's
+    /// scheme and host are ignored). Auth, `User-Agent` and `Accept-Encoding: gzip` headers are
+    /// added; gzip bodies are decoded. A status not in `op.success` becomes an
+    /// [`ErrorKind::Api`](crate::ErrorKind::Api) error with the server's error text. Retries
+    /// follow [`retry::classify`](crate::retry::classify) with `op.idempotent` (or
+    /// `opts.idempotent`).
+    pub async fn send(
+        &self,
+        op: &OperationMeta,
+        req: Request<Body>,
+        opts: &RequestOptions,
+    ) -> Result<Response<Bytes>, Error> {
+        let resp = self.execute(op, req, opts, Mode::Buffered).await?;
+        let (parts, payload) = resp.into_parts();
+        let bytes = match payload {
+            Payload::Bytes(b) => b,
+            Payload::Stream(s) => s.collect().await?,
+        };
+        Ok(Response::from_parts(parts, bytes))
+    }
+
+    /// Like [`send`](Self::send), but hands out the body as a [`ResponseBody`] stream once the
+    /// headers arrived with a success status (errors are still returned from the call). The
+    /// body is never retried mid-way; only the read-idle timeout applies to it.
+    pub async fn send_streaming(
+        &self,
+        op: &OperationMeta,
+        req: Request<Body>,
+        opts: &RequestOptions,
+    ) -> Result<Response<ResponseBody>, Error> {
+        let resp = self.execute(op, req, opts, Mode::Streaming).await?;
+        let (parts, payload) = resp.into_parts();
+        let body = match payload {
+            Payload::Stream(s) => s,
+            Payload::Bytes(b) => return Ok(Response::from_parts(parts, bytes_body(b))),
+        };
+        Ok(Response::from_parts(parts, body))
+    }
+
+    pub(crate) async fn execute(
+        &self,
+        op: &OperationMeta,
+        req: Request<Body>,
+        opts: &RequestOptions,
+        mode: Mode,
+    ) -> Result<Response<Payload>, Error> {
+        let shared = &*self.inner;
+        let (parts, body) = req.into_parts();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".to_string());
+        let mut ctx = Ctx {
+            op: op.id,
+            method: parts.method.clone(),
+            path: parts.uri.path().to_string(),
+            attempts: 0,
+        };
+        let retry = opts.retry.unwrap_or(shared.retry);
+        let mut max_attempts = retry.max_attempts.max(1);
+        let idempotent = opts.idempotent.unwrap_or(op.idempotent);
+        let op_timeout = opts.operation_timeout.unwrap_or(shared.timeouts.operation);
+        let deadline = op_timeout.map(|d| Instant::now() + d);
+        let attempt_timeout = opts.attempt_timeout.unwrap_or(shared.timeouts.attempt);
+        let read_idle = opts.read_idle.unwrap_or(shared.timeouts.read_idle);
+
+        let mut creds = shared
+            .credentials
+            .provide_credentials()
+            .await
+            .map_err(|source| Error::from(Inner::Credentials { ctx: Some(ctx.clone()), source }))?;
+        let mut refreshed = false;
+        let mut attempt = 0u32;
+        let mut last: Option<Error> = None;
+
+        loop {
+            attempt += 1;
+            ctx.attempts = attempt;
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if let (Some(rem), Some(total)) = (remaining, op_timeout) {
+                if rem.is_zero() {
+                    return Err(deadline_error(&ctx, total, last.as_ref(), attempt - 1));
+                }
+            }
+            let Some(req_body) = body.for_attempt() else {
+                // Only reachable when a stream body was consumed; the caller gets the last error.
+                return Err(last
+                    .unwrap_or_else(|| {
+                        Inner::Body {
+                            ctx: ctx.clone(),
+                            message: "the body stream was already consumed".into(),
+                        }
+                        .into()
+                    })
+                    .with_attempts(attempt - 1));
+            };
+            let request = self.build_request(&parts, &path_and_query, &creds, req_body, &ctx)?;
+            let this_timeout = match remaining {
+                Some(rem) if rem < attempt_timeout => rem,
+                _ => attempt_timeout,
+            };
+            let limited_by_deadline = this_timeout < attempt_timeout;
+            tracing::debug!(
+                op = op.id,
+                method = %ctx.method,
+                path = %ctx.path,
+                attempt,
+                "sending request"
+            );
+            let result = tokio::time::timeout(
+                this_timeout,
+                self.attempt(request, op, mode, read_idle, &ctx, idempotent),
+            )
+            .await;
+
+            let (err, outcome): AttemptFailure = match result {
+                Err(_elapsed) if limited_by_deadline => {
+                    let total = op_timeout.unwrap_or(this_timeout);
+                    return Err(deadline_error(&ctx, total, last.as_ref(), attempt));
+                }
+                Err(_elapsed) => (
+                    Inner::Timeout {
+                        ctx: ctx.clone(),
+                        phase: if mode == Mode::Buffered {
+                            "the attempt (request, response headers and body)"
+                        } else {
+                            "waiting for the response headers"
+                        },
+                        after: this_timeout,
+                        retryable: true,
+                    }
+                    .into(),
+                    Some(Outcome::Timeout),
+                ),
+                Ok(Err(failure)) => failure,
+                Ok(Ok(resp)) => {
+                    let status = resp.status();
+                    tracing::debug!(op = op.id, status = status.as_u16(), attempt, "response");
+                    if op.is_success(status.as_u16()) {
+                        return Ok(resp);
+                    }
+                    let (parts_r, payload) = resp.into_parts();
+                    let body_bytes = match payload {
+                        Payload::Bytes(b) => b,
+                        Payload::Stream(_) => Bytes::new(),
+                    };
+                    let err = api_error(&ctx, op, status, &parts_r.headers, &body_bytes, &creds);
+                    if status == StatusCode::UNAUTHORIZED && !refreshed && body.available() {
+                        refreshed = true;
+                        tracing::info!(
+                            op = op.id,
+                            method = %ctx.method,
+                            path = %ctx.path,
+                            attempt,
+                            "HTTP 401: refreshing credentials and retrying once"
+                        );
+                        creds = shared.credentials.refresh_credentials().await.map_err(
+                            |source| {
+                                Error::from(Inner::Credentials {
+                                    ctx: Some(ctx.clone()),
+                                    source,
+                                })
+                            },
+                        )?;
+                        // The refresh retry does not consume the retry budget.
+                        max_attempts = max_attempts.saturating_add(1);
+                        last = Some(err);
+                        continue;
+                    }
+                    (err, Some(Outcome::Status(status.as_u16())))
+                }
+            };
+
+            let retryable =
+                outcome.is_some_and(|o| classify(o, idempotent) == Decision::Retry);
+            if !retryable || attempt >= max_attempts {
+                return Err(err.with_attempts(attempt));
+            }
+            if !body.available() {
+                tracing::debug!(
+                    op = op.id,
+                    "not retrying: the request body is a stream that was already sent"
+                );
+                return Err(err.with_attempts(attempt));
+            }
+            let delay = match err.retry_after() {
+                Some(ra) if ra > retry.max_retry_after => {
+                    return Err(err.with_attempts(attempt));
+                }
+                Some(ra) => ra,
+                None => retry.backoff(attempt),
+            };
+            if let (Some(d), Some(total)) = (deadline, op_timeout) {
+                if Instant::now() + delay >= d {
+                    return Err(deadline_error(&ctx, total, Some(&err), attempt));
+                }
+            }
+            tracing::info!(
+                op = op.id,
+                method = %ctx.method,
+                path = %ctx.path,
+                attempt,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                reason = %err,
+                "retrying"
+            );
+            last = Some(err);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn build_request(
+        &self,
+        parts: &http::request::Parts,
+        path_and_query: &str,
+        creds: &Credentials,
+        body: ReqBody,
+        ctx: &Ctx,
+    ) -> Result<Request<ReqBody>, Error> {
+        let shared = &*self.inner;
+        let url = join_url(creds.base_url(), path_and_query);
+        let uri: Uri = url.parse().map_err(|e| {
+            Error::config(format!(
+                "cannot build a URL from the base URL {:?} and the path {:?}: {e}",
+                creds.base_url(),
+                ctx.path
+            ))
+        })?;
+        match uri.scheme_str() {
+            Some("https") => {}
+            Some("http") => {
+                let host = uri.host().unwrap_or_default();
+                if !shared.allow_insecure_http && !is_loopback(host) {
+                    return Err(Error::config(format!(
+                        "refusing to send credentials over plain http to {host}; use an https:// base URL, or opt in with `allow_insecure_http(true)`"
+                    )));
+                }
+            }
+            _ => {
+                return Err(Error::config(format!(
+                    "the base URL {:?} must start with https:// or http://",
+                    creds.base_url()
+                )));
+            }
+        }
+        let len = http_body::Body::size_hint(&body).exact();
+        let mut req = Request::new(body);
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = uri;
+        let headers = req.headers_mut();
+        *headers = parts.headers.clone();
+        for h in creds.headers() {
+            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
+                Error::from(Inner::InvalidHeader {
+                    ctx: Some(ctx.clone()),
+                    name: h.name,
+                })
+            })?;
+            let mut value = HeaderValue::from_str(&h.value).map_err(|_| {
+                Error::from(Inner::InvalidHeader {
+                    ctx: Some(ctx.clone()),
+                    name: h.name,
+                })
+            })?;
+            value.set_sensitive(h.sensitive);
+            headers.insert(name, value);
+        }
+        if !headers.contains_key(header::USER_AGENT) {
+            headers.insert(header::USER_AGENT, shared.user_agent.clone());
+        }
+        if !headers.contains_key(header::ACCEPT_ENCODING) {
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if let Some(len) = len {
+            let has_body_method = matches!(
+                parts.method,
+                http::Method::POST | http::Method::PUT | http::Method::PATCH
+            );
+            if (len > 0 || has_body_method) && !headers.contains_key(header::CONTENT_LENGTH) {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+        }
+        Ok(req)
+    }
+
+    async fn attempt(
+        &self,
+        request: Request<ReqBody>,
+        op: &OperationMeta,
+        mode: Mode,
+        read_idle: Option<Duration>,
+        ctx: &Ctx,
+        idempotent: bool,
+    ) -> Result<Response<Payload>, AttemptFailure> {
+        let resp = self
+            .inner
+            .client
+            .request(request)
+            .await
+            .map_err(|e| hyper_failure(&e, ctx, idempotent))?;
+        let (mut parts, incoming) = resp.into_parts();
+        let gzip = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+        if gzip {
+            parts.headers.remove(header::CONTENT_ENCODING);
+            parts.headers.remove(header::CONTENT_LENGTH);
+        }
+        let success = op.is_success(parts.status.as_u16());
+        let body = ResponseBody::new(incoming, gzip, read_idle, ctx.clone());
+        if success && mode == Mode::Streaming {
+            return Ok(Response::from_parts(parts, Payload::Stream(body)));
+        }
+        let bytes = if success {
+            body.collect().await.map_err(|e| {
+                let outcome = match e.kind() {
+                    crate::ErrorKind::Timeout => Some(Outcome::Timeout),
+                    crate::ErrorKind::Stream => Some(Outcome::IncompleteBody),
+                    _ => None,
+                };
+                (e, outcome)
+            })?
+        } else {
+            body.collect_limited(ERROR_BODY_LIMIT)
+                .await
+                .unwrap_or_default()
+        };
+        Ok(Response::from_parts(parts, Payload::Bytes(bytes)))
+    }
+}
+
+/// A body that yields already-buffered bytes.
+fn bytes_body(b: Bytes) -> ResponseBody {
+    ResponseBody::from_bytes(b)
+}
+
+fn hyper_failure(
+    e: &hyper_util::client::legacy::Error,
+    ctx: &Ctx,
+    idempotent: bool,
+) -> AttemptFailure {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(b) = err.downcast_ref::<BodySourceError>() {
+            return (
+                Inner::Body {
+                    ctx: ctx.clone(),
+                    message: b.0.clone(),
+                }
+                .into(),
+                None,
+            );
+        }
+        cur = err.source();
+    }
+    if e.is_connect() {
+        (
+            Inner::Connect {
+                ctx: ctx.clone(),
+                what: "could not connect",
+                cause: chain(e),
+                retryable: true,
+            }
+            .into(),
+            Some(Outcome::ConnectFailed),
+        )
+    } else {
+        (
+            Inner::Connect {
+                ctx: ctx.clone(),
+                what: if idempotent {
+                    "the connection failed after the request was sent"
+                } else {
+                    "the connection failed after the request was sent; it was not replayed because this call is not idempotent and may already have taken effect (check its result before trying again)"
+                },
+                cause: chain(e),
+                retryable: true,
+            }
+            .into(),
+            Some(Outcome::Reset),
+        )
+    }
+}
+
+fn deadline_error(ctx: &Ctx, deadline: Duration, last: Option<&Error>, attempts: u32) -> Error {
+    let mut ctx = ctx.clone();
+    ctx.attempts = attempts;
+    Inner::Deadline {
+        ctx,
+        deadline,
+        last: last.map(|e| e.to_string()),
+    }
+    .into()
+}
+
+fn api_error(
+    ctx: &Ctx,
+    op: &OperationMeta,
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &Bytes,
+    creds: &Credentials,
+) -> Error {
+    let mut message = error_text(body);
+    if status.as_u16() < 400 {
+        let expected = format!("unexpected status for this operation (expected {:?})", op.success);
+        message = Some(match message {
+            Some(m) => format!("{expected}: {m}"),
+            None => expected,
+        });
+    }
+    // Never echo a token, even if a server put it in its error text.
+    let token = creds.token().expose_secret();
+    if let Some(m) = &mut message {
+        if !token.is_empty() && m.contains(token) {
+            *m = m.replace(token, "<redacted>");
+        }
+    }
+    Inner::Api {
+        ctx: ctx.clone(),
+        status,
+        message,
+        retry_after: retry::retry_after(headers),
+    }
+    .into()
+}
+
+/// The server's error text: the `error` field of an `Error` JSON body, else the body text.
+pub(crate) fn error_text(body: &[u8]) -> Option<String> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => match map.get("error") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => String::from_utf8_lossy(body).into_owned(),
+        },
+        _ => String::from_utf8_lossy(body).into_owned(),
+    };
+    let text = text.trim();
+    if text.len() <= ERROR_TEXT_LIMIT {
+        return Some(text.to_string());
+    }
+    let mut end = ERROR_TEXT_LIMIT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(format!("{}…", &text[..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_join() {
+        let table = [
+            ("https://h", "/whoami", "https://h/v1/whoami"),
+            ("https://h/", "/whoami", "https://h/v1/whoami"),
+            ("https://h/sandboxes", "/images?limit=1", "https://h/sandboxes/v1/images?limit=1"),
+            ("https://h/sandboxes/v1", "/whoami", "https://h/sandboxes/v1/whoami"),
+            ("https://h/v1/", "/whoami", "https://h/v1/whoami"),
+            ("https://h/v1/v1", "/x", "https://h/v1/v1/x"),
+            ("https://h", "inspect/", "https://h/v1/inspect/"),
+        ];
+        for (base, pq, want) in table {
+            assert_eq!(join_url(base, pq), want, "{base} + {pq}");
+        }
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "[::1]", "::1", "a.localhost"] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in ["example.com", "10.0.0.1", "[::2]", "localhost.example.com", ""] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn error_text_forms() {
+        assert_eq!(error_text(br#"{"error":"no such image"}"#).as_deref(), Some("no such image"));
+        assert_eq!(
+            error_text(br#"{"error":{"code":1}}"#).as_deref(),
+            Some(r#"{"code":1}"#)
+        );
+        assert_eq!(error_text(b"plain text\n").as_deref(), Some("plain text"));
+        assert_eq!(error_text(b"  "), None);
+        let long = "é".repeat(5000);
+        let t = error_text(long.as_bytes()).unwrap();
+        assert!(t.len() <= ERROR_TEXT_LIMIT + 3);
+    }
+
+    #[test]
+    fn user_agent_shape() {
+        let ua = default_user_agent();
+        assert!(ua.starts_with(&format!("contree-rs/{} (", env!("CARGO_PKG_VERSION"))));
+        assert!(ua.ends_with("; rust)"));
+    }
+}
