@@ -20,10 +20,14 @@ mod generated;
 pub mod json;
 mod meta;
 mod nullable;
+pub mod query;
+mod request;
+pub mod response;
 mod secret;
 
 pub use generated::ops::OPERATIONS;
 pub use generated::{ops, requests, types};
 pub use meta::OperationMeta;
 pub use nullable::Nullable;
+pub use request::{BuildError, Request};
 pub use secret::SecretString;

@@ -197,6 +197,12 @@ pub fn build(spec: &Spec, model: &mut Model) -> Result<Vec<Op>, String> {
                 });
             }
             responses.sort_by_key(|r| r.status);
+            for seg in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = seg.trim_start_matches('{').trim_end_matches('}');
+                if !params.iter().any(|p| p.loc == Loc::Path && p.wire == name) {
+                    return Err(format!("{id}: path parameter {name} is not declared"));
+                }
+            }
             let success: Vec<u16> = responses
                 .iter()
                 .map(|r| r.status)
