@@ -67,8 +67,7 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Ini, Error> {
         let lineno = idx + 1;
         let stripped = raw.trim();
         if stripped.starts_with('#') || stripped.starts_with(';') {
-            // A full-line comment ends any multi-line value's run of blank lines.
-            indent_level = usize::MAX;
+            // Full-line comment: skipped; it does not end a multi-line value.
             continue;
         }
         if stripped.is_empty() {
@@ -206,9 +205,9 @@ mod tests {
 
     #[test]
     fn continuation_lines_join_with_newline() {
-        let doc = p("[s]\nk = a\n  b\n\nx = y\n").unwrap();
+        let doc = p("[s]\nk = a\n  b\n\nx = y\n# note\n   z\n\n").unwrap();
         assert_eq!(doc.get_from(Some("s"), "k"), Some("a\nb"));
-        assert_eq!(doc.get_from(Some("s"), "x"), Some("y"));
+        assert_eq!(doc.get_from(Some("s"), "x"), Some("y\nz"));
     }
 
     #[test]
