@@ -79,12 +79,19 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
                 p.wire, p.wire
             ),
             ParamKind::Repeated(_) => {
-                format!("{where_} `{}`, repeated once per element (`{0}=a&{0}=b`).", p.wire)
+                format!(
+                    "{where_} `{}`, repeated once per element (`{0}=a&{0}=b`).",
+                    p.wire
+                )
             }
             ParamKind::Value(_) if p.required => format!("{where_} `{}` (required).", p.wire),
             ParamKind::Value(_) => format!("{where_} `{}`; omitted when `None`.", p.wire),
         };
-        text = if text.is_empty() { extra } else { format!("{text}\n\n{extra}") };
+        text = if text.is_empty() {
+            extra
+        } else {
+            format!("{text}\n\n{extra}")
+        };
         let d = doc(&text);
         fields.push(quote!(#d pub #fi: #t,));
         if is_arg(p) {
@@ -116,8 +123,16 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
         }
         None => {}
     }
-    let default_derive = if args.is_empty() { quote!(Default,) } else { quote!() };
-    let allow_args = if args.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
+    let default_derive = if args.is_empty() {
+        quote!(Default,)
+    } else {
+        quote!()
+    };
+    let allow_args = if args.len() > 7 {
+        quote!(#[allow(clippy::too_many_arguments)])
+    } else {
+        quote!()
+    };
 
     // URI building.
     let mut path_fmt = String::new();
@@ -125,7 +140,10 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
     let mut rest = op.path.as_str();
     while let Some(start) = rest.find('{') {
         path_fmt.push_str(&rest[..start].replace('{', "{{").replace('}', "}}"));
-        let end = rest[start..].find('}').map(|e| start + e).unwrap_or(rest.len());
+        let end = rest[start..]
+            .find('}')
+            .map(|e| start + e)
+            .unwrap_or(rest.len());
         let pname = &rest[start + 1..end];
         let p = op
             .params
@@ -135,7 +153,8 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
         let fi = ident(&p.rust);
         let seg = format_ident!("{}_segment", p.rust);
         path_fmt.push_str(&format!("{{{seg}}}"));
-        path_args.push(quote!(let #seg = crate::query::encode_path_segment(&self.#fi.to_string());));
+        path_args
+            .push(quote!(let #seg = crate::query::encode_path_segment(&self.#fi.to_string());));
         rest = &rest[(end + 1).min(rest.len())..];
     }
     path_fmt.push_str(&rest.replace('{', "{{").replace('}', "}}"));
@@ -190,7 +209,10 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
             }
         }
     });
-    let accept = if op.responses.iter().any(|r| r.status < 300 && r.body == RespBody::Bytes)
+    let accept = if op
+        .responses
+        .iter()
+        .any(|r| r.status < 300 && r.body == RespBody::Bytes)
         && op.path.ends_with("/events")
     {
         quote!(builder = builder.header(http::header::ACCEPT, "text/event-stream");)
@@ -222,10 +244,15 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
         let mut text = r.doc.clone().unwrap_or_default().trim().to_string();
         let mut notes = vec![format!("Status {code}.")];
         if r.location {
-            notes.push("The `Location` header is declared (see `crate::response::location`).".into());
+            notes.push(
+                "The `Location` header is declared (see `crate::response::location`).".into(),
+            );
         }
         if r.retry_after {
-            notes.push("The `Retry-After` header is declared (see `crate::response::retry_after_secs`).".into());
+            notes.push(
+                "The `Retry-After` header is declared (see `crate::response::retry_after_secs`)."
+                    .into(),
+            );
         }
         text = format!("{text}\n\n{}", notes.join(" "));
         let is_error = code >= 400;
@@ -241,7 +268,9 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
                 let d = doc(&text);
                 if r.text_alt {
                     let tv = format_ident!("{}Text", status_name(r.status));
-                    let td = doc(&format!("{text} The `text/plain` rendering (when requested with `text`)."));
+                    let td = doc(&format!(
+                        "{text} The `text/plain` rendering (when requested with `text`)."
+                    ));
                     variants.push(quote!(#td #tv(String),));
                     arms.push(quote! {
                         #code if crate::response::is_text(response) => Self::#tv(String::from_utf8_lossy(body).into_owned()),
