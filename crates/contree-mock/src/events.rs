@@ -1,0 +1,214 @@
+//! The per-operation event log and the SSE writer.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
+
+use crate::util::ts_nanos;
+
+/// One recorded event.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub(crate) id: u64,
+    pub(crate) spid: Option<u32>,
+    pub(crate) kind: String,
+    /// The full `OperationEvent` JSON.
+    pub(crate) json: Value,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    events: Vec<Arc<Event>>,
+    next_id: u64,
+    closed: bool,
+}
+
+/// Append-only event log with change notification for followers.
+#[derive(Debug)]
+pub(crate) struct EventLog {
+    inner: Mutex<Inner>,
+    version: watch::Sender<u64>,
+}
+
+impl Default for EventLog {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            version: watch::Sender::new(0),
+        }
+    }
+}
+
+impl EventLog {
+    /// Appends an event (ignored once the log is closed) and returns its id.
+    pub(crate) fn push(&self, spid: Option<u32>, kind: &str, data: Value) -> Option<u64> {
+        let id = {
+            let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if g.closed {
+                return None;
+            }
+            let id = g.next_id;
+            g.next_id += 1;
+            let mut obj = json!({
+                "id": id,
+                "ts": ts_nanos(OffsetDateTime::now_utc()),
+                "type": kind,
+                "data": data,
+            });
+            if let Some(s) = spid {
+                obj["spid"] = json!(s);
+            }
+            g.events.push(Arc::new(Event {
+                id,
+                spid,
+                kind: kind.to_string(),
+                json: obj,
+            }));
+            id
+        };
+        self.version.send_modify(|v| *v += 1);
+        Some(id)
+    }
+
+    /// Marks the log complete: followers end after the last event.
+    pub(crate) fn close(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Events with `id > since` (all when `since` is `None`), and whether the log is closed.
+    pub(crate) fn after(&self, since: Option<u64>) -> (Vec<Arc<Event>>, bool) {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let evs = g
+            .events
+            .iter()
+            .filter(|e| since.is_none_or(|s| e.id > s))
+            .cloned()
+            .collect();
+        (evs, g.closed)
+    }
+
+    /// All events (snapshot).
+    #[cfg(test)]
+    pub(crate) fn all(&self) -> Vec<Arc<Event>> {
+        self.after(None).0
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+}
+
+/// Options of one SSE response.
+#[derive(Debug, Clone)]
+pub(crate) struct SseOptions {
+    pub(crate) since: Option<u64>,
+    pub(crate) spid: Option<u32>,
+    pub(crate) follow: bool,
+    pub(crate) keepalive: Duration,
+    pub(crate) cut_after: Option<u64>,
+    pub(crate) error_after: Option<u64>,
+    pub(crate) extra_fields: bool,
+}
+
+/// Formats one normal SSE frame.
+pub(crate) fn frame(ev: &Event, extra_fields: bool) -> Bytes {
+    let data = if extra_fields {
+        let mut v = ev.json.clone();
+        crate::respond::add_extra_fields(&mut v);
+        v
+    } else {
+        ev.json.clone()
+    };
+    Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {}\n\n",
+        ev.id,
+        ev.kind,
+        serde_json::to_string(&data).unwrap_or_default()
+    ))
+}
+
+/// The error frame pair sent before closing a broken stream.
+pub(crate) fn error_frame(msg: &str) -> Bytes {
+    Bytes::from(format!(
+        ": stream ended with error, retry since last event id\n\nevent: sse_error\ndata: {}\n\n",
+        msg.replace('\n', " ")
+    ))
+}
+
+/// Writes the log as SSE into a channel until done (or the client goes away).
+pub(crate) fn spawn_writer(log: Arc<EventLog>, opts: SseOptions) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let mut version = log.subscribe();
+        let mut last = opts.since;
+        let mut sent: u64 = 0;
+        loop {
+            version.borrow_and_update();
+            let (evs, closed) = log.after(last);
+            for ev in evs {
+                last = Some(ev.id);
+                if opts.spid.is_some() && ev.spid != opts.spid {
+                    continue;
+                }
+                if opts.cut_after.is_some_and(|k| sent >= k) {
+                    return;
+                }
+                if opts.error_after.is_some_and(|k| sent >= k) {
+                    let _ = tx
+                        .send(error_frame(
+                            "contree-mock fault: event source closed unexpectedly",
+                        ))
+                        .await;
+                    return;
+                }
+                if tx.send(frame(&ev, opts.extra_fields)).await.is_err() {
+                    return;
+                }
+                sent += 1;
+            }
+            if closed || !opts.follow {
+                return;
+            }
+            tokio::select! {
+                changed = version.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep(opts.keepalive) => {
+                    if tx.send(Bytes::from_static(b": keepalive\n\n")).await.is_err() {
+                        return;
+                    }
+                }
+                () = tx.closed() => return,
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_start_at_zero_and_completion_has_no_spid() {
+        let log = EventLog::default();
+        assert_eq!(log.push(Some(0), "init", json!({})), Some(0));
+        assert_eq!(log.push(None, "completion", json!({})), Some(1));
+        log.close();
+        assert_eq!(log.push(Some(1), "stdout", json!({})), None);
+        let all = log.all();
+        assert_eq!(all.len(), 2);
+        assert!(all[1].json.get("spid").is_none());
+        assert_eq!(log.after(Some(0)).0.len(), 1);
+        let f = String::from_utf8(frame(&all[0], false).to_vec()).unwrap();
+        assert!(f.starts_with("id: 0\nevent: init\ndata: {"));
+        assert!(f.ends_with("\n\n"));
+    }
+}

@@ -1,0 +1,721 @@
+//! Running operations: the instance state machine, processes and their events, image imports.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::events::EventLog;
+use crate::fs::{FileKind, Fs};
+use crate::respond::Resp;
+use crate::server::Shared;
+use crate::shell::{ProcessIo, ProcessSpec, run_process};
+use crate::state::{ImageRec, ProcRec, Status, StreamAcc, image_uuid_for};
+use crate::util::{mask_env, ts_nanos};
+
+/// What to run as one process.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcPlan {
+    pub(crate) spec: ProcessSpec,
+    pub(crate) stdin: Vec<u8>,
+    pub(crate) keep_open: bool,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) truncate_at: u64,
+}
+
+/// What to run as an instance operation.
+#[derive(Debug, Clone)]
+pub(crate) struct MainPlan {
+    pub(crate) proc: ProcPlan,
+    pub(crate) networking: bool,
+    pub(crate) disposable: bool,
+    pub(crate) source: Uuid,
+    pub(crate) result_env: BTreeMap<String, String>,
+    pub(crate) result_cwd: String,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    code: i32,
+    signal: i32,
+    timed_out: bool,
+}
+
+struct Handles {
+    stdin_tx: mpsc::Sender<Bytes>,
+    stdin_rx: mpsc::Receiver<Bytes>,
+    kill_rx: mpsc::UnboundedReceiver<i32>,
+}
+
+fn op_parts(
+    shared: &Shared,
+    op: Uuid,
+) -> Option<(Arc<EventLog>, CancellationToken, Option<Arc<Mutex<Fs>>>)> {
+    let st = shared.state();
+    let o = st.ops.get(&op)?;
+    Some((
+        o.events.clone(),
+        o.cancel.clone(),
+        o.inst.as_ref().map(|i| i.fs.clone()),
+    ))
+}
+
+fn set_status(shared: &Shared, op: Uuid, s: Status) {
+    if let Some(o) = shared.state().ops.get_mut(&op)
+        && !o.status.is_terminal()
+    {
+        o.status = s;
+    }
+}
+
+/// Sleeps for the configured latency; `true` if the operation was cancelled meanwhile.
+async fn pause(shared: &Shared, token: &CancellationToken) -> bool {
+    let d = shared.cfg.latency;
+    if d.is_zero() {
+        return token.is_cancelled();
+    }
+    tokio::select! {
+        () = token.cancelled() => true,
+        () = tokio::time::sleep(d) => false,
+        () = shared.stop.cancelled() => true,
+    }
+}
+
+/// Sets the terminal state and appends the `completion` event (exactly once).
+fn finish(
+    shared: &Shared,
+    op: Uuid,
+    status: Status,
+    error: Option<String>,
+    result_image: Option<Uuid>,
+    image_size: Option<i64>,
+) {
+    let log = {
+        let mut st = shared.state();
+        let Some(o) = st.ops.get_mut(&op) else { return };
+        if o.status.is_terminal() {
+            return;
+        }
+        let elapsed = o.started.elapsed();
+        o.status = status;
+        o.error = error.clone();
+        o.duration = Some(elapsed.as_secs_f64());
+        o.result_image = result_image;
+        o.image_size = image_size;
+        if o.inst.is_some() {
+            o.consumed_cpu = Some(0.001);
+            o.consumed_memory = Some(2048);
+        }
+        if let Some(inst) = o.inst.as_mut() {
+            for p in inst.procs.values_mut() {
+                p.stdin = None;
+            }
+        }
+        o.events.clone()
+    };
+    let elapsed_ms = {
+        let st = shared.state();
+        st.ops
+            .get(&op)
+            .and_then(|o| o.duration)
+            .map(|d| (d * 1000.0) as i64)
+            .unwrap_or(0)
+    };
+    log.push(
+        None,
+        "completion",
+        json!({
+            "status": status.as_str(),
+            "duration_ms": elapsed_ms,
+            "result_image_uuid": result_image,
+            "error": error,
+            "image_size_bytes": image_size.unwrap_or(0),
+        }),
+    );
+    log.close();
+}
+
+fn kill_all(shared: &Shared, op: Uuid, signal: i32) {
+    let st = shared.state();
+    if let Some(inst) = st.ops.get(&op).and_then(|o| o.inst.as_ref()) {
+        for p in inst.procs.values().filter(|p| p.running) {
+            let _ = p.kill.send(signal);
+        }
+    }
+}
+
+/// Starts an instance operation in the background.
+pub(crate) fn start_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
+    tokio::spawn(async move {
+        let stop = shared.stop.clone();
+        tokio::select! {
+            () = run_instance(shared.clone(), op, plan) => {}
+            () = stop.cancelled() => {}
+        }
+    });
+}
+
+async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
+    let Some((log, token, Some(fs))) = op_parts(&shared, op) else {
+        return;
+    };
+    if pause(&shared, &token).await {
+        finish(
+            &shared,
+            op,
+            Status::Cancelled,
+            Some("operation cancelled by request".into()),
+            None,
+            None,
+        );
+        return;
+    }
+    set_status(&shared, op, Status::Assigned);
+    let now = ts_nanos(OffsetDateTime::now_utc());
+    log.push(
+        Some(0),
+        "init",
+        json!({
+            "started_at": now,
+            "runtime_path": "/run/contreeinitd",
+            "verbose": false,
+            "init_pid": 1,
+            "hostname": plan.proc.spec.hostname,
+            "kernel": "6.1.0-contree-mock #1 SMP PREEMPT",
+            "machine": "x86_64",
+            "boot_id": shared.new_uuid().to_string(),
+        }),
+    );
+    if plan.networking {
+        log.push(
+            Some(0),
+            "network",
+            json!({
+                "interfaces": [{"name": "eth0", "rx_bytes": 0, "rx_packets": 0, "rx_errs": 0, "rx_drop": 0,
+                                "tx_bytes": 0, "tx_packets": 0, "tx_errs": 0, "tx_drop": 0}],
+                "configured": {"ip4": "10.0.0.2/24", "ip4_gw": "10.0.0.1", "nameserver": "10.0.0.1"},
+            }),
+        );
+    }
+    if pause(&shared, &token).await {
+        shutdown_event(&log, "signal");
+        finish(
+            &shared,
+            op,
+            Status::Cancelled,
+            Some("operation cancelled by request".into()),
+            None,
+            None,
+        );
+        return;
+    }
+    set_status(&shared, op, Status::Executing);
+    {
+        let mut g = fs.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = g.mkdir_p(&plan.proc.spec.cwd);
+    }
+    let Some(handles) = register_proc(&shared, op, 1, &plan.proc) else {
+        return;
+    };
+    let main = drive_proc(
+        shared.clone(),
+        op,
+        1,
+        plan.proc.clone(),
+        handles,
+        log.clone(),
+        fs.clone(),
+    );
+    tokio::pin!(main);
+    let (outcome, cancelled) = tokio::select! {
+        o = &mut main => (o, false),
+        () = token.cancelled() => {
+            kill_all(&shared, op, 9);
+            (main.await, true)
+        }
+    };
+    // The VM winds down: no new subprocesses, the remaining ones are killed.
+    let tasks = {
+        let mut st = shared.state();
+        match st.ops.get_mut(&op).and_then(|o| o.inst.as_mut()) {
+            Some(inst) => {
+                inst.closing = true;
+                std::mem::take(&mut inst.sub_tasks)
+            }
+            None => Vec::new(),
+        }
+    };
+    kill_all(&shared, op, 9);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let reason = if cancelled {
+        "signal"
+    } else if outcome.timed_out {
+        "timeout"
+    } else if outcome.signal > 0 {
+        "signal"
+    } else {
+        "job_complete"
+    };
+    shutdown_event(&log, reason);
+    if cancelled {
+        finish(
+            &shared,
+            op,
+            Status::Cancelled,
+            Some("operation cancelled by request".into()),
+            None,
+            None,
+        );
+        return;
+    }
+    if plan.disposable {
+        finish(&shared, op, Status::Success, None, None, None);
+        return;
+    }
+    let snapshot = fs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let uuid = image_uuid_for(&snapshot, &plan.result_env, &plan.result_cwd);
+    let size = if uuid == plan.source {
+        0
+    } else {
+        snapshot
+            .walk("/")
+            .map(|all| {
+                all.iter()
+                    .filter(|(_, m)| m.kind == FileKind::File)
+                    .map(|(_, m)| m.size)
+                    .sum::<i64>()
+            })
+            .unwrap_or(0)
+    };
+    shared.state().add_image(ImageRec {
+        uuid,
+        fs: Arc::new(snapshot),
+        env: plan.result_env.clone(),
+        cwd: plan.result_cwd.clone(),
+        created_at: OffsetDateTime::now_utc(),
+        operation_uuid: Some(op),
+    });
+    finish(&shared, op, Status::Success, None, Some(uuid), Some(size));
+}
+
+fn shutdown_event(log: &EventLog, reason: &str) {
+    log.push(
+        Some(0),
+        "shutdown",
+        json!({"stopped_at": ts_nanos(OffsetDateTime::now_utc()), "reason": reason}),
+    );
+}
+
+fn register_proc(shared: &Shared, op: Uuid, spid: u32, plan: &ProcPlan) -> Option<Handles> {
+    let (stdin_tx, stdin_rx) = mpsc::channel(64);
+    let (kill_tx, kill_rx) = mpsc::unbounded_channel();
+    let mut st = shared.state();
+    let inst = st.ops.get_mut(&op)?.inst.as_mut()?;
+    if spid != 1 && inst.closing {
+        return None;
+    }
+    inst.procs.insert(
+        spid,
+        ProcRec {
+            pid: 1000 + spid,
+            stdin: plan.keep_open.then(|| stdin_tx.clone()),
+            kill: kill_tx,
+            running: true,
+            stdin_acc: StreamAcc::new(plan.truncate_at),
+            stdout: StreamAcc::new(plan.truncate_at),
+            stderr: StreamAcc::new(plan.truncate_at),
+            state: None,
+            resources: None,
+        },
+    );
+    Some(Handles {
+        stdin_tx,
+        stdin_rx,
+        kill_rx,
+    })
+}
+
+/// Starts a subprocess (spid ≥ 2) in a running instance; 409 if the instance is winding down.
+pub(crate) fn start_subprocess(
+    shared: Arc<Shared>,
+    op: Uuid,
+    spid: u32,
+    plan: ProcPlan,
+) -> Result<(), Resp> {
+    let handles = register_proc(&shared, op, spid, &plan).ok_or_else(|| {
+        Resp::error(
+            409,
+            format!("operation {op} is finishing; no new subprocesses"),
+        )
+    })?;
+    let Some((log, _, Some(fs))) = op_parts(&shared, op) else {
+        return Err(Resp::error(
+            409,
+            format!("operation {op} is not an instance"),
+        ));
+    };
+    let task = tokio::spawn(drive_proc(shared.clone(), op, spid, plan, handles, log, fs));
+    let task = tokio::spawn(async move {
+        let _ = task.await;
+    });
+    if let Some(inst) = shared
+        .state()
+        .ops
+        .get_mut(&op)
+        .and_then(|o| o.inst.as_mut())
+    {
+        inst.sub_tasks.push(task);
+    }
+    Ok(())
+}
+
+fn record(shared: &Shared, op: Uuid, spid: u32, log: &EventLog, stream: &str, chunk: &[u8]) {
+    let part = {
+        let mut st = shared.state();
+        let Some(p) = st
+            .ops
+            .get_mut(&op)
+            .and_then(|o| o.inst.as_mut())
+            .and_then(|i| i.procs.get_mut(&spid))
+        else {
+            return;
+        };
+        let acc = match stream {
+            "stdin" => &mut p.stdin_acc,
+            "stdout" => &mut p.stdout,
+            _ => &mut p.stderr,
+        };
+        acc.accept(chunk)
+    };
+    if let Some(part) = part {
+        let (value, encoding) = crate::util::encode_stream(&part);
+        log.push(
+            Some(spid),
+            stream,
+            json!({"value": value, "encoding": encoding, "truncated": false}),
+        );
+    }
+}
+
+/// Records bytes written to a process's stdin as `stdin` events (capped).
+pub(crate) fn record_stdin(shared: &Shared, op: Uuid, spid: u32, log: &EventLog, data: &[u8]) {
+    record(shared, op, spid, log, "stdin", data);
+}
+
+async fn drive_proc(
+    shared: Arc<Shared>,
+    op: Uuid,
+    spid: u32,
+    plan: ProcPlan,
+    h: Handles,
+    log: Arc<EventLog>,
+    fs: Arc<Mutex<Fs>>,
+) -> Outcome {
+    let pid = 1000 + spid;
+    let spec = plan.spec.clone();
+    let (command, args) = if spec.shell {
+        let sh = spec
+            .env
+            .get("SHELL")
+            .cloned()
+            .unwrap_or_else(|| "/bin/sh".to_string());
+        (sh, vec!["-c".to_string(), spec.command.clone()])
+    } else {
+        (spec.command.clone(), spec.args.clone())
+    };
+    log.push(
+        Some(spid),
+        "spawn",
+        json!({
+            "pid": pid,
+            "command": command,
+            "args": args,
+            "shell": spec.shell,
+            "cwd": spec.cwd,
+            "uid": spec.uid,
+            "gid": spec.gid,
+            "timeout": plan.timeout.map(|t| t.as_secs()).unwrap_or(0),
+            "truncate_at": plan.truncate_at,
+            "env": mask_env(&spec.env),
+        }),
+    );
+    let Handles {
+        stdin_tx,
+        stdin_rx,
+        mut kill_rx,
+    } = h;
+    if !plan.stdin.is_empty() {
+        record(&shared, op, spid, &log, "stdin", &plan.stdin);
+        let _ = stdin_tx.try_send(Bytes::from(plan.stdin.clone()));
+    }
+    drop(stdin_tx);
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
+    let (err_tx, mut err_rx) = mpsc::unbounded_channel::<Bytes>();
+    let io = ProcessIo {
+        stdin: stdin_rx,
+        stdout: out_tx,
+        stderr: err_tx,
+    };
+    let started = Instant::now();
+    let fut = run_process(fs, spec, io, shared.next_seed());
+    tokio::pin!(fut);
+    let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
+    let timer = async move {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(timer);
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            Some(c) = out_rx.recv() => record(&shared, op, spid, &log, "stdout", &c),
+            Some(c) = err_rx.recv() => record(&shared, op, spid, &log, "stderr", &c),
+            Some(sig) = kill_rx.recv() => break Outcome { code: -1, signal: sig, timed_out: false },
+            () = &mut timer => break Outcome { code: -1, signal: 9, timed_out: true },
+            code = &mut fut => break Outcome { code, signal: -1, timed_out: false },
+        }
+    };
+    // Dropping the future kills the process (if it still runs) and closes its pipes.
+    drop(fut);
+    while let Ok(c) = out_rx.try_recv() {
+        record(&shared, op, spid, &log, "stdout", &c);
+    }
+    while let Ok(c) = err_rx.try_recv() {
+        record(&shared, op, spid, &log, "stderr", &c);
+    }
+    let elapsed = started.elapsed();
+    let truncs: Vec<(&str, u64, u64)> = {
+        let st = shared.state();
+        st.ops
+            .get(&op)
+            .and_then(|o| o.inst.as_ref())
+            .and_then(|i| i.procs.get(&spid))
+            .map(|p| {
+                [
+                    ("stdin", &p.stdin_acc),
+                    ("stdout", &p.stdout),
+                    ("stderr", &p.stderr),
+                ]
+                .into_iter()
+                .filter(|(_, a)| a.truncated())
+                .map(|(n, a)| (n, a.data.len() as u64, a.dropped))
+                .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (stream, emitted, dropped) in truncs {
+        log.push(
+            Some(spid),
+            "truncated",
+            json!({"stream": stream, "bytes_emitted": emitted, "bytes_dropped": dropped}),
+        );
+    }
+    let duration_ms = elapsed.as_millis() as i64;
+    log.push(
+        Some(spid),
+        "exit",
+        json!({
+            "pid": pid,
+            "code": outcome.code,
+            "signal": outcome.signal,
+            "core_dump": false,
+            "timed_out": outcome.timed_out,
+            "duration_ms": duration_ms,
+            "resources": event_resources(elapsed),
+        }),
+    );
+    let mut st = shared.state();
+    if let Some(p) = st
+        .ops
+        .get_mut(&op)
+        .and_then(|o| o.inst.as_mut())
+        .and_then(|i| i.procs.get_mut(&spid))
+    {
+        p.running = false;
+        p.stdin = None;
+        p.state = Some(json!({
+            "exit_code": outcome.code,
+            "signal": outcome.signal,
+            "timed_out": outcome.timed_out,
+            "pid": pid,
+            "core_dump": false,
+            "stopped": false,
+            "continued": false,
+        }));
+        p.resources = Some(json!({
+            "elapsed_time": elapsed.as_secs_f64(),
+            "monotonic_time": elapsed.as_secs_f64(),
+            "user_cpu_time": 0.001,
+            "system_cpu_time": 0.0,
+            "max_rss": 2048,
+            "block_input": 0,
+            "block_output": 0,
+            "page_faults": 0,
+            "page_faults_io": 0,
+            "voluntary_switches": 1,
+            "involuntary_switches": 0,
+            "shared_memory": 0,
+            "unshared_memory": 0,
+            "signals": i32::from(outcome.signal > 0),
+            "swaps": 0,
+            "cost": 0.0,
+        }));
+    }
+    outcome
+}
+
+fn event_resources(elapsed: Duration) -> Value {
+    let _ = elapsed;
+    json!({
+        "user_time_us": 1000, "sys_time_us": 0, "max_rss_kb": 2048, "shared_memory": 0,
+        "unshared_memory": 0, "swaps": 0, "minor_faults": 0, "major_faults": 0,
+        "voluntary_ctx_switches": 1, "involuntary_ctx_switches": 0, "block_input_ops": 0,
+        "block_output_ops": 0, "ipc_msgs_sent": 0, "ipc_msgs_received": 0, "signals_received": 0,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// image import
+
+/// Normalises an image reference: `docker://busybox` → `docker.io/library/busybox:latest`.
+pub(crate) fn normalize_ref(r: &str) -> String {
+    let r = r.trim();
+    let r = r.split_once("://").map_or(r, |(_, rest)| rest);
+    let (first, rest) = match r.split_once('/') {
+        Some((f, rest)) if f.contains('.') || f.contains(':') || f == "localhost" => {
+            (f.to_string(), rest.to_string())
+        }
+        _ => ("docker.io".to_string(), r.to_string()),
+    };
+    let host = if first == "index.docker.io" || first == "registry-1.docker.io" {
+        "docker.io".to_string()
+    } else {
+        first
+    };
+    let mut path = rest;
+    if host == "docker.io" && !path.contains('/') {
+        path = format!("library/{path}");
+    }
+    let last = path.rsplit('/').next().unwrap_or("");
+    if !last.contains(':') && !last.contains('@') {
+        path.push_str(":latest");
+    }
+    format!("{host}/{path}")
+}
+
+/// Starts an image import operation in the background.
+pub(crate) fn start_import(shared: Arc<Shared>, op: Uuid, url: String, tag: Option<String>) {
+    tokio::spawn(async move {
+        let Some((_, token, _)) = op_parts(&shared, op) else {
+            return;
+        };
+        for s in [Status::Assigned, Status::Executing] {
+            if pause(&shared, &token).await {
+                finish(
+                    &shared,
+                    op,
+                    Status::Cancelled,
+                    Some("operation cancelled by request".into()),
+                    None,
+                    None,
+                );
+                return;
+            }
+            set_status(&shared, op, s);
+        }
+        if pause(&shared, &token).await {
+            finish(
+                &shared,
+                op,
+                Status::Cancelled,
+                Some("operation cancelled by request".into()),
+                None,
+                None,
+            );
+            return;
+        }
+        let key = normalize_ref(&url);
+        let found = crate::images::registry_catalogue()
+            .into_iter()
+            .chain(crate::images::preloaded())
+            .find(|(r, _)| normalize_ref(r) == key);
+        let Some((_, fs)) = found else {
+            finish(
+                &shared,
+                op,
+                Status::Failed,
+                Some(format!(
+                    "cannot import {url}: manifest unknown ({key} is not in the contree-mock registry catalogue)"
+                )),
+                None,
+                None,
+            );
+            return;
+        };
+        let env: BTreeMap<String, String> = [
+            ("PATH".to_string(), crate::state::DEFAULT_PATH.to_string()),
+            ("HOME".to_string(), "/root".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let uuid = image_uuid_for(&fs, &env, "/");
+        let size = fs
+            .walk("/")
+            .map(|all| {
+                all.iter()
+                    .filter(|(_, m)| m.kind == FileKind::File)
+                    .map(|(_, m)| m.size)
+                    .sum::<i64>()
+            })
+            .unwrap_or(0);
+        {
+            let mut st = shared.state();
+            st.add_image(ImageRec {
+                uuid,
+                fs: Arc::new(fs),
+                env,
+                cwd: "/".to_string(),
+                created_at: OffsetDateTime::now_utc(),
+                operation_uuid: Some(op),
+            });
+            if let Some(t) = &tag {
+                st.user_tags.insert(t.clone(), uuid);
+            }
+            if let Some(o) = st.ops.get_mut(&op) {
+                o.result_tag = tag.clone();
+            }
+        }
+        finish(&shared, op, Status::Success, None, Some(uuid), Some(size));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_ref;
+
+    #[test]
+    fn refs_normalise_like_docker() {
+        assert_eq!(
+            normalize_ref("docker://docker.io/busybox:latest"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(normalize_ref("ubuntu"), "docker.io/library/ubuntu:latest");
+        assert_eq!(normalize_ref("ghcr.io/org/img:1"), "ghcr.io/org/img:1");
+        assert_eq!(
+            normalize_ref("docker.io/library/alpine:3.20"),
+            "docker.io/library/alpine:3.20"
+        );
+        assert_eq!(normalize_ref("nebius/foo:1"), "docker.io/nebius/foo:1");
+    }
+}
