@@ -320,10 +320,24 @@ impl DefaultChain {
         Ok(ProfileLookup { name, path, found })
     }
 
-    /// Resolves the credentials now (reads the environment and the file every time).
+    /// Resolves the credentials now (reads the environment and the file every time; the
+    /// file is not read when token, project, base URL and kind are all explicit).
     pub fn resolve(&self) -> Result<Credentials, Error> {
         let env = self.env.as_ref();
-        let lookup = self.lookup_profile()?;
+        let all_explicit = self.token.is_some()
+            && self.project.is_some()
+            && self.base_url.is_some()
+            && self.kind.is_some();
+        // Nothing can come from the file when every field is explicit: don't read it.
+        let lookup = if all_explicit {
+            ProfileLookup {
+                name: String::new(),
+                path: None,
+                found: Err("not consulted".to_string()),
+            }
+        } else {
+            self.lookup_profile()?
+        };
         let profile = lookup.found.as_ref().ok();
         let mut used_profile = false;
         let mut tried: Vec<String> = Vec::new();
