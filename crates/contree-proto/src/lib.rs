@@ -17,13 +17,17 @@
 
 #[rustfmt::skip]
 mod generated;
+pub mod image_ref;
 pub mod json;
 mod meta;
+pub mod mode;
 mod nullable;
 pub mod query;
 mod request;
 pub mod response;
 mod secret;
+pub mod stream;
+pub mod timestamp;
 
 pub use generated::ops::OPERATIONS;
 pub use generated::{ops, requests, types};
