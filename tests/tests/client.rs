@@ -1,0 +1,171 @@
+//! Client construction, credentials resolution, whoami, concurrency limit, user agent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use contree::auth::{MapEnv, MemFs};
+use contree_integration_tests::{setup, setup_local};
+use contree_mock::MockServer;
+
+#[tokio::test]
+async fn builder_with_explicit_credentials_talks_to_the_server() {
+    let env = setup().await;
+    let me = env.contree.whoami().await.expect("whoami");
+    assert!(!me.token_uuid().is_empty());
+    assert!(me.can("spawn"));
+    assert_eq!(env.contree.cached_whoami(), Some(me));
+}
+
+#[tokio::test]
+async fn from_environment_resolves_token_project_and_url() {
+    let server = MockServer::builder().latency(Duration::ZERO).start().await;
+    let env = MapEnv::from_iter([
+        ("NEBIUS_API_KEY", server.token().to_string()),
+        (
+            "NEBIUS_PROJECT_ID",
+            server.project().unwrap_or("").to_string(),
+        ),
+        ("CONTREE_BASE_URL", server.base_url().to_string()),
+        ("HOME", "/nonexistent-home".to_string()),
+    ]);
+    let contree = contree::Contree::builder()
+        .env(Arc::new(env))
+        .fs(Arc::new(MemFs::new()))
+        .build()
+        .expect("client from env");
+    contree.whoami().await.expect("whoami with env credentials");
+}
+
+#[tokio::test]
+async fn from_auth_ini_profile() {
+    let server = MockServer::builder().latency(Duration::ZERO).start().await;
+    let fs = MemFs::new();
+    fs.insert(
+        "/home/me/.config/contree/auth.ini",
+        format!(
+            "[profile:default]\nurl = {}\ntoken = {}\nproject = {}\ntype = iam\n",
+            server.base_url(),
+            server.token(),
+            server.project().unwrap_or("")
+        ),
+        0o600,
+    );
+    let contree = contree::Contree::builder()
+        .env(Arc::new(MapEnv::from_iter([("HOME", "/home/me")])))
+        .fs(Arc::new(fs))
+        .build()
+        .expect("client from auth.ini");
+    contree
+        .whoami()
+        .await
+        .expect("whoami with profile credentials");
+}
+
+#[tokio::test]
+async fn missing_credentials_is_an_auth_error_naming_the_sources() {
+    let err = contree::Contree::builder()
+        .env(Arc::new(MapEnv::from_iter([("HOME", "/nonexistent-home")])))
+        .fs(Arc::new(MemFs::new()))
+        .build()
+        .expect_err("no token anywhere");
+    assert!(err.is_auth(), "{err}");
+    assert!(err.to_string().contains("NEBIUS_API_KEY"), "{err}");
+}
+
+#[tokio::test]
+async fn wrong_token_is_auth_error_with_status() {
+    let env = setup().await;
+    let bad = contree_integration_tests::client_builder(
+        &env.base_url,
+        "wrong-token",
+        Some("test-project"),
+    )
+    .build()
+    .unwrap();
+    let err = bad.whoami().await.expect_err("401");
+    assert!(err.is_auth(), "{err}");
+    assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
+    assert!(
+        !err.to_string().contains("wrong-token"),
+        "token leaked: {err}"
+    );
+}
+
+#[tokio::test]
+async fn whoami_limits_and_timeout_warning() {
+    let env = setup_local(MockServer::builder().limit("instance_max_timeout", 30)).await;
+    let me = env.contree.whoami().await.unwrap();
+    assert_eq!(me.instance_max_timeout(), Some(Duration::from_secs(30)));
+    assert!(me.check_run_timeout(Duration::from_secs(31)).is_some());
+    assert!(me.check_run_timeout(Duration::from_secs(30)).is_none());
+    // A run above the limit still goes out (the warning is advisory).
+    let out = env
+        .contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .shell("echo ok")
+        .timeout(Duration::from_secs(40))
+        .await;
+    assert!(out.is_ok() || out.as_ref().is_err_and(|e| e.status().is_some()));
+}
+
+#[tokio::test]
+async fn user_agent_prefix_is_sent() {
+    let server = MockServer::builder().latency(Duration::ZERO).start().await;
+    let contree = contree_integration_tests::client_builder(
+        server.base_url(),
+        server.token(),
+        server.project(),
+    )
+    .user_agent_prefix("facade-test/9.9")
+    .build()
+    .unwrap();
+    contree.whoami().await.unwrap();
+    let reqs = server.requests();
+    let ua = reqs
+        .iter()
+        .find_map(|r| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+                .map(|(_, v)| v.clone())
+        })
+        .expect("a user-agent header");
+    assert!(ua.starts_with("facade-test/9.9"), "{ua}");
+}
+
+#[tokio::test]
+async fn concurrency_limit_bounds_requests_in_flight() {
+    let server = MockServer::builder().latency(Duration::ZERO).start().await;
+    let contree = contree_integration_tests::client_builder(
+        server.base_url(),
+        server.token(),
+        server.project(),
+    )
+    .concurrency_limit(1)
+    .build()
+    .unwrap();
+    // Every whoami is delayed; with a limit of 1 they are still all answered.
+    server.inject(
+        contree_mock::FaultRule::new(http::Method::GET, "/v1/whoami")
+            .times(4)
+            .delay(Duration::from_millis(50)),
+    );
+    let calls = (0..4).map(|_| contree.whoami());
+    for r in futures_util::future::join_all(calls).await {
+        r.unwrap();
+    }
+    assert_eq!(server.request_count("whoAmI"), 4);
+}
+
+#[tokio::test]
+async fn client_is_cheap_to_clone_and_send() {
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+    let env = setup().await;
+    assert_send_sync(&env.contree);
+    let c = env.contree.clone();
+    tokio::spawn(async move { c.whoami().await.map(|_| ()) })
+        .await
+        .unwrap()
+        .unwrap();
+}

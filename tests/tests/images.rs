@@ -1,0 +1,259 @@
+//! Images: list (page and stream, filters), lazy and strict references, oci/import, tags.
+
+use std::time::Duration;
+
+use contree_integration_tests::{setup, setup_local};
+use contree_mock::MockServer;
+use futures_util::TryStreamExt as _;
+
+#[tokio::test]
+async fn list_page_and_stream() {
+    let env = setup().await;
+    let page = env.contree.images().list().await.unwrap();
+    assert!(!page.is_empty(), "the mock has public images");
+    assert!(page.iter().all(|i| i.uuid().is_some()));
+    // Stream with a page size of 1 walks every page and yields the same images.
+    let all: Vec<_> = env
+        .contree
+        .images()
+        .list()
+        .limit(1)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(all.len() >= page.len().min(100));
+    let first_page_uuids: Vec<_> = page.iter().map(|i| i.uuid().unwrap().to_string()).collect();
+    for uuid in &first_page_uuids {
+        assert!(
+            all.iter().any(|i| i.uuid() == Some(uuid.as_str())),
+            "{uuid} missing from stream"
+        );
+    }
+}
+
+#[tokio::test]
+async fn list_filters() {
+    let env = setup().await;
+    let tagged = env.contree.images().list().tagged().await.unwrap();
+    assert!(!tagged.is_empty());
+    assert!(tagged.iter().all(|i| i.tag().is_some()));
+    let ubuntu = env
+        .contree
+        .images()
+        .list()
+        .tag_prefix("ubuntu")
+        .await
+        .unwrap();
+    assert!(!ubuntu.is_empty());
+    assert!(
+        ubuntu
+            .iter()
+            .all(|i| i.tag().unwrap_or("").starts_with("ubuntu"))
+    );
+    let one = ubuntu[0].uuid().unwrap().to_string();
+    let by_uuid = env.contree.images().list().uuid(one.clone()).await.unwrap();
+    // One row per tag of that image.
+    assert!(!by_uuid.is_empty());
+    assert!(by_uuid.iter().all(|i| i.uuid() == Some(one.as_str())));
+    // Nothing is created in the future; everything was created before "in an hour".
+    let future = std::time::SystemTime::now() + Duration::from_secs(3600);
+    assert!(
+        env.contree
+            .images()
+            .list()
+            .since(future)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !env.contree
+            .images()
+            .list()
+            .until(future)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An age filter: created within the last ten years.
+    let _ = env
+        .contree
+        .images()
+        .list()
+        .since(Duration::from_secs(10 * 365 * 24 * 3600))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn use_tag_is_lazy_and_get_is_strict() {
+    let env = setup_local(MockServer::builder()).await;
+    let before = env.server().counters();
+    let lazy = env.contree.images().use_tag("ubuntu:latest");
+    let _lazy2 = env
+        .contree
+        .images()
+        .use_uuid("00000000-0000-0000-0000-000000000000");
+    assert_eq!(
+        env.server().counters(),
+        before,
+        "use_* must not call the API"
+    );
+    assert_eq!(lazy.uuid(), None);
+    assert_eq!(lazy.tag(), Some("ubuntu:latest"));
+
+    let pinned = env.contree.images().get("ubuntu:latest").await.unwrap();
+    assert!(pinned.uuid().is_some());
+    assert_eq!(env.server().request_count("inspectFindImageByTag"), 1);
+    // The 302 was not followed: no inspectImage call.
+    assert_eq!(env.server().request_count("inspectImage"), 0);
+    let again = env
+        .contree
+        .images()
+        .get(pinned.uuid().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(again.uuid(), pinned.uuid());
+    assert_eq!(lazy.resolve().await.unwrap().uuid(), pinned.uuid());
+
+    let missing = env
+        .contree
+        .images()
+        .get("no-such-image:1")
+        .await
+        .unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+}
+
+#[tokio::test]
+async fn oci_uses_existing_then_imports_missing() {
+    let env = setup_local(MockServer::builder()).await;
+    let existing = env.contree.images().oci("ubuntu:latest").await.unwrap();
+    assert!(existing.uuid().is_some());
+    assert_eq!(env.server().request_count("importImage"), 0);
+
+    let imported = env.contree.images().oci("alpine:3.20").await.unwrap();
+    assert!(imported.uuid().is_some());
+    assert_eq!(imported.tag(), Some("alpine:3.20"));
+    assert_eq!(env.server().request_count("importImage"), 1);
+    // Now it exists: no second import.
+    let again = env.contree.images().oci("alpine:3.20").await.unwrap();
+    assert_eq!(again.uuid(), imported.uuid());
+    assert_eq!(env.server().request_count("importImage"), 1);
+}
+
+#[tokio::test]
+async fn import_with_credentials_tag_and_timeout() {
+    let env = setup().await;
+    let img = env
+        .contree
+        .images()
+        .import("docker.io/library/alpine:3.20")
+        .credentials("robot", "s3cret-password")
+        .tag("my-alpine:1")
+        .timeout(Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(img.tag(), Some("my-alpine:1"));
+    assert!(img.operation_id().is_some());
+    let found = env.contree.images().get("my-alpine:1").await.unwrap();
+    assert_eq!(found.uuid(), img.uuid());
+    let dbg = format!(
+        "{:?}",
+        env.contree
+            .images()
+            .import("x")
+            .credentials("u", "s3cret-password")
+    );
+    assert!(!dbg.contains("s3cret-password"), "{dbg}");
+}
+
+#[tokio::test]
+async fn import_of_unknown_reference_fails_as_operation() {
+    let env = setup().await;
+    let err = env
+        .contree
+        .images()
+        .import("docker.io/nobody/nothing:0")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            contree::ErrorKind::OperationFailed | contree::ErrorKind::Api
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn tag_untag_one_and_all() {
+    let env = setup().await;
+    let out = env
+        .contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .shell("echo tagged > /t")
+        .await
+        .unwrap();
+    let img = out.image().unwrap().clone();
+    let a = img.tag_as("facade-a:1").await.unwrap();
+    assert_eq!(a.tag(), Some("facade-a:1"));
+    img.tag_as("facade-b:1").await.unwrap();
+    assert_eq!(
+        env.contree.images().get("facade-a:1").await.unwrap().uuid(),
+        img.uuid()
+    );
+    assert_eq!(
+        env.contree.images().get("facade-b:1").await.unwrap().uuid(),
+        img.uuid()
+    );
+    img.untag("facade-a:1").await.unwrap();
+    assert!(
+        env.contree
+            .images()
+            .get("facade-a:1")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(env.contree.images().get("facade-b:1").await.is_ok());
+    img.tag_as("facade-c:1").await.unwrap();
+    img.untag_all().await.unwrap();
+    assert!(
+        env.contree
+            .images()
+            .get("facade-b:1")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        env.contree
+            .images()
+            .get("facade-c:1")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    // Tagging a lazy tag reference resolves it first (no `/images/None/tag`).
+    let lazy = env.contree.images().use_tag("ubuntu:latest");
+    let t = lazy.tag_as("facade-ubuntu:1").await.unwrap();
+    assert!(t.uuid().is_some());
+    t.untag("facade-ubuntu:1").await.unwrap();
+}
+
+#[tokio::test]
+async fn image_info() {
+    let env = setup().await;
+    let info = env
+        .contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .info()
+        .await
+        .unwrap();
+    assert!(info.uuid().is_some());
+    assert!(info.created_at().is_some());
+}
