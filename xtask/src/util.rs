@@ -156,6 +156,16 @@ pub fn ci(_args: &[String]) -> Result<(), String> {
         "warnings",
     ]);
     run(clippy)?;
+    let spec = crate::codegen::spec_path(&root(), None, std::env::var("CONTREE_OPENAPI_SPEC").ok());
+    if spec.exists() {
+        eprintln!("xtask: running codegen --check against {}", spec.display());
+        crate::codegen::check_dir(&spec, &crate::codegen::out_dir(&root()))?;
+    } else {
+        eprintln!(
+            "xtask: skipping codegen --check: the spec is not at {}",
+            spec.display()
+        );
+    }
     test(&[])?;
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps"])

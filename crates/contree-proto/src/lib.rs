@@ -35,3 +35,6 @@ pub use meta::OperationMeta;
 pub use nullable::Nullable;
 pub use request::{BuildError, Request};
 pub use secret::SecretString;
+
+#[cfg(test)]
+mod tests;

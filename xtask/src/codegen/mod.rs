@@ -15,6 +15,7 @@ pub mod requests;
 // The spec model mirrors the OpenAPI objects; a few fields are parsed but not used yet.
 #[allow(dead_code)]
 pub mod spec;
+pub mod testdata;
 
 use std::path::{Path, PathBuf};
 
@@ -118,6 +119,8 @@ pub fn generate(text: &str) -> Result<Vec<(String, String)>, String> {
         #![doc = " Code generated from the ConTree OpenAPI spec by `cargo xtask codegen`."]
         pub mod ops;
         pub mod requests;
+        #[cfg(test)]
+        pub(crate) mod roundtrip;
         pub mod types;
     };
     files.push(("mod.rs".to_string(), format(mod_rs)?));
@@ -127,6 +130,19 @@ pub fn generate(text: &str) -> Result<Vec<(String, String)>, String> {
         "requests.rs".to_string(),
         format(requests::requests(&m, &operations))?,
     ));
+    files.push(("roundtrip.rs".to_string(), format(testdata::roundtrip(&m))?));
+    files.push((
+        "examples.json".to_string(),
+        testdata::examples(&parsed, &operations)?,
+    ));
+    files.push(("shapes.json".to_string(), testdata::shapes(&m)));
+    let mut hashes = String::new();
+    for (name, content) in &files {
+        hashes.push_str(&format!(
+            "{name} = \"{}\"\n",
+            hex::encode(Sha256::digest(content.as_bytes()))
+        ));
+    }
     files.push((
         LOCK.to_string(),
         format!(
@@ -134,7 +150,11 @@ pub fn generate(text: &str) -> Result<Vec<(String, String)>, String> {
              # The spec the code in this directory was generated from.\n\
              spec-sha256 = \"{sha}\"\n\
              schemas = {}\n\
-             operations = {}\n",
+             operations = {}\n\
+             \n\
+             # sha256 of every generated file (a hand edit makes `codegen --check` and the tests fail).\n\
+             [files]\n\
+             {hashes}",
             parsed.components.schemas.len(),
             operations.len()
         ),
@@ -214,5 +234,133 @@ pub fn check_dir(spec: &Path, out: &Path) -> Result<(), String> {
             "{report}\nthe generated code in {} is out of date: run `cargo xtask codegen` and commit",
             out.display()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spec, or `None` (with the reason printed) when it is not beside the checkout.
+    fn spec() -> Option<PathBuf> {
+        let path = spec_path(
+            &crate::util::root(),
+            None,
+            std::env::var("CONTREE_OPENAPI_SPEC").ok(),
+        );
+        if path.exists() {
+            Some(path)
+        } else {
+            eprintln!(
+                "skipping: the OpenAPI spec is not at {} (set CONTREE_OPENAPI_SPEC to check the generated code)",
+                path.display()
+            );
+            None
+        }
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+
+    #[test]
+    fn codegen_is_up_to_date() {
+        let Some(spec) = spec() else { return };
+        if let Err(e) = check_dir(&spec, &out_dir(&crate::util::root())) {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let Some(spec) = spec() else { return };
+        assert_eq!(generate_from(&spec).unwrap(), generate_from(&spec).unwrap());
+    }
+
+    #[test]
+    fn a_hand_edit_fails_the_check_with_a_diff() {
+        let Some(spec) = spec() else { return };
+        let tmp = tempfile::tempdir().unwrap();
+        copy_dir(&out_dir(&crate::util::root()), tmp.path());
+        check_dir(&spec, tmp.path()).expect("a fresh copy passes");
+
+        let types = tmp.path().join("types.rs");
+        let text = std::fs::read_to_string(&types).unwrap();
+        let edited = text.replacen(
+            "pub struct FileItem {",
+            "pub struct FileItem {\n    pub hacked: bool,",
+            1,
+        );
+        assert_ne!(text, edited);
+        std::fs::write(&types, edited).unwrap();
+        let err = check_dir(&spec, tmp.path()).unwrap_err();
+        assert!(
+            err.contains("run `cargo xtask codegen` and commit"),
+            "{err}"
+        );
+        assert!(err.contains("-    pub hacked: bool,"), "{err}");
+        assert!(err.contains("committed/types.rs"), "{err}");
+
+        std::fs::write(&types, text).unwrap();
+        std::fs::write(tmp.path().join("extra.rs"), "// not generated\n").unwrap();
+        let err = check_dir(&spec, tmp.path()).unwrap_err();
+        assert!(err.contains("extra.rs"), "{err}");
+    }
+
+    #[test]
+    fn a_changed_spec_fails_the_check() {
+        let Some(spec) = spec() else { return };
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("generated");
+        std::fs::create_dir(&out).unwrap();
+        copy_dir(&out_dir(&crate::util::root()), &out);
+        let text = std::fs::read_to_string(&spec).unwrap();
+        let changed = tmp.path().join("spec.yaml");
+        std::fs::write(
+            &changed,
+            text.replacen("version: 1.0.0", "version: 1.0.1", 1),
+        )
+        .unwrap();
+        let err = check_dir(&changed, &out).unwrap_err();
+        assert!(err.contains("spec-sha256"), "{err}");
+        assert!(err.contains("the spec changed"), "{err}");
+    }
+
+    #[test]
+    fn spec_path_precedence() {
+        let root = Path::new("/w/main");
+        assert_eq!(
+            spec_path(root, Some("/x.yaml"), Some("/y.yaml".into())),
+            PathBuf::from("/x.yaml")
+        );
+        assert_eq!(
+            spec_path(root, None, Some("/y.yaml".into())),
+            PathBuf::from("/y.yaml")
+        );
+        assert_eq!(
+            spec_path(root, None, Some(String::new())),
+            default_spec_path(root)
+        );
+        assert_eq!(
+            default_spec_path(root),
+            PathBuf::from("/w/main/../shared/spec/contree-openapi.yaml")
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_reported() {
+        let err = run(&["--frobnicate".into()]).unwrap_err();
+        assert!(err.contains("usage"), "{err}");
+        let err = run(&["--spec".into()]).unwrap_err();
+        assert!(err.contains("needs a path"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_spec_is_an_error_not_a_panic() {
+        assert!(generate("openapi: 3.0.0\npaths: [").is_err());
+        let err = generate("openapi: 2.0\npaths: {}\ncomponents: {}\n").unwrap_err();
+        assert!(err.contains("unsupported OpenAPI version"), "{err}");
     }
 }

@@ -62,6 +62,8 @@ pub struct Resp {
     pub doc: Option<String>,
     /// Whether the body also may be `text/plain` (alongside JSON).
     pub text_alt: bool,
+    /// The media-type examples (name, value) of the body.
+    pub examples: Vec<(String, serde_json::Value)>,
 }
 
 /// One operation.
@@ -187,6 +189,15 @@ pub fn build(spec: &Spec, model: &mut Model) -> Result<Vec<Op>, String> {
                     RespBody::Bytes
                 };
                 let has = |h: &str| r.headers.keys().any(|k| k.eq_ignore_ascii_case(h));
+                let mut examples = Vec::new();
+                for mt in r.content.values() {
+                    if let Some(v) = &mt.example {
+                        examples.push(("example".to_string(), v.clone()));
+                    }
+                    for (n, e) in &mt.examples {
+                        examples.push((n.clone(), e.value.clone()));
+                    }
+                }
                 responses.push(Resp {
                     status,
                     body,
@@ -194,6 +205,7 @@ pub fn build(spec: &Spec, model: &mut Model) -> Result<Vec<Op>, String> {
                     retry_after: has("Retry-After"),
                     doc: r.description.clone(),
                     text_alt,
+                    examples,
                 });
             }
             responses.sort_by_key(|r| r.status);

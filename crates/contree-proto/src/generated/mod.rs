@@ -2,4 +2,6 @@
 //! Code generated from the ConTree OpenAPI spec by `cargo xtask codegen`.
 pub mod ops;
 pub mod requests;
+#[cfg(test)]
+pub(crate) mod roundtrip;
 pub mod types;
