@@ -62,6 +62,7 @@
 //! `contree.run` span with the source `image`, `parent`, the `operation_id` and the
 //! `result_image`; imports a `contree.import` span. Tokens and passwords never appear.
 
+pub mod blocking;
 mod client;
 mod error;
 mod files;

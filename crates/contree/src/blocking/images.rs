@@ -1,0 +1,418 @@
+//! Blocking images: [`Images`], [`Image`] and their builders.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::{ByteReader, Contree, IntoBlocking, Iter, Run, Session, forward, wrapper};
+use crate::error::Result;
+use crate::{DirEntry, GrepCase, GrepResult, TimeFilter};
+
+wrapper! {
+    /// The blocking image manager: `contree.images()`. See [`crate::Images`].
+    ///
+    /// ```no_run
+    /// # fn demo(contree: contree::blocking::Contree) -> contree::Result<()> {
+    /// let page = contree.images().list().tagged().send()?;        // one page
+    /// let ubuntu = contree.images().use_tag("ubuntu:latest");     // no request yet
+    /// let pinned = contree.images().get("ubuntu:latest")?;        // resolved to a UUID now
+    /// let alpine = contree.images().oci("alpine:3.20").send()?;   // imported if missing
+    /// # let _ = (page, ubuntu, pinned, alpine); Ok(()) }
+    /// ```
+    Images => Images, Clone
+}
+
+impl Images {
+    /// Lists images: [`send`](ListImages::send) for one page, [`iter`](ListImages::iter)
+    /// for all of them.
+    pub fn list(&self) -> ListImages {
+        ListImages {
+            inner: self.inner.list(),
+            client: self.client.clone(),
+        }
+    }
+
+    /// An image by tag, resolved by the server each time it is used (no request now).
+    pub fn use_tag(&self, tag: impl Into<String>) -> Image {
+        self.inner.use_tag(tag).into_blocking(&self.client)
+    }
+
+    /// An image by UUID (no request now).
+    pub fn use_uuid(&self, uuid: impl Into<String>) -> Image {
+        self.inner.use_uuid(uuid).into_blocking(&self.client)
+    }
+
+    /// An image by UUID or tag, checked now (see [`crate::Images::get`]).
+    pub fn get(&self, reference: &str) -> Result<Image> {
+        let images = self.inner.clone();
+        let reference = reference.to_string();
+        let out = self
+            .client
+            .block_on(async move { images.get(&reference).await });
+        out.into_blocking(&self.client)
+    }
+
+    /// Uses the image of an OCI reference if already imported, else imports it; call
+    /// [`send`](ImportImage::send).
+    pub fn oci(&self, reference: impl Into<String>) -> ImportImage {
+        ImportImage {
+            inner: self.inner.oci(reference),
+            client: self.client.clone(),
+        }
+    }
+
+    /// Imports an OCI reference from its registry; call [`send`](ImportImage::send).
+    pub fn import(&self, reference: impl Into<String>) -> ImportImage {
+        ImportImage {
+            inner: self.inner.import(reference),
+            client: self.client.clone(),
+        }
+    }
+}
+
+wrapper! {
+    /// Lists images: [`send`](Self::send) for one page, [`iter`](Self::iter) for every
+    /// page. See [`crate::ListImages`].
+    ///
+    /// ```no_run
+    /// # fn demo(contree: contree::blocking::Contree) -> contree::Result<()> {
+    /// use std::time::Duration;
+    /// for image in contree.images().list().since(Duration::from_secs(3600)).iter() {
+    ///     println!("{}", image?.uuid().unwrap_or("?"));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[must_use = "a ListImages does nothing until sent or iterated"]
+    ListImages => ListImages, Clone
+}
+
+impl ListImages {
+    forward! { ListImages:
+        limit(n: u32);
+        offset(n: u64);
+        tagged();
+        tag_prefix(prefix: impl Into<String>);
+        uuid(uuid: impl Into<String>);
+        since(since: impl Into<TimeFilter>);
+        until(until: impl Into<TimeFilter>);
+    }
+
+    /// Fetches one page.
+    pub fn send(self) -> Result<Vec<Image>> {
+        self.client.wait(self.inner)
+    }
+
+    /// Every matching image, fetching pages as the iterator advances.
+    pub fn iter(self) -> Iter<Result<Image>> {
+        let client = self.client.clone();
+        let c = client.clone();
+        let stream = futures_util::StreamExt::map(self.inner.stream(), move |r| {
+            r.map(|image| image.into_blocking(&c))
+        });
+        Iter::new(&client, stream)
+    }
+}
+
+wrapper! {
+    /// Imports an image (or uses it if present); call [`send`](Self::send). See
+    /// [`crate::ImportImage`].
+    ///
+    /// ```no_run
+    /// # fn demo(contree: contree::blocking::Contree) -> contree::Result<()> {
+    /// let img = contree.images().import("ghcr.io/acme/private:1")
+    ///     .credentials("robot", "s3cret")
+    ///     .tag("acme:1")
+    ///     .send()?;
+    /// # let _ = img; Ok(()) }
+    /// ```
+    #[must_use = "an ImportImage does nothing until sent"]
+    ImportImage => ImportImage, Clone
+}
+
+impl ImportImage {
+    forward! { ImportImage:
+        tag(tag: impl Into<String>);
+        untagged();
+        credentials(username: impl Into<String>, password: impl Into<String>);
+        timeout(timeout: std::time::Duration);
+    }
+
+    /// Imports (or finds) the image and waits until it is ready.
+    pub fn send(self) -> Result<Image> {
+        self.client.wait(self.inner)
+    }
+}
+
+/// A blocking handle to an image version. See [`crate::Image`].
+///
+/// ```no_run
+/// # fn demo(contree: contree::blocking::Contree) -> contree::Result<()> {
+/// let out = contree.images().use_tag("ubuntu:latest").shell("echo hi > /greeting").output()?;
+/// let next = out.image().expect("a kept run has an image");
+/// assert_eq!(next.read_to_string("/greeting")?, "hi\n");
+/// for entry in next.ls("/")? {
+///     println!("{} {:o}", entry.path, entry.mode);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Image {
+    pub(crate) inner: crate::Image,
+    pub(crate) client: Contree,
+}
+
+impl PartialEq for Image {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl fmt::Debug for Image {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl fmt::Display for Image {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl IntoBlocking for crate::Image {
+    type Output = Image;
+    fn into_blocking(self, client: &Contree) -> Image {
+        Image {
+            inner: self,
+            client: client.clone(),
+        }
+    }
+}
+
+impl Image {
+    /// The async image this wraps.
+    pub fn as_async(&self) -> &crate::Image {
+        &self.inner
+    }
+    /// The async image this wraps.
+    pub fn into_async(self) -> crate::Image {
+        self.inner
+    }
+    /// The UUID, if known without a request (`None` for a lazy tag reference).
+    pub fn uuid(&self) -> Option<&str> {
+        self.inner.uuid()
+    }
+    /// The tag this handle was created with or found under, if any.
+    pub fn tag(&self) -> Option<&str> {
+        self.inner.tag()
+    }
+    /// When the image was created (ISO 8601), if known.
+    pub fn created_at(&self) -> Option<&str> {
+        self.inner.created_at()
+    }
+    /// The image this version was made from, when it came from a run.
+    pub fn parent(&self) -> Option<&str> {
+        self.inner.parent()
+    }
+    /// The operation that made this image, if known.
+    pub fn operation_id(&self) -> Option<&str> {
+        self.inner.operation_id()
+    }
+    /// The client this handle uses.
+    pub fn client(&self) -> &Contree {
+        &self.client
+    }
+
+    /// Runs `f` with (a clone of) the async image on the runtime thread and converts the
+    /// result.
+    fn with<T, Fut>(&self, f: impl FnOnce(crate::Image) -> Fut) -> T::Output
+    where
+        Fut: std::future::Future<Output = T> + Send + 'static,
+        T: IntoBlocking + Send + 'static,
+    {
+        self.client
+            .block_on(f(self.inner.clone()))
+            .into_blocking(&self.client)
+    }
+
+    /// This image pinned to a UUID (see [`crate::Image::resolve`]).
+    pub fn resolve(&self) -> Result<Image> {
+        self.with(|i| async move { i.resolve().await })
+    }
+    /// Fetches the image's metadata (see [`crate::Image::info`]).
+    pub fn info(&self) -> Result<Image> {
+        self.with(|i| async move { i.info().await })
+    }
+    /// An executable to run in a new VM from this image; call [`Run::output`].
+    pub fn run(&self, command: impl Into<String>) -> Run {
+        Run {
+            inner: self.inner.run(command),
+            client: self.client.clone(),
+        }
+    }
+    /// A shell script to run in a new VM from this image; call [`Run::output`].
+    pub fn shell(&self, script: impl Into<String>) -> Run {
+        Run {
+            inner: self.inner.shell(script),
+            client: self.client.clone(),
+        }
+    }
+    /// A session starting at this image (see [`Session`]).
+    pub fn session(&self) -> Session {
+        Session {
+            inner: self.inner.session(),
+            client: self.client.clone(),
+        }
+    }
+    /// Tags this image; returns the tagged handle.
+    pub fn tag_as(&self, tag: &str) -> Result<Image> {
+        let tag = tag.to_string();
+        self.with(|i| async move { i.tag_as(&tag).await })
+    }
+    /// Removes one tag from this image.
+    pub fn untag(&self, tag: &str) -> Result<()> {
+        let tag = tag.to_string();
+        self.with(|i| async move { i.untag(&tag).await })
+    }
+    /// Removes every tag from this image.
+    pub fn untag_all(&self) -> Result<()> {
+        self.with(|i| async move { i.untag_all().await })
+    }
+    /// Lists a directory (see [`crate::Image::ls`]).
+    pub fn ls(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let path = path.to_string();
+        self.with(|i| async move { i.ls(&path).await })
+    }
+    /// One entry's metadata (see [`crate::Image::stat`]).
+    pub fn stat(&self, path: &str) -> Result<DirEntry> {
+        let path = path.to_string();
+        self.with(|i| async move { i.stat(&path).await })
+    }
+    /// Whether a path exists (see [`crate::Image::exists`]).
+    pub fn exists(&self, path: &str) -> Result<bool> {
+        let path = path.to_string();
+        self.with(|i| async move { i.exists(&path).await })
+    }
+    /// A file's content, in memory.
+    pub fn read(&self, path: &str) -> Result<Bytes> {
+        let path = path.to_string();
+        self.with(|i| async move { i.read(&path).await })
+    }
+    /// A file's content as UTF-8 text.
+    pub fn read_to_string(&self, path: &str) -> Result<String> {
+        let path = path.to_string();
+        self.with(|i| async move { i.read_to_string(&path).await })
+    }
+    /// A file's content as a [`std::io::Read`], streamed.
+    pub fn read_stream(&self, path: &str) -> Result<ByteReader> {
+        let path = path.to_string();
+        let stream = self.client.block_on({
+            let i = self.inner.clone();
+            async move { i.read_stream(&path).await }
+        })?;
+        Ok(ByteReader::new(&self.client, stream))
+    }
+    /// Downloads a file to `local` (see [`crate::Image::download`]); returns the path
+    /// written.
+    pub fn download(&self, path: &str, local: impl AsRef<Path>) -> Result<PathBuf> {
+        let path = path.to_string();
+        let local = local.as_ref().to_path_buf();
+        self.with(|i| async move { i.download(&path, local).await })
+    }
+    /// A directory as a tar archive (see [`crate::Image::archive`]).
+    pub fn archive(&self, path: &str) -> Result<Archive> {
+        let path = path.to_string();
+        let inner = self.client.block_on({
+            let i = self.inner.clone();
+            async move { i.archive(&path).await }
+        })?;
+        Ok(Archive {
+            inner,
+            client: self.client.clone(),
+        })
+    }
+    /// Searches file contents; call [`Grep::send`].
+    pub fn grep(&self, pattern: impl Into<String>) -> Grep {
+        Grep {
+            inner: self.inner.grep(pattern),
+            client: self.client.clone(),
+        }
+    }
+}
+
+/// A tar archive of a directory ([`Image::archive`]): read it as a [`std::io::Read`],
+/// collect it, or unpack it safely. See [`crate::Archive`].
+///
+/// ```no_run
+/// # fn demo(img: contree::blocking::Image) -> contree::Result<()> {
+/// let entries = img.archive("/etc")?.extract_to("./etc-copy")?;
+/// println!("{entries} entries");
+/// # Ok(()) }
+/// ```
+pub struct Archive {
+    inner: crate::Archive,
+    client: Contree,
+}
+
+impl fmt::Debug for Archive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl Archive {
+    /// The raw tar bytes as a [`std::io::Read`].
+    pub fn into_reader(self) -> ByteReader {
+        ByteReader::new(&self.client, self.inner.into_stream())
+    }
+    /// Collects the whole archive in memory.
+    pub fn bytes(self) -> Result<Bytes> {
+        let inner = self.inner;
+        self.client.block_on(async move { inner.bytes().await })
+    }
+    /// Unpacks into `dir`, refusing entries that would escape it (see
+    /// [`crate::Archive::extract_to`]). Returns the number of entries written.
+    pub fn extract_to(self, dir: impl AsRef<Path>) -> Result<usize> {
+        let inner = self.inner;
+        let dir = dir.as_ref().to_path_buf();
+        self.client
+            .block_on(async move { inner.extract_to(dir).await })
+    }
+    /// The async archive this wraps.
+    pub fn into_async(self) -> crate::Archive {
+        self.inner
+    }
+}
+
+wrapper! {
+    /// A content search; call [`send`](Self::send). See [`crate::Grep`].
+    ///
+    /// ```no_run
+    /// # fn demo(img: contree::blocking::Image) -> contree::Result<()> {
+    /// let hits = img.grep("^root:").path("/etc").max_total(10).send()?;
+    /// for m in hits.matches() {
+    ///     println!("{}:{}: {}", m.path, m.line_number, m.line.trim_end());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[must_use = "a Grep does nothing until sent"]
+    Grep => Grep, Clone
+}
+
+impl Grep {
+    forward! { Grep:
+        pattern(p: impl Into<String>);
+        path(p: impl Into<String>);
+        glob(g: impl Into<String>);
+        max_count(n: u32);
+        max_total(n: u32);
+        case(c: GrepCase);
+        context(before: u32, after: u32);
+    }
+
+    /// Runs the search.
+    pub fn send(self) -> Result<GrepResult> {
+        self.client.wait(self.inner)
+    }
+}
