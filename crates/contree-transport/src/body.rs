@@ -254,12 +254,12 @@ impl http_body::Body for ReqBody {
                 match ready!(s.as_mut().poll_next(cx)) {
                     Some(Ok(chunk)) => {
                         let n = chunk.len();
-                        if let Some(len) = this.len {
-                            if this.sent + n as u64 > len {
-                                return Poll::Ready(Some(Err(Box::new(BodySourceError(format!(
-                                    "the body yielded more than its declared length of {len} bytes"
-                                ))))));
-                            }
+                        if let Some(len) = this.len
+                            && this.sent + n as u64 > len
+                        {
+                            return Poll::Ready(Some(Err(Box::new(BodySourceError(format!(
+                                "the body yielded more than its declared length of {len} bytes"
+                            ))))));
                         }
                         this.report(n);
                         Poll::Ready(Some(Ok(Frame::data(chunk))))
@@ -268,15 +268,13 @@ impl http_body::Body for ReqBody {
                         "reading the body failed: {e}"
                     )))))),
                     None => {
-                        if let Some(len) = this.len {
-                            if this.sent != len {
-                                return Poll::Ready(Some(Err(Box::new(BodySourceError(
-                                    format!(
-                                        "the body ended after {} of its declared {len} bytes",
-                                        this.sent
-                                    ),
-                                )))));
-                            }
+                        if let Some(len) = this.len
+                            && this.sent != len
+                        {
+                            return Poll::Ready(Some(Err(Box::new(BodySourceError(format!(
+                                "the body ended after {} of its declared {len} bytes",
+                                this.sent
+                            ))))));
                         }
                         Poll::Ready(None)
                     }
@@ -440,32 +438,30 @@ impl ResponseBody {
             let reader = tokio_util::io::StreamReader::new(io_stream);
             let decoder = async_compression::tokio::bufread::GzipDecoder::new(reader);
             let ctx2 = ctx;
-            Box::pin(
-                tokio_util::io::ReaderStream::new(decoder).map(move |r| {
-                    r.map_err(|e| {
-                        let kind = e.kind();
-                        match e.into_inner().map(|i| i.downcast::<RawError>()) {
-                            Some(Ok(raw)) => raw_to_error(*raw, &ctx2),
-                            Some(Err(other)) if kind == io::ErrorKind::UnexpectedEof => {
-                                truncated(&ctx2, &other.to_string())
-                            }
-                            Some(Err(other)) => Inner::Decode {
-                                ctx: ctx2.clone(),
-                                message: format!("invalid gzip data: {other}"),
-                            }
-                            .into(),
-                            None if kind == io::ErrorKind::UnexpectedEof => {
-                                truncated(&ctx2, "unexpected end of file")
-                            }
-                            None => Inner::Decode {
-                                ctx: ctx2.clone(),
-                                message: format!("invalid gzip data ({kind})"),
-                            }
-                            .into(),
+            Box::pin(tokio_util::io::ReaderStream::new(decoder).map(move |r| {
+                r.map_err(|e| {
+                    let kind = e.kind();
+                    match e.into_inner().map(|i| i.downcast::<RawError>()) {
+                        Some(Ok(raw)) => raw_to_error(*raw, &ctx2),
+                        Some(Err(other)) if kind == io::ErrorKind::UnexpectedEof => {
+                            truncated(&ctx2, &other.to_string())
                         }
-                    })
-                }),
-            )
+                        Some(Err(other)) => Inner::Decode {
+                            ctx: ctx2.clone(),
+                            message: format!("invalid gzip data: {other}"),
+                        }
+                        .into(),
+                        None if kind == io::ErrorKind::UnexpectedEof => {
+                            truncated(&ctx2, "unexpected end of file")
+                        }
+                        None => Inner::Decode {
+                            ctx: ctx2.clone(),
+                            message: format!("invalid gzip data ({kind})"),
+                        }
+                        .into(),
+                    }
+                })
+            }))
         } else {
             Box::pin(raw.map(move |r| r.map_err(|e| raw_to_error(e, &ctx))))
         };
@@ -572,5 +568,41 @@ impl AsyncBufRead for BodyReader {
 
     fn consume(mut self: Pin<&mut Self>, amt: usize) {
         Pin::new(&mut self.inner).consume(amt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn an_unread_stream_body_stays_available_for_the_next_attempt() {
+        let data: &'static [u8] = b"abc";
+        let body = Body::from_reader(data, Some(3));
+        // An attempt that never polled its body (e.g. the connection was refused).
+        let first = body.for_attempt().unwrap();
+        drop(first);
+        assert!(body.available());
+        // An attempt that read the body consumes it for good.
+        let second = body.for_attempt().unwrap();
+        let got = second.collect().await.unwrap().to_bytes();
+        assert_eq!(got.as_ref(), b"abc");
+        assert!(!body.available());
+        assert!(body.for_attempt().is_none());
+    }
+
+    #[tokio::test]
+    async fn bytes_bodies_replay_in_full_with_progress() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let body = Body::from(Bytes::from_static(b"hello")).with_progress(move |p| {
+            s2.lock().unwrap().push(p.sent);
+        });
+        for _ in 0..2 {
+            let b = body.for_attempt().unwrap();
+            assert_eq!(b.collect().await.unwrap().to_bytes().as_ref(), b"hello");
+        }
+        assert_eq!(*seen.lock().unwrap(), vec![5, 5]);
     }
 }

@@ -85,7 +85,10 @@ pub(crate) enum Inner {
         "{}credentials cannot be sent: header `{name}` has an invalid value; check the token and project for stray characters",
         opt_ctx(ctx)
     ))]
-    InvalidHeader { ctx: Option<Ctx>, name: &'static str },
+    InvalidHeader {
+        ctx: Option<Ctx>,
+        name: &'static str,
+    },
 
     #[snafu(display(
         "{ctx}: {what}: {cause}; check the base URL, the network and that the service is reachable"
@@ -154,7 +157,9 @@ fn retry_hint(status: StatusCode, retry_after: Option<Duration>) -> String {
     match (status.as_u16(), retry_after) {
         (_, Some(d)) => format!(" (the server asks to retry after {}s)", d.as_secs()),
         (401, _) => " (check the token: it was refreshed once and still rejected)".into(),
-        (403, _) => " (the token lacks the permission for this call, or the project is wrong)".into(),
+        (403, _) => {
+            " (the token lacks the permission for this call, or the project is wrong)".into()
+        }
         _ => String::new(),
     }
 }

@@ -11,12 +11,12 @@ use futures_util::StreamExt;
 use http::header::{ACCEPT, HeaderValue};
 use tokio::time::Instant;
 
+use crate::Body;
 use crate::body::ResponseBody;
 use crate::config::{RequestOptions, RetryConfig};
 use crate::error::{Ctx, Error, ErrorKind, Inner};
 use crate::sse::SseDecoder;
 use crate::transport::{Mode, Payload, Transport};
-use crate::Body;
 
 /// The events operation, as the spec declares it.
 static EVENTS_OP: OperationMeta = OperationMeta {
@@ -139,9 +139,9 @@ fn percent_encode_segment(s: &str) -> String {
 fn reconnectable(e: &Error) -> bool {
     match e.kind() {
         ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Stream => true,
-        ErrorKind::Api => e.status().is_some_and(|s| {
-            matches!(s.as_u16(), 408 | 410 | 425 | 429) || s.is_server_error()
-        }),
+        ErrorKind::Api => e
+            .status()
+            .is_some_and(|s| matches!(s.as_u16(), 408 | 410 | 425 | 429) || s.is_server_error()),
         _ => false,
     }
 }
@@ -172,8 +172,8 @@ impl State {
             pq.push('?');
             pq.push_str(&query.join("&"));
         }
-        let mut builder = http::Request::get(pq)
-            .header(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        let mut builder =
+            http::Request::get(pq).header(ACCEPT, HeaderValue::from_static("text/event-stream"));
         if let Some(id) = self.last_id {
             builder = builder.header("Last-Event-Id", id);
         }
@@ -211,7 +211,7 @@ impl State {
         }
         self.streak += 1;
         if self.streak > self.retry.max_stream_reconnects {
-            return Err(err);
+            return Err(err.with_attempts(self.streak));
         }
         let delay = match err.retry_after() {
             Some(ra) if ra > self.retry.max_retry_after => return Err(err),
@@ -221,10 +221,10 @@ impl State {
                 .unwrap_or_else(|| self.retry.backoff(self.streak)),
         };
         let start = *self.episode_start.get_or_insert_with(Instant::now);
-        if let Some(limit) = self.transport.timeouts().operation {
-            if start.elapsed() + delay > limit {
-                return Err(err);
-            }
+        if let Some(limit) = self.transport.timeouts().operation
+            && start.elapsed() + delay > limit
+        {
+            return Err(err);
         }
         tracing::info!(
             op_id = %self.op_id,
@@ -274,12 +274,15 @@ impl State {
                     ));
                     break;
                 }
-                let id = frame.id.as_deref().and_then(|s| s.trim().parse::<u64>().ok());
-                if let (Some(id), Some(last)) = (id, self.last_id) {
-                    if id <= last {
-                        tracing::trace!(id, last, "dropping an event already delivered");
-                        continue;
-                    }
+                let id = frame
+                    .id
+                    .as_deref()
+                    .and_then(|s| s.trim().parse::<u64>().ok());
+                if let (Some(id), Some(last)) = (id, self.last_id)
+                    && id <= last
+                {
+                    tracing::trace!(id, last, "dropping an event already delivered");
+                    continue;
                 }
                 if id.is_some() {
                     self.last_id = id;

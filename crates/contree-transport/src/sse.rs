@@ -174,17 +174,16 @@ impl SseDecoder {
                     self.data.push_str(value);
                     self.data.push('\n');
                 }
-                "id" => {
-                    if !value.contains('\0') {
-                        self.last_event_id = value.to_string();
-                        self.frame_id = Some(value.to_string());
-                    }
+                "id" if !value.contains('\0') => {
+                    self.last_event_id = value.to_string();
+                    self.frame_id = Some(value.to_string());
                 }
                 "retry" => {
-                    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-                        if let Ok(ms) = value.parse::<u64>() {
-                            self.retry = Some(Duration::from_millis(ms));
-                        }
+                    if !value.is_empty()
+                        && value.bytes().all(|b| b.is_ascii_digit())
+                        && let Ok(ms) = value.parse::<u64>()
+                    {
+                        self.retry = Some(Duration::from_millis(ms));
                     }
                 }
                 _ => {}

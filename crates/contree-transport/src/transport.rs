@@ -312,7 +312,9 @@ fn is_loopback(host: &str) -> bool {
     if h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost") {
         return true;
     }
-    h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    h.parse::<IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,7 +434,12 @@ impl Transport {
             .credentials
             .provide_credentials()
             .await
-            .map_err(|source| Error::from(Inner::Credentials { ctx: Some(ctx.clone()), source }))?;
+            .map_err(|source| {
+                Error::from(Inner::Credentials {
+                    ctx: Some(ctx.clone()),
+                    source,
+                })
+            })?;
         let mut refreshed = false;
         let mut attempt = 0u32;
         let mut last: Option<Error> = None;
@@ -441,10 +448,10 @@ impl Transport {
             attempt += 1;
             ctx.attempts = attempt;
             let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if let (Some(rem), Some(total)) = (remaining, op_timeout) {
-                if rem.is_zero() {
-                    return Err(deadline_error(&ctx, total, last.as_ref(), attempt - 1));
-                }
+            if let (Some(rem), Some(total)) = (remaining, op_timeout)
+                && rem.is_zero()
+            {
+                return Err(deadline_error(&ctx, total, last.as_ref(), attempt - 1));
             }
             let Some(req_body) = body.for_attempt() else {
                 // Only reachable when a stream body was consumed; the caller gets the last error.
@@ -477,66 +484,67 @@ impl Transport {
             )
             .await;
 
-            let (err, outcome): AttemptFailure = match result {
-                Err(_elapsed) if limited_by_deadline => {
-                    let total = op_timeout.unwrap_or(this_timeout);
-                    return Err(deadline_error(&ctx, total, last.as_ref(), attempt));
-                }
-                Err(_elapsed) => (
-                    Inner::Timeout {
-                        ctx: ctx.clone(),
-                        phase: if mode == Mode::Buffered {
-                            "the attempt (request, response headers and body)"
-                        } else {
-                            "waiting for the response headers"
-                        },
-                        after: this_timeout,
-                        retryable: true,
+            let (err, outcome): AttemptFailure =
+                match result {
+                    Err(_elapsed) if limited_by_deadline => {
+                        let total = op_timeout.unwrap_or(this_timeout);
+                        return Err(deadline_error(&ctx, total, last.as_ref(), attempt));
                     }
-                    .into(),
-                    Some(Outcome::Timeout),
-                ),
-                Ok(Err(failure)) => failure,
-                Ok(Ok(resp)) => {
-                    let status = resp.status();
-                    tracing::debug!(op = op.id, status = status.as_u16(), attempt, "response");
-                    if op.is_success(status.as_u16()) {
-                        return Ok(resp);
-                    }
-                    let (parts_r, payload) = resp.into_parts();
-                    let body_bytes = match payload {
-                        Payload::Bytes(b) => b,
-                        Payload::Stream(_) => Bytes::new(),
-                    };
-                    let err = api_error(&ctx, op, status, &parts_r.headers, &body_bytes, &creds);
-                    if status == StatusCode::UNAUTHORIZED && !refreshed && body.available() {
-                        refreshed = true;
-                        tracing::info!(
-                            op = op.id,
-                            method = %ctx.method,
-                            path = %ctx.path,
-                            attempt,
-                            "HTTP 401: refreshing credentials and retrying once"
-                        );
-                        creds = shared.credentials.refresh_credentials().await.map_err(
-                            |source| {
-                                Error::from(Inner::Credentials {
-                                    ctx: Some(ctx.clone()),
-                                    source,
-                                })
+                    Err(_elapsed) => (
+                        Inner::Timeout {
+                            ctx: ctx.clone(),
+                            phase: if mode == Mode::Buffered {
+                                "the attempt (request, response headers and body)"
+                            } else {
+                                "waiting for the response headers"
                             },
-                        )?;
-                        // The refresh retry does not consume the retry budget.
-                        max_attempts = max_attempts.saturating_add(1);
-                        last = Some(err);
-                        continue;
+                            after: this_timeout,
+                            retryable: true,
+                        }
+                        .into(),
+                        Some(Outcome::Timeout),
+                    ),
+                    Ok(Err(failure)) => failure,
+                    Ok(Ok(resp)) => {
+                        let status = resp.status();
+                        tracing::debug!(op = op.id, status = status.as_u16(), attempt, "response");
+                        if op.is_success(status.as_u16()) {
+                            return Ok(resp);
+                        }
+                        let (parts_r, payload) = resp.into_parts();
+                        let body_bytes = match payload {
+                            Payload::Bytes(b) => b,
+                            Payload::Stream(_) => Bytes::new(),
+                        };
+                        let err =
+                            api_error(&ctx, op, status, &parts_r.headers, &body_bytes, &creds);
+                        if status == StatusCode::UNAUTHORIZED && !refreshed && body.available() {
+                            refreshed = true;
+                            tracing::info!(
+                                op = op.id,
+                                method = %ctx.method,
+                                path = %ctx.path,
+                                attempt,
+                                "HTTP 401: refreshing credentials and retrying once"
+                            );
+                            creds = shared.credentials.refresh_credentials().await.map_err(
+                                |source| {
+                                    Error::from(Inner::Credentials {
+                                        ctx: Some(ctx.clone()),
+                                        source,
+                                    })
+                                },
+                            )?;
+                            // The refresh retry does not consume the retry budget.
+                            max_attempts = max_attempts.saturating_add(1);
+                            last = Some(err);
+                            continue;
+                        }
+                        (err, Some(Outcome::Status(status.as_u16())))
                     }
-                    (err, Some(Outcome::Status(status.as_u16())))
-                }
-            };
+                };
 
-            let retryable =
-                outcome.is_some_and(|o| classify(o, idempotent) == Decision::Retry);
+            let retryable = outcome.is_some_and(|o| classify(o, idempotent) == Decision::Retry);
             if !retryable || attempt >= max_attempts {
                 return Err(err.with_attempts(attempt));
             }
@@ -554,10 +562,10 @@ impl Transport {
                 Some(ra) => ra,
                 None => retry.backoff(attempt),
             };
-            if let (Some(d), Some(total)) = (deadline, op_timeout) {
-                if Instant::now() + delay >= d {
-                    return Err(deadline_error(&ctx, total, Some(&err), attempt));
-                }
+            if let (Some(d), Some(total)) = (deadline, op_timeout)
+                && Instant::now() + delay >= d
+            {
+                return Err(deadline_error(&ctx, total, Some(&err), attempt));
             }
             tracing::info!(
                 op = op.id,
@@ -769,7 +777,10 @@ fn api_error(
 ) -> Error {
     let mut message = error_text(body);
     if status.as_u16() < 400 {
-        let expected = format!("unexpected status for this operation (expected {:?})", op.success);
+        let expected = format!(
+            "unexpected status for this operation (expected {:?})",
+            op.success
+        );
         message = Some(match message {
             Some(m) => format!("{expected}: {m}"),
             None => expected,
@@ -777,10 +788,11 @@ fn api_error(
     }
     // Never echo a token, even if a server put it in its error text.
     let token = creds.token().expose_secret();
-    if let Some(m) = &mut message {
-        if !token.is_empty() && m.contains(token) {
-            *m = m.replace(token, "<redacted>");
-        }
+    if let Some(m) = &mut message
+        && !token.is_empty()
+        && m.contains(token)
+    {
+        *m = m.replace(token, "<redacted>");
     }
     Inner::Api {
         ctx: ctx.clone(),
@@ -824,8 +836,16 @@ mod tests {
         let table = [
             ("https://h", "/whoami", "https://h/v1/whoami"),
             ("https://h/", "/whoami", "https://h/v1/whoami"),
-            ("https://h/sandboxes", "/images?limit=1", "https://h/sandboxes/v1/images?limit=1"),
-            ("https://h/sandboxes/v1", "/whoami", "https://h/sandboxes/v1/whoami"),
+            (
+                "https://h/sandboxes",
+                "/images?limit=1",
+                "https://h/sandboxes/v1/images?limit=1",
+            ),
+            (
+                "https://h/sandboxes/v1",
+                "/whoami",
+                "https://h/sandboxes/v1/whoami",
+            ),
             ("https://h/v1/", "/whoami", "https://h/v1/whoami"),
             ("https://h/v1/v1", "/x", "https://h/v1/v1/x"),
             ("https://h", "inspect/", "https://h/v1/inspect/"),
@@ -837,17 +857,34 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for h in ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "[::1]", "::1", "a.localhost"] {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "[::1]",
+            "::1",
+            "a.localhost",
+        ] {
             assert!(is_loopback(h), "{h}");
         }
-        for h in ["example.com", "10.0.0.1", "[::2]", "localhost.example.com", ""] {
+        for h in [
+            "example.com",
+            "10.0.0.1",
+            "[::2]",
+            "localhost.example.com",
+            "",
+        ] {
             assert!(!is_loopback(h), "{h}");
         }
     }
 
     #[test]
     fn error_text_forms() {
-        assert_eq!(error_text(br#"{"error":"no such image"}"#).as_deref(), Some("no such image"));
+        assert_eq!(
+            error_text(br#"{"error":"no such image"}"#).as_deref(),
+            Some("no such image")
+        );
         assert_eq!(
             error_text(br#"{"error":{"code":1}}"#).as_deref(),
             Some(r#"{"code":1}"#)
