@@ -248,9 +248,43 @@ fn def_doc(d: &Def) -> TokenStream {
     doc(&text)
 }
 
+/// A doc example decoding the spec's example of a schema (a doctest).
+fn example_doc(name: &str, example: Option<&serde_json::Value>) -> TokenStream {
+    let Some(example) = example else {
+        return quote!();
+    };
+    let json = serde_json::to_string(example).unwrap_or_default();
+    let mut hashes = String::from("#");
+    while json.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    let lines = [
+        String::new(),
+        " # Example".to_string(),
+        String::new(),
+        " The spec's example (assembled from its property examples when the schema has none):"
+            .to_string(),
+        String::new(),
+        " ```".to_string(),
+        format!(" let json = r{hashes}\"{json}\"{hashes};"),
+        format!(" let value: contree_proto::types::{name} = serde_json::from_str(json).unwrap();"),
+        " let again: serde_json::Value = serde_json::to_value(&value).unwrap();".to_string(),
+        " assert!(again.is_object() || again.is_string());".to_string(),
+        " ```".to_string(),
+    ];
+    let attrs = lines.iter().map(|l| quote!(#[doc = #l]));
+    quote!(#(#attrs)*)
+}
+
 /// The whole `types` module body.
-pub fn types(model: &Model) -> TokenStream {
-    let defs = model.defs.iter().map(|d| def(model, d));
+pub fn types(
+    model: &Model,
+    examples: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> TokenStream {
+    let defs = model.defs.iter().map(|d| {
+        let ex = d.schema.as_ref().and_then(|s| examples.get(s));
+        def(model, d, ex)
+    });
     quote! {
         #![doc = " Wire types: one per schema of the OpenAPI spec, plus the inline shapes."]
         #![doc = ""]
@@ -259,9 +293,16 @@ pub fn types(model: &Model) -> TokenStream {
     }
 }
 
-fn def(model: &Model, d: &Def) -> TokenStream {
+fn def(model: &Model, d: &Def, example: Option<&serde_json::Value>) -> TokenStream {
     let name = ident(&d.name);
     let docs = def_doc(d);
+    let example = match &d.kind {
+        DefKind::Struct { .. } | DefKind::ImageSource { .. } | DefKind::Newtype(_) => {
+            example_doc(&d.name, example)
+        }
+        _ => quote!(),
+    };
+    let docs = quote!(#docs #example);
     let empty = quote!();
     match &d.kind {
         DefKind::Alias(t) => {

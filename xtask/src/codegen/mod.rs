@@ -124,7 +124,10 @@ pub fn generate(text: &str) -> Result<Vec<(String, String)>, String> {
         pub mod types;
     };
     files.push(("mod.rs".to_string(), format(mod_rs)?));
-    files.push(("types.rs".to_string(), format(emit::types(&m))?));
+    files.push((
+        "types.rs".to_string(),
+        format(emit::types(&m, &testdata::schema_examples(&parsed)))?,
+    ));
     files.push(("ops.rs".to_string(), format(emit::ops(&operations))?));
     files.push((
         "requests.rs".to_string(),

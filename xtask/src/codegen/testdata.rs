@@ -171,6 +171,16 @@ fn synth(spec: &Spec, s: &Schema, depth: usize) -> Option<Value> {
     None
 }
 
+/// The example of every component schema that has one (declared or assembled from its
+/// properties' examples).
+pub fn schema_examples(spec: &Spec) -> BTreeMap<String, Value> {
+    spec.components
+        .schemas
+        .iter()
+        .filter_map(|(name, s)| synth(spec, s, 0).map(|v| (name.clone(), v)))
+        .collect()
+}
+
 /// `examples.json`: every example payload of the spec with the generated type to decode it as.
 pub fn examples(spec: &Spec, ops: &[Op]) -> Result<String, String> {
     let mut out: Vec<Value> = Vec::new();
@@ -216,12 +226,7 @@ pub fn examples(spec: &Spec, ops: &[Op]) -> Result<String, String> {
         }
     }
     // 2. Schema examples: declared on the schema, or assembled from its properties' examples.
-    let mut by_schema = BTreeMap::new();
-    for (name, s) in &spec.components.schemas {
-        if let Some(v) = synth(spec, s, 0) {
-            by_schema.insert(name.clone(), v);
-        }
-    }
+    let by_schema = schema_examples(spec);
     for (name, s) in &spec.components.schemas {
         if let Some(v) = by_schema.get(name) {
             let kind = if s.example.is_some() {

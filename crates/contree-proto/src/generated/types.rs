@@ -9,6 +9,17 @@ pub type UUIDSchema = uuid::Uuid;
 /// A container image tag. String must be started with a prefix "tag:" followed by the actual tag.
 ///
 /// Generated from the spec's `ImageSourceTag` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#""tag:busybox:latest""#;
+/// let value: contree_proto::types::ImageSourceTag = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(
     Debug,
     Clone,
@@ -28,6 +39,17 @@ pub struct ImageSourceTag(pub String);
 /// and the UUID will be stored in the metadata.
 ///
 /// Generated from the spec's `ImageSource` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#""tag:busybox:latest""#;
+/// let value: contree_proto::types::ImageSource = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ImageSource {
@@ -84,6 +106,17 @@ pub enum NameOrId {
     Other(serde_json::Value),
 }
 /// Generated from the spec's `FileItem` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"gid":0,"group":"root","is_dir":false,"is_fifo":false,"is_regular":true,"is_socket":false,"is_symlink":false,"mode":33188,"mtime":1640995200,"nlink":1,"owner":"root","path":"passwd","size":1024,"symlink_to":"","uid":0}"#;
+/// let value: contree_proto::types::FileItem = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileItem {
     /// File size in bytes
@@ -187,6 +220,17 @@ impl FileItem {
     }
 }
 /// Generated from the spec's `DirectoryList` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"files":[{"gid":0,"group":"root","is_dir":false,"is_fifo":false,"is_regular":true,"is_socket":false,"is_symlink":false,"mode":33188,"mtime":1640995200,"nlink":1,"owner":"root","path":"passwd","size":1024,"symlink_to":"","uid":0}],"path":"/etc"}"#;
+/// let value: contree_proto::types::DirectoryList = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DirectoryList {
     /// The directory path that was listed
@@ -205,6 +249,17 @@ impl DirectoryList {
     }
 }
 /// Generated from the spec's `GrepSubmatch` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"end":16,"start":1,"text":"PermitRootLogin"}"#;
+/// let value: contree_proto::types::GrepSubmatch = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GrepSubmatch {
     /// The matched text
@@ -301,6 +356,17 @@ impl<'de> serde::Deserialize<'de> for GrepMatchType {
     }
 }
 /// Generated from the spec's `GrepMatch` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r##"{"absolute_offset":1712,"line_bytes":8192,"line_number":57,"line_text":"#PermitRootLogin prohibit-password\n","path":"/etc/ssh/sshd_config","submatches":[{"end":16,"start":1,"text":"PermitRootLogin"}],"type":"match"}"##;
+/// let value: contree_proto::types::GrepMatch = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GrepMatch {
     /// File path relative to the image rootfs
@@ -357,6 +423,17 @@ impl GrepMatch {
     }
 }
 /// Generated from the spec's `GrepResult` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r##"{"matches":[{"absolute_offset":1712,"line_bytes":8192,"line_number":57,"line_text":"#PermitRootLogin prohibit-password\n","path":"/etc/ssh/sshd_config","submatches":[{"end":16,"start":1,"text":"PermitRootLogin"}],"type":"match"}],"path":"/etc","patterns":["^PermitRootLogin"],"truncated":false}"##;
+/// let value: contree_proto::types::GrepResult = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GrepResult {
     /// The first path inside the image that was searched. When `path` was repeated,
@@ -433,6 +510,17 @@ impl ImageImportRequestRegistry {
     }
 }
 /// Generated from the spec's `ImageImportRequest` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"registry":{"credentials":{"password":"secret","username":"myuser"},"url":"docker://docker.io/busybox:latest"},"tag":"busybox:latest","timeout":300}"#;
+/// let value: contree_proto::types::ImageImportRequest = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImageImportRequest {
     /// The `registry` field of `ImageImportRequest`.
@@ -459,6 +547,17 @@ impl ImageImportRequest {
     }
 }
 /// Generated from the spec's `ImageListResponse` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"images":[{"created_at":"2024-01-01T12:00:00+00:00","operation_uuid":"12345678-9abc-baba-deda-0123456789ab","tag":"busybox:latest","uuid":"12345678-9abc-baba-deda-0123456789ab"}]}"#;
+/// let value: contree_proto::types::ImageListResponse = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImageListResponse {
     /// List of publicly available images
@@ -510,6 +609,17 @@ impl ImageImportMetadataRegistry {
     }
 }
 /// Generated from the spec's `ImageImportMetadata` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"registry":{"credentials":{"password":"<MASKED>","username":"myuser"},"url":"docker://docker.io/busybox:latest"},"timeout":300}"#;
+/// let value: contree_proto::types::ImageImportMetadata = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImageImportMetadata {
     /// The `registry` field of `ImageImportMetadata`.
@@ -533,6 +643,17 @@ impl ImageImportMetadata {
     }
 }
 /// Generated from the spec's `Image` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"created_at":"2024-01-01T12:00:00+00:00","operation_uuid":"12345678-9abc-baba-deda-0123456789ab","tag":"busybox:latest","uuid":"12345678-9abc-baba-deda-0123456789ab"}"#;
+/// let value: contree_proto::types::Image = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Image {
     /// The `uuid` field of `Image`.
@@ -631,6 +752,17 @@ impl<'de> serde::Deserialize<'de> for StreamEncoding {
     }
 }
 /// Generated from the spec's `StreamRepr` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"encoding":"base64","truncated":false,"value":"Y29tbWFuZCBvdXRwdXQK"}"#;
+/// let value: contree_proto::types::StreamRepr = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StreamRepr {
     /// Content of the stream
@@ -662,6 +794,17 @@ impl StreamRepr {
 /// schema also carries a `close` flag controlling the pipe's EOF.
 ///
 /// Generated from the spec's `ClosableStreamRepr` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"value":"aGVsbG8K"}"#;
+/// let value: contree_proto::types::ClosableStreamRepr = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClosableStreamRepr {
     /// Content to write to stdin (may be empty for a close-only request)
@@ -689,6 +832,17 @@ impl ClosableStreamRepr {
     }
 }
 /// Generated from the spec's `InstanceResourcesLimits` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"max_layer_bytes":1073741824}"#;
+/// let value: contree_proto::types::InstanceResourcesLimits = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InstanceResourcesLimits {
     /// Maximum writable layer size in bytes.
@@ -722,6 +876,17 @@ impl InstanceNetworking {
 /// live on `InstanceSpawnRequest` only.
 ///
 /// Generated from the spec's `ExecSpec` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"args":["arg1","arg2"],"command":"/bin/app","stdin":{"value":"aGVsbG8K"},"truncate_output_at":65535}"#;
+/// let value: contree_proto::types::ExecSpec = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExecSpec {
     /// The command to execute.  Same semantics as in `InstanceSpawnRequest.command` — when `shell=true` it is a shell expression, otherwise a path to an executable.
@@ -806,6 +971,17 @@ impl InstanceFile {
     }
 }
 /// Generated from the spec's `InstanceSpawnRequest` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"args":["arg1","arg2"],"command":"/bin/app","cwd":"/app","env":{"KEY1":"value1","KEY2":"value2"},"files":{"/root/hello.txt":{"gid":0,"mode":"0644","uid":0,"uuid":"a9165a5d-5c86-4bd8-8ee4-ae46c19cf45d"},"/tmp/log.txt":{"gid":1000,"mode":"0600","uid":1000,"uuid":"065def2a-e977-4852-8b26-a0ec05e85a90"}},"gid":0,"hostname":"container-name","image":"tag:busybox:latest","resources_limits":{"max_layer_bytes":1073741824},"stdin":{"value":"aGVsbG8K"},"timeout":60,"truncate_output_at":65535,"uid":0}"#;
+/// let value: contree_proto::types::InstanceSpawnRequest = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceSpawnRequest {
     /// The command to execute. In case if `shell` is set to `true`, this MUST contain shell expression.
@@ -897,6 +1073,17 @@ impl InstanceSpawnRequest {
     }
 }
 /// Generated from the spec's `InstanceSpawnResponse` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"image":"12345678-9abc-baba-deda-0123456789ab","resources_limits":{"max_layer_bytes":1073741824},"result":{"stderr":{"encoding":"base64","truncated":false,"value":"Y29tbWFuZCBvdXRwdXQK"},"stdout":{"encoding":"base64","truncated":false,"value":"Y29tbWFuZCBvdXRwdXQK"}},"stdin":{"value":"aGVsbG8K"},"uuid":"12345678-9abc-baba-deda-0123456789ab"}"#;
+/// let value: contree_proto::types::InstanceSpawnResponse = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InstanceSpawnResponse {
     /// The `uuid` field of `InstanceSpawnResponse`.
@@ -1146,6 +1333,17 @@ impl<'de> serde::Deserialize<'de> for OperationStatus {
     }
 }
 /// Generated from the spec's `OperationSummary` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"created_at":"2024-01-01T12:00:00+00:00","error":"Container image not found","image_uuid":"12345678-9abc-baba-deda-0123456789ab","result_image_uuid":"12345678-9abc-baba-deda-0123456789ab","status":"success","uuid":"12345678-9abc-baba-deda-0123456789ab"}"#;
+/// let value: contree_proto::types::OperationSummary = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OperationSummary {
     /// The `uuid` field of `OperationSummary`.
@@ -1322,6 +1520,17 @@ impl InstanceResultState {
 /// Result of an instance execution
 ///
 /// Generated from the spec's `InstanceResult` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"stderr":{"encoding":"base64","truncated":false,"value":"Y29tbWFuZCBvdXRwdXQK"},"stdout":{"encoding":"base64","truncated":false,"value":"Y29tbWFuZCBvdXRwdXQK"}}"#;
+/// let value: contree_proto::types::InstanceResult = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InstanceResult {
     /// The `resources` field of `InstanceResult`.
@@ -1511,6 +1720,17 @@ impl OperationResponseResult {
     }
 }
 /// Generated from the spec's `OperationResponse` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"created_at":"2024-01-01T12:00:00+00:00","image_uuid":"12345678-9abc-baba-deda-0123456789ab","result":{"image":"12345678-9abc-baba-deda-0123456789ab","tag":"busybox:latest"},"result_image_uuid":"12345678-9abc-baba-deda-0123456789ab","uuid":"12345678-9abc-baba-deda-0123456789ab"}"#;
+/// let value: contree_proto::types::OperationResponse = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OperationResponse {
     /// The `uuid` field of `OperationResponse`.
@@ -1656,6 +1876,17 @@ pub enum ErrorDetail {
     Other(serde_json::Value),
 }
 /// Generated from the spec's `Error` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"error":"Some error occurred, this is an example of error message","status":500}"#;
+/// let value: contree_proto::types::Error = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Error {
     /// Error message or structured validation errors
@@ -1680,6 +1911,17 @@ impl Error {
     }
 }
 /// Generated from the spec's `FileResponse` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":1024,"uuid":"12345678-9abc-baba-deda-0123456789ab"}"#;
+/// let value: contree_proto::types::FileResponse = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileResponse {
     /// The `uuid` field of `FileResponse`.
@@ -2257,6 +2499,17 @@ impl<'de> serde::Deserialize<'de> for OperationEventType {
 /// environment couldn't provide them.
 ///
 /// Generated from the spec's `EventDataInit` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"boot_id":"5e0a3f24-7c2d-4f50-8e1d-9b3c8d7e6a4f","hostname":"vm-abc123","init_pid":1,"kernel":"6.10.0-generic #1 SMP PREEMPT","machine":"x86_64","runtime_path":"/run/contreeinitd","started_at":"2026-06-08T20:00:00.000000000Z","verbose":false}"#;
+/// let value: contree_proto::types::EventDataInit = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EventDataInit {
     /// The `started_at` field of `EventDataInit`.
@@ -2313,6 +2566,17 @@ impl EventDataInit {
 /// replaced with the literal string `<MASKED>` before emission.
 ///
 /// Generated from the spec's `EventDataSpawn` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"args":["-c","echo hi"],"command":"/bin/sh","cwd":"/work","env":{"DATABASE_PASSWORD":"<MASKED>","PATH":"/usr/bin:/bin"},"gid":1000,"pid":4242,"shell":true,"timeout":60,"truncate_at":1048576,"uid":1000}"#;
+/// let value: contree_proto::types::EventDataSpawn = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EventDataSpawn {
     /// PID assigned to the process.
@@ -2393,6 +2657,17 @@ impl EventDataSpawn {
 /// each — the natural read granularity from a pipe.
 ///
 /// Generated from the spec's `EventDataStream` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"encoding":"ascii","truncated":false,"value":"hello world\n"}"#;
+/// let value: contree_proto::types::EventDataStream = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EventDataStream {
     /// The `value` field of `EventDataStream`.
@@ -2673,6 +2948,17 @@ impl<'de> serde::Deserialize<'de> for StdStream {
 /// never crossed the cap.
 ///
 /// Generated from the spec's `EventDataTruncated` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"bytes_dropped":4096,"bytes_emitted":1048576,"stream":"stdout"}"#;
+/// let value: contree_proto::types::EventDataTruncated = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EventDataTruncated {
     /// The `stream` field of `EventDataTruncated`.
@@ -2705,6 +2991,17 @@ impl EventDataTruncated {
 /// observable.
 ///
 /// Generated from the spec's `EventDataSizeCap` schema.
+///
+/// # Example
+///
+/// The spec's example (assembled from its property examples when the schema has none):
+///
+/// ```
+/// let json = r#"{"file_size":104800000,"limit_bytes":104857600}"#;
+/// let value: contree_proto::types::EventDataSizeCap = serde_json::from_str(json).unwrap();
+/// let again: serde_json::Value = serde_json::to_value(&value).unwrap();
+/// assert!(again.is_object() || again.is_string());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EventDataSizeCap {
     /// Size budget at which dropping kicked in.
