@@ -40,6 +40,9 @@ pub enum ErrorKind {
     UnsafeArchive,
     /// Something that was looked up locally (a path in a listing) does not exist.
     NotFound,
+    /// An interactive process or subprocess could not be used as asked (not registered
+    /// yet, stdin already closed, an outcome that is unknown after a gateway timeout).
+    Process,
 }
 
 #[derive(Debug, Snafu)]
@@ -82,6 +85,15 @@ pub(crate) enum Inner {
         operation_id: String,
         waited: Duration,
     },
+    #[snafu(display(
+        "stopped waiting for operation {operation_id} after {waited:?}; it is still running: wait again, or cancel it"
+    ))]
+    WaitDeadline {
+        operation_id: String,
+        waited: Duration,
+    },
+    #[snafu(display("{message}"))]
+    Process { message: String },
     #[snafu(display("`{command}` {status} (operation {operation_id}){stderr_tail}"))]
     NonZeroExit {
         operation_id: String,
@@ -197,6 +209,8 @@ impl Error {
             Inner::OperationFailed { .. } => ErrorKind::OperationFailed,
             Inner::OperationCancelled { .. } => ErrorKind::OperationCancelled,
             Inner::WaitTimeout { .. } => ErrorKind::Timeout,
+            Inner::WaitDeadline { .. } => ErrorKind::Timeout,
+            Inner::Process { .. } => ErrorKind::Process,
             Inner::NonZeroExit { .. } => ErrorKind::NonZeroExit,
             Inner::Utf8 { .. } => ErrorKind::Utf8,
             Inner::UnsafeArchive { .. } => ErrorKind::UnsafeArchive,
@@ -252,6 +266,7 @@ impl Error {
             Inner::OperationFailed { operation_id, .. }
             | Inner::OperationCancelled { operation_id }
             | Inner::WaitTimeout { operation_id, .. }
+            | Inner::WaitDeadline { operation_id, .. }
             | Inner::NonZeroExit { operation_id, .. } => Some(operation_id),
             _ => None,
         }

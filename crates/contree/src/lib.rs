@@ -65,11 +65,15 @@
 pub mod blocking;
 mod client;
 mod error;
+mod fanout;
 mod files;
 mod images;
 mod inspect;
+mod operations;
+mod process;
 mod run;
 mod session;
+mod stream;
 mod wait;
 mod wire;
 
@@ -78,14 +82,20 @@ pub use client::{
     WhoAmI,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use fanout::{DEFAULT_FAN_OUT_CONCURRENCY, FanOut, FanOutResult, FanOutStream};
 pub use files::{FileInfo, Files, ListFiles, ProgressFn, Upload, UploadSource, UploadedFile};
 pub use images::{
     BoxFuture, BoxStream, DEFAULT_IMPORT_TIMEOUT, Image, Images, ImportImage, ListImages,
     OciReference, TimeFilter,
 };
 pub use inspect::{Archive, DirEntry, EntryKind, Grep, GrepCase, GrepMatch, GrepResult, Submatch};
+pub use operations::{
+    ListOperations, OperationInfo, OperationKind, OperationStatus, Operations, RunHandle,
+};
+pub use process::{Exec, ExecOutput, OutputReader, Process, ProcessStdin, Signal};
 pub use run::{FileSource, FileSpec, Resources, Run, RunOutput};
 pub use session::Session;
+pub use stream::{Completion, Event, EventKind, ExitStatus, RunEvent, StdStream, Truncation};
 
 /// Credential types and resolution (the `contree-auth` crate).
 pub use contree_auth as auth;

@@ -373,6 +373,35 @@ impl Run {
     }
 
     async fn execute_inner(self, image: Image) -> Result<RunOutput> {
+        let op_id = self.spawn_on(&image, false).await?;
+        let op = wait::wait_operation(&self.client, &op_id, self.wait_deadline(), true).await?;
+        self.finish_on(&image, &op_id, &op).await
+    }
+
+    /// The client this run uses.
+    pub(crate) fn client_ref(&self) -> &Contree {
+        &self.client
+    }
+
+    /// The session this run advances, if it was built from one.
+    pub(crate) fn session_target(&self) -> Option<Session> {
+        match &self.target {
+            Target::Session(s) => Some(s.clone()),
+            Target::Image(_) => None,
+        }
+    }
+
+    /// The image a run from an image target starts from (`None` for sessions).
+    pub(crate) fn image_target(&self) -> Option<Image> {
+        match &self.target {
+            Target::Image(i) => Some(i.clone()),
+            Target::Session(_) => None,
+        }
+    }
+
+    /// Validates, uploads files and spawns the run from `image`; returns the operation id.
+    /// With `keep_stdin_open`, stdin is sent with `close: false` (for interactive runs).
+    pub(crate) async fn spawn_on(&self, image: &Image, keep_stdin_open: bool) -> Result<String> {
         let client = self.client.clone();
         let spec = &self.spec;
         if spec.shell && !spec.args.is_empty() {
@@ -422,6 +451,13 @@ impl Run {
         {
             tracing::warn!("{msg}");
         }
+        let stdin = if keep_stdin_open {
+            let mut w = stdin.unwrap_or_else(|| wire::WireStdin::encode(b""));
+            w.close = false;
+            Some(w)
+        } else {
+            stdin
+        };
         let body = wire::WireSpawn {
             command: spec.command.clone(),
             image: image.spawn_ref(),
@@ -460,9 +496,21 @@ impl Run {
             .ok_or_else(|| Error::decode(&action, "no operation uuid in the answer"))?;
         tracing::Span::current().record("operation_id", op_id.as_str());
         tracing::debug!(operation_id = %op_id, "run spawned");
-        let op = wait::wait_operation(&client, &op_id, self.wait_deadline(), true).await?;
-        wait::check_terminal(&op, &op_id)?;
-        let mut out = RunOutput::from_operation(&client, &image, &op_id, &op, spec)?;
+        Ok(op_id)
+    }
+
+    /// Turns the terminal operation `op` of this run into its [`RunOutput`] (tagging the
+    /// result if asked).
+    pub(crate) async fn finish_on(
+        &self,
+        image: &Image,
+        op_id: &str,
+        op: &wire::WireOperation,
+    ) -> Result<RunOutput> {
+        let client = &self.client;
+        let spec = &self.spec;
+        wait::check_terminal(op, op_id)?;
+        let mut out = RunOutput::from_operation(client, image, op_id, op, spec)?;
         if let Some(img) = &out.image {
             tracing::Span::current().record("result_image", img.uuid().unwrap_or(""));
         }
@@ -721,6 +769,24 @@ impl RunOutput {
             image,
             source_image: source_uuid,
         })
+    }
+
+    /// The output of an operation known only by its id (a re-attached run): the command,
+    /// source image and disposability come from the operation's metadata.
+    pub(crate) fn from_bare_operation(
+        client: &Contree,
+        op_id: &str,
+        op: &wire::WireOperation,
+    ) -> Result<Self> {
+        let md = op.instance_metadata().unwrap_or_default();
+        let spec = RunSpec {
+            command: md.command.clone().unwrap_or_default(),
+            disposable: md.disposable.unwrap_or(false),
+            ..Default::default()
+        };
+        let source = op.image_uuid.clone().or(md.image).unwrap_or_default();
+        let source = Image::from_ref(client.clone(), ImageRef::Uuid(source));
+        Self::from_operation(client, &source, op_id, op, &spec)
     }
 
     /// The operation that ran the command.

@@ -37,7 +37,7 @@ pub struct Session {
 }
 
 struct SessionInner {
-    run_lock: tokio::sync::Mutex<()>,
+    run_lock: Arc<tokio::sync::Mutex<()>>,
     state: Mutex<State>,
 }
 
@@ -68,7 +68,7 @@ impl Session {
     fn with_state(state: State) -> Self {
         Session {
             inner: Arc::new(SessionInner {
-                run_lock: tokio::sync::Mutex::new(()),
+                run_lock: Arc::new(tokio::sync::Mutex::new(())),
                 state: Mutex::new(state),
             }),
         }
@@ -129,6 +129,21 @@ impl Session {
     pub fn run(&self, command: impl Into<String>) -> Run {
         let client = self.current().client.clone();
         Run::new(client, Target::Session(self.clone()), command.into(), false)
+    }
+
+    /// Waits for the session's turn (runs are serialised); the guard keeps other runs out
+    /// until dropped. Used by streamed, started and spawned runs.
+    pub(crate) async fn lock_runs(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.inner.run_lock.clone().lock_owned().await
+    }
+
+    /// Moves the session to the version `out` produced (none for disposable runs).
+    pub(crate) fn advance(&self, out: &RunOutput) {
+        if let Some(next) = out.image() {
+            let mut s = self.state();
+            s.current = next.clone();
+            s.history.push(next.clone());
+        }
     }
 
     /// Runs `run` serialised with the session's other runs, from its current version,
