@@ -205,9 +205,13 @@ fn stale_files(out: &Path, files: &[(String, String)]) -> Result<Vec<PathBuf>, S
 
 /// Regenerates in memory and compares with `out`; the error holds a unified diff.
 pub fn check_dir(spec: &Path, out: &Path) -> Result<(), String> {
-    let files = generate_from(spec)?;
+    compare(&generate_from(spec)?, out)
+}
+
+/// Compares generated `files` with the directory `out`; the error holds a unified diff.
+pub fn compare(files: &[(String, String)], out: &Path) -> Result<(), String> {
     let mut report = String::new();
-    for (name, want) in &files {
+    for (name, want) in files {
         let path = out.join(name);
         let have = std::fs::read_to_string(&path).unwrap_or_default();
         if have != *want {
@@ -224,7 +228,7 @@ pub fn check_dir(spec: &Path, out: &Path) -> Result<(), String> {
             }
         }
     }
-    for stale in stale_files(out, &files)? {
+    for stale in stale_files(out, files)? {
         report.push_str(&format!(
             "unexpected file {} (not generated)\n",
             stale.display()
@@ -262,6 +266,12 @@ mod tests {
         }
     }
 
+    /// The files generated from the real spec, once per test run.
+    fn generated(spec: &Path) -> &'static [(String, String)] {
+        static FILES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+        FILES.get_or_init(|| generate_from(spec).expect("the spec generates"))
+    }
+
     fn copy_dir(from: &Path, to: &Path) {
         for entry in std::fs::read_dir(from).unwrap().flatten() {
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
@@ -271,7 +281,7 @@ mod tests {
     #[test]
     fn codegen_is_up_to_date() {
         let Some(spec) = spec() else { return };
-        if let Err(e) = check_dir(&spec, &out_dir(&crate::util::root())) {
+        if let Err(e) = compare(generated(&spec), &out_dir(&crate::util::root())) {
             panic!("{e}");
         }
     }
@@ -279,7 +289,8 @@ mod tests {
     #[test]
     fn generation_is_deterministic() {
         let Some(spec) = spec() else { return };
-        assert_eq!(generate_from(&spec).unwrap(), generate_from(&spec).unwrap());
+        let text = std::fs::read_to_string(&spec).unwrap();
+        assert_eq!(generated(&spec), generate(&text).unwrap().as_slice());
     }
 
     #[test]
@@ -287,7 +298,7 @@ mod tests {
         let Some(spec) = spec() else { return };
         let tmp = tempfile::tempdir().unwrap();
         copy_dir(&out_dir(&crate::util::root()), tmp.path());
-        check_dir(&spec, tmp.path()).expect("a fresh copy passes");
+        compare(generated(&spec), tmp.path()).expect("a fresh copy passes");
 
         let types = tmp.path().join("types.rs");
         let text = std::fs::read_to_string(&types).unwrap();
@@ -298,7 +309,7 @@ mod tests {
         );
         assert_ne!(text, edited);
         std::fs::write(&types, edited).unwrap();
-        let err = check_dir(&spec, tmp.path()).unwrap_err();
+        let err = compare(generated(&spec), tmp.path()).unwrap_err();
         assert!(
             err.contains("run `cargo xtask codegen` and commit"),
             "{err}"
@@ -308,7 +319,7 @@ mod tests {
 
         std::fs::write(&types, text).unwrap();
         std::fs::write(tmp.path().join("extra.rs"), "// not generated\n").unwrap();
-        let err = check_dir(&spec, tmp.path()).unwrap_err();
+        let err = compare(generated(&spec), tmp.path()).unwrap_err();
         assert!(err.contains("extra.rs"), "{err}");
     }
 
