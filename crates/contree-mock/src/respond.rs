@@ -172,6 +172,8 @@ fn streamed(src: Src, gzip: bool, limit: Option<u64>) -> RespBody {
         if st.fail_next {
             st.fail_next = false;
             st.done = true;
+            // Let hyper flush what was sent so far, then break the connection.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             return Some((Err(mid_body_error()), st));
         }
         if st.done {

@@ -1,0 +1,63 @@
+use std::io::BufRead as _;
+use std::process::{Command, Stdio};
+
+use crate::common::Client;
+
+/// The binary prints exactly one `LISTENING` line and serves with the given credentials.
+#[tokio::test]
+async fn binary_prints_listening_and_serves() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_contree-mock"))
+        .args([
+            "--port",
+            "0",
+            "--token",
+            "bin-token",
+            "--project",
+            "bin-project",
+        ])
+        .args(["--latency", "0", "--seed", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = line
+        .strip_prefix("LISTENING ")
+        .expect("LISTENING line")
+        .trim()
+        .to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let c = Client {
+        addr: base.trim_start_matches("http://").to_string(),
+        prefix: String::new(),
+        token: Some("bin-token".into()),
+        project: Some("bin-project".into()),
+        gzip: false,
+    };
+    c.get("/whoami").await.expect(200, "WhoAmIResponse");
+    let mut wrong = c.clone();
+    wrong.token = Some("test-token".into());
+    wrong.get("/whoami").await.expect_error(401);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn binary_rejects_bad_arguments() {
+    let out = Command::new(env!("CARGO_BIN_EXE_contree-mock"))
+        .args(["--port", "not-a-number"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--port"));
+}
