@@ -480,13 +480,13 @@ impl WhoAmI {
                 .permissions
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(k, v)| (k, v.unwrap_or(false)))
+                .filter_map(|(k, v)| v.as_bool().map(|v| (k, v)))
                 .collect(),
             limits: w
                 .limits
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .filter_map(|(k, v)| v.as_i64().map(|v| (k, v)))
                 .collect(),
         }
     }
@@ -688,7 +688,7 @@ mod tests {
             token_uuid: Some("t".into()),
             token_expiration: None,
             permissions: None,
-            limits: Some([("instance_max_timeout".to_string(), Some(60))].into()),
+            limits: Some([("instance_max_timeout".to_string(), serde_json::json!(60))].into()),
         });
         assert!(w.check_run_timeout(Duration::from_secs(61)).is_some());
         assert!(w.check_run_timeout(Duration::from_secs(60)).is_none());

@@ -12,7 +12,7 @@
 //! # let mock = contree_mock::MockServer::start().await;
 //! # let env = std::sync::Arc::new(contree::auth::MapEnv::from_iter([
 //! #     ("NEBIUS_API_KEY", mock.token().to_string()),
-//! #     ("NEBIUS_PROJECT_ID", mock.project().to_string()),
+//! #     ("NEBIUS_PROJECT_ID", mock.project().unwrap_or_default().to_string()),
 //! #     ("CONTREE_BASE_URL", mock.base_url().to_string()),
 //! #     ("HOME", "/nonexistent".to_string()),
 //! # ]));
@@ -27,6 +27,64 @@
 //! # assert_eq!(out.stdout_str()?, "hello\n");
 //! # assert_eq!(next.exit_code(), 0);
 //! # let _ = images;
+//! # Ok(()) }
+//! ```
+//!
+//! # Advanced quick start
+//!
+//! The official Python SDK's advanced quick start (files, stdin, reusing a prepared run,
+//! chaining results, sessions, inspecting and downloading files, tags), in Rust:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> contree::Result<()> {
+//! # let mock = contree_mock::MockServer::start().await;
+//! # let contree = contree::Contree::builder()
+//! #     .base_url(mock.base_url())
+//! #     .token(mock.token())
+//! #     .project(mock.project().unwrap_or_default())
+//! #     .build()?;
+//! # let local_dir = tempfile::tempdir().expect("a temporary directory");
+//! use contree::FileSpec;
+//!
+//! // Use the image if it is already there, else import it from its registry.
+//! let alpine = contree.images().oci("alpine:3.20").await?;
+//!
+//! // A run is a value: configure it once, await it as often as you like.
+//! let greet = alpine
+//!     .shell("sh /app/greet.sh")
+//!     .file_spec(FileSpec::new("/app/greet.sh", b"read name; echo \"hello, $name\" from $PLACE\n".to_vec()).mode(0o755))
+//!     .env("PLACE", "contree")
+//!     .cwd("/app")
+//!     .stdin("world\n");
+//! let first = greet.clone().await?;
+//! let again = greet.await?;
+//! assert_eq!(first.stdout_str()?, "hello, world from contree\n");
+//! assert_eq!(first.stdout(), again.stdout());
+//!
+//! // Every run makes a new version; chain from any of them.
+//! let v1 = alpine.shell("echo 1 > /version").await?.into_image().expect("kept");
+//! let v2 = v1.shell("echo 2 >> /version").await?.into_image().expect("kept");
+//! assert_eq!(v2.read_to_string("/version").await?, "1\n2\n");
+//! assert_eq!(v1.read_to_string("/version").await?, "1\n"); // v1 is unchanged
+//!
+//! // A session moves to the newest version after each run.
+//! let session = v2.session();
+//! session.shell("mkdir -p /results && echo 42 > /results/answer.txt").await?;
+//! let out = session.shell("cat /results/answer.txt").await?.check()?;
+//! assert_eq!(out.stdout_lossy().trim(), "42");
+//!
+//! // Inspect files without starting a VM, and download into a directory.
+//! let current = session.current();
+//! for entry in current.ls("/results").await? {
+//!     println!("{} {} bytes", entry.path, entry.size);
+//! }
+//! let saved = current.download("/results/answer.txt", local_dir.path()).await?;
+//! assert_eq!(saved, local_dir.path().join("answer.txt"));
+//!
+//! // Name a version with a tag, and find it again later.
+//! let tagged = current.tag_as("my-results:1").await?;
+//! assert_eq!(contree.images().get("my-results:1").await?.uuid(), tagged.uuid());
 //! # Ok(()) }
 //! ```
 //!

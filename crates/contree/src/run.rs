@@ -714,7 +714,7 @@ impl RunOutput {
         op: &wire::WireOperation,
         spec: &RunSpec,
     ) -> Result<Self> {
-        let md = op.instance_metadata().unwrap_or_default();
+        let md = op.instance_metadata()?.unwrap_or_default();
         let res = md.result.unwrap_or_default();
         let state = res.state.unwrap_or_default();
         let r = res.resources.unwrap_or_default();
@@ -778,7 +778,7 @@ impl RunOutput {
         op_id: &str,
         op: &wire::WireOperation,
     ) -> Result<Self> {
-        let md = op.instance_metadata().unwrap_or_default();
+        let md = op.instance_metadata()?.unwrap_or_default();
         let spec = RunSpec {
             command: md.command.clone().unwrap_or_default(),
             disposable: md.disposable.unwrap_or(false),

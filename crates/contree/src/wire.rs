@@ -147,7 +147,7 @@ pub(crate) struct WireInstanceMetadata {
     pub image: Option<String>,
     pub args: Option<Vec<String>>,
     pub shell: Option<bool>,
-    pub env: Option<BTreeMap<String, Option<String>>>,
+    pub env: Option<serde_json::Value>,
     pub disposable: Option<bool>,
     pub result: Option<WireInstanceResult>,
 }
@@ -193,10 +193,14 @@ impl WireOperation {
         self.status.as_deref().unwrap_or("").to_ascii_uppercase()
     }
 
-    pub(crate) fn instance_metadata(&self) -> Option<WireInstanceMetadata> {
-        self.metadata
-            .as_ref()
-            .and_then(|m| serde_json::from_value(m.clone()).ok())
+    /// The instance metadata (`None` when absent or null); a shape mismatch is an error.
+    pub(crate) fn instance_metadata(&self) -> Result<Option<WireInstanceMetadata>> {
+        match &self.metadata {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(m) => serde_path_to_error::deserialize(m.clone())
+                .map(Some)
+                .map_err(|e| Error::decode("reading the run's result", e.to_string())),
+        }
     }
 
     /// The produced image: `result_image_uuid`, else `result.image`.
@@ -276,8 +280,9 @@ pub(crate) struct WireGrepResult {
 pub(crate) struct WireWhoAmI {
     pub token_uuid: Option<String>,
     pub token_expiration: Option<i64>,
-    pub permissions: Option<BTreeMap<String, Option<bool>>>,
-    pub limits: Option<BTreeMap<String, Option<i64>>>,
+    /// Values kept raw: servers may add entries of other shapes.
+    pub permissions: Option<BTreeMap<String, serde_json::Value>>,
+    pub limits: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 /// The stdin object of a spawn request (`ClosableStreamRepr`).
@@ -382,7 +387,7 @@ mod tests {
         let op: WireOperation = decode("test", body).unwrap();
         assert!(op.is_terminal());
         assert_eq!(op.duration, None);
-        let md = op.instance_metadata().unwrap();
+        let md = op.instance_metadata().unwrap().unwrap();
         assert_eq!(md.env, None);
         let res = md.result.unwrap();
         assert_eq!(&res.stdout.unwrap().bytes()[..], b"hi");
