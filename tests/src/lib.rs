@@ -91,3 +91,5 @@ pub async fn setup_local(builder: MockServerBuilder) -> TestEnv {
         server: Some(server),
     }
 }
+
+pub mod scenario;

@@ -47,7 +47,7 @@ impl Files {
         self.client.block_on(async move { files.get(&sha).await })
     }
 
-    /// Lists uploaded files; call [`iter`](ListFiles::iter).
+    /// Lists uploaded files; call [`stream`](ListFiles::stream).
     pub fn list(&self) -> ListFiles {
         ListFiles {
             inner: self.inner.list(),
@@ -78,7 +78,7 @@ impl Upload {
 }
 
 wrapper! {
-    /// Lists uploaded files; call [`iter`](Self::iter). See [`crate::ListFiles`].
+    /// Lists uploaded files; call [`stream`](Self::stream). See [`crate::ListFiles`].
     #[must_use = "a ListFiles does nothing until iterated"]
     ListFiles => ListFiles, Clone
 }
@@ -91,7 +91,7 @@ impl ListFiles {
     }
 
     /// Every matching file, fetching pages as the iterator advances.
-    pub fn iter(self) -> Iter<Result<FileInfo>> {
+    pub fn stream(self) -> Iter<Result<FileInfo>> {
         Iter::new(&self.client, self.inner.stream())
     }
 }

@@ -24,7 +24,7 @@ wrapper! {
 }
 
 impl Images {
-    /// Lists images: [`send`](ListImages::send) for one page, [`iter`](ListImages::iter)
+    /// Lists images: [`send`](ListImages::send) for one page, [`stream`](ListImages::stream)
     /// for all of them.
     pub fn list(&self) -> ListImages {
         ListImages {
@@ -72,13 +72,13 @@ impl Images {
 }
 
 wrapper! {
-    /// Lists images: [`send`](Self::send) for one page, [`iter`](Self::iter) for every
+    /// Lists images: [`send`](Self::send) for one page, [`stream`](Self::stream) for every
     /// page. See [`crate::ListImages`].
     ///
     /// ```no_run
     /// # fn demo(contree: contree::blocking::Contree) -> contree::Result<()> {
     /// use std::time::Duration;
-    /// for image in contree.images().list().since(Duration::from_secs(3600)).iter() {
+    /// for image in contree.images().list().since(Duration::from_secs(3600)).stream() {
     ///     println!("{}", image?.uuid().unwrap_or("?"));
     /// }
     /// # Ok(()) }
@@ -104,7 +104,7 @@ impl ListImages {
     }
 
     /// Every matching image, fetching pages as the iterator advances.
-    pub fn iter(self) -> Iter<Result<Image>> {
+    pub fn stream(self) -> Iter<Result<Image>> {
         let client = self.client.clone();
         let c = client.clone();
         let stream = futures_util::StreamExt::map(self.inner.stream(), move |r| {

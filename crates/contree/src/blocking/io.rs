@@ -23,7 +23,7 @@ type SendStream<T> = Pin<Box<dyn Stream<Item = T> + Send + 'static>>;
 ///
 /// ```no_run
 /// # fn demo(contree: contree::blocking::Contree) -> contree::Result<()> {
-/// let tagged: Vec<_> = contree.images().list().tagged().iter().collect::<Result<_, _>>()?;
+/// let tagged: Vec<_> = contree.images().list().tagged().stream().collect::<Result<_, _>>()?;
 /// println!("{} tagged images", tagged.len());
 /// # Ok(()) }
 /// ```

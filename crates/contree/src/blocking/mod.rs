@@ -3,8 +3,10 @@
 //! [`blocking::Contree`](Contree) mirrors [`contree::Contree`](crate::Contree): the same
 //! managers, builders and option names. Where the async API is awaited, a blocking builder
 //! has a terminal method ([`Run::output`], [`ListImages::send`], ...); where it has a
-//! `Stream`, this module has an [`Iterator`] ([`Iter`]); where it has `AsyncRead`, a
-//! [`std::io::Read`] ([`ByteReader`]).
+//! `Stream`, the method of the same name (`stream()`, `events()`) returns an
+//! [`Iterator`] ([`Iter`]); where it has `AsyncRead`/`AsyncWrite`, a [`std::io::Read`]
+//! ([`ByteReader`], [`ProcessOutput`]) or [`std::io::Write`] ([`ProcessStdin`]).
+//! [`Run::popen`] gives a Python-`subprocess`-like [`Popen`].
 //!
 //! ```
 //! # let mock = contree_mock::MockServer::start_blocking();
@@ -61,6 +63,7 @@
 mod files;
 mod images;
 mod io;
+mod live;
 mod run;
 mod runtime;
 
@@ -77,6 +80,10 @@ use crate::{RetryConfig, Timeouts, WhoAmI};
 pub use files::{Files, ListFiles, Upload};
 pub use images::{Archive, Grep, Image, Images, ImportImage, ListImages};
 pub use io::{ByteReader, Iter};
+pub use live::{
+    Exec, FanOut, FanOutResult, ListOperations, Operations, Popen, Process, ProcessOutput,
+    ProcessStdin, RunHandle,
+};
 pub use run::{Run, RunOutput, Session};
 
 use runtime::RuntimeThread;
@@ -158,6 +165,7 @@ macro_rules! plain_data {
         })*
     };
 }
+pub(crate) use plain_data;
 plain_data!(
     (),
     bool,
@@ -178,7 +186,7 @@ plain_data!(
 /// ```no_run
 /// # fn demo() -> contree::Result<()> {
 /// let contree = contree::blocking::Contree::from_env()?;
-/// for image in contree.images().list().tagged().iter() {
+/// for image in contree.images().list().tagged().stream() {
 ///     let image = image?;
 ///     println!("{} {}", image.uuid().unwrap_or("?"), image.tag().unwrap_or(""));
 /// }
