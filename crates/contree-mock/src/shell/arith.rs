@@ -122,8 +122,7 @@ impl P<'_> {
 
     fn binary(&mut self, min_prec: u8) -> Result<i64, String> {
         let mut lhs = self.unary()?;
-        loop {
-            let Some(op) = self.peek_op() else { break };
+        while let Some(op) = self.peek_op() {
             let prec = match op {
                 "||" => 1,
                 "&&" => 2,

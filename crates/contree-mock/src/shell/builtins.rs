@@ -1996,27 +1996,29 @@ fn tr_set(s: &str) -> Vec<char> {
     let src: Vec<char> = s.chars().collect();
     let mut i = 0;
     while i < src.len() {
-        if src[i] == '[' && src.get(i + 1) == Some(&':') {
-            if let Some(end) = src[i..].iter().collect::<String>().find(":]") {
-                let class: String = src[i + 2..i + end].iter().collect();
-                let range: Vec<char> = match class.as_str() {
-                    "upper" => ('A'..='Z').collect(),
-                    "lower" => ('a'..='z').collect(),
-                    "digit" => ('0'..='9').collect(),
-                    "alpha" => ('A'..='Z').chain('a'..='z').collect(),
-                    "alnum" => ('0'..='9').chain('A'..='Z').chain('a'..='z').collect(),
-                    "space" => vec![' ', '\t', '\n', '\r', '\x0b', '\x0c'],
-                    "blank" => vec![' ', '\t'],
-                    "punct" => (33u8..127)
-                        .map(char::from)
-                        .filter(|c| c.is_ascii_punctuation())
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                chars.extend(range);
-                i += end + 2;
-                continue;
-            }
+        if src[i] == '['
+            && src.get(i + 1) == Some(&':')
+            && let Some(end) =
+                (i + 2..src.len().saturating_sub(1)).find(|&k| src[k] == ':' && src[k + 1] == ']')
+        {
+            let class: String = src[i + 2..end].iter().collect();
+            let range: Vec<char> = match class.as_str() {
+                "upper" => ('A'..='Z').collect(),
+                "lower" => ('a'..='z').collect(),
+                "digit" => ('0'..='9').collect(),
+                "alpha" => ('A'..='Z').chain('a'..='z').collect(),
+                "alnum" => ('0'..='9').chain('A'..='Z').chain('a'..='z').collect(),
+                "space" => vec![' ', '\t', '\n', '\r', '\x0b', '\x0c'],
+                "blank" => vec![' ', '\t'],
+                "punct" => (33u8..127)
+                    .map(char::from)
+                    .filter(|c| c.is_ascii_punctuation())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            chars.extend(range);
+            i = end + 2;
+            continue;
         }
         let mut ch = src[i];
         if ch == '\\' && i + 1 < src.len() {
@@ -3722,9 +3724,7 @@ async fn uname(c: &mut Ctx<'_>, a: &[String]) -> R {
     if want('m') || want('p') && !all {
         parts.push("x86_64".to_owned());
     }
-    if all {
-        parts.push("GNU/Linux".to_owned());
-    } else if want('o') {
+    if all || want('o') {
         parts.push("GNU/Linux".to_owned());
     }
     c.out.put(&format!("{}\n", parts.join(" "))).await?;

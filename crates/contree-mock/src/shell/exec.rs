@@ -863,12 +863,11 @@ fn param_value(sh: &Shell, name: &str) -> Option<String> {
     }
 }
 
+/// The future of [`expand_part`].
+type ExpandFut<'a> = Pin<Box<dyn Future<Output = Result<(String, bool), i32>> + Send + 'a>>;
+
 /// Expands one expansion part; returns its value and whether it was quoted.
-fn expand_part<'a>(
-    sh: &'a mut Shell,
-    part: &'a Part,
-    io: &'a Io,
-) -> Pin<Box<dyn Future<Output = Result<(String, bool), i32>> + Send + 'a>> {
+fn expand_part<'a>(sh: &'a mut Shell, part: &'a Part, io: &'a Io) -> ExpandFut<'a> {
     Box::pin(async move {
         match part {
             Part::Lit(s) => Ok((s.clone(), false)),

@@ -920,12 +920,12 @@ impl Parser {
                 let mut parts = Vec::new();
                 let mut lit = String::new();
                 while let Some(c) = sub.peek() {
-                    if c == '$' || c == '`' {
-                        if let Some(p) = sub.dollar(true)? {
-                            flush_lit(&mut parts, &mut lit, true);
-                            parts.push(p);
-                            continue;
-                        }
+                    if (c == '$' || c == '`')
+                        && let Some(p) = sub.dollar(true)?
+                    {
+                        flush_lit(&mut parts, &mut lit, true);
+                        parts.push(p);
+                        continue;
                     }
                     lit.push(c);
                     sub.i += 1;
