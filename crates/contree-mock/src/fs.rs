@@ -367,10 +367,14 @@ impl Fs {
                 return Err(FsError::IsADirectory(path.to_owned()));
             }
             if append {
-                let mut v = Vec::with_capacity(n.data.len() + data.len());
-                v.extend_from_slice(&n.data);
-                v.extend_from_slice(&data);
-                n.data = Bytes::from(v);
+                // Amortised O(1) appends when the content is not shared (e.g. `seq 1 1000000 > f`).
+                let current = std::mem::take(&mut n.data);
+                let mut buf = match current.try_into_mut() {
+                    Ok(b) => b,
+                    Err(shared) => bytes::BytesMut::from(&shared[..]),
+                };
+                buf.extend_from_slice(&data);
+                n.data = buf.freeze();
             } else {
                 n.data = data;
             }
@@ -758,6 +762,21 @@ mod tests {
         fs.write("/a/b/file", Bytes::from_static(b"z")).unwrap();
         assert_eq!(fs.stat("/a/b/file").unwrap().size, 1);
         assert_eq!(fs.stat("/a/b/file").unwrap().mode, 0o100644);
+    }
+
+    #[test]
+    fn append_to_a_clone_leaves_the_original_alone() {
+        let mut a = sample();
+        let b = a.clone();
+        for _ in 0..3 {
+            a.append("/a/b/file", b"!").unwrap();
+        }
+        assert_eq!(a.read("/a/b/file").unwrap(), "hello!!!");
+        assert_eq!(b.read("/a/b/file").unwrap(), "hello");
+        let mut c = a.clone();
+        c.append("/a/b/file", b"?").unwrap();
+        assert_eq!(a.read("/a/b/file").unwrap(), "hello!!!");
+        assert_eq!(c.read("/a/b/file").unwrap(), "hello!!!?");
     }
 
     #[test]

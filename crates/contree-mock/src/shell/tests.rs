@@ -811,3 +811,11 @@ async fn garbage_never_panics() {
         }
     }
 }
+
+#[tokio::test]
+async fn big_redirected_output_is_fast_enough_to_finish() {
+    // Appends are amortised: this writes ~1.3 MB through the redirection in ~160 chunks.
+    let (o, fs) = sh_fs("seq 1 200000 > /tmp/big; wc -l < /tmp/big; tail -n 1 /tmp/big").await;
+    assert_eq!(o.stdout, "200000\n200000\n");
+    assert_eq!(fs.lock().unwrap().stat("/tmp/big").unwrap().size, 1_288_895);
+}
