@@ -138,6 +138,17 @@ impl Node {
 ///
 /// Paths are absolute; a relative path is taken relative to `/`. `.` and `..` are understood,
 /// symbolic links are followed in every component but the last unless the method says it follows.
+///
+/// ```
+/// use contree_mock::fs::Fs;
+/// let mut fs = Fs::new();
+/// fs.write_with("/app/run.sh", "echo hi\n".into(), 0o755, 1000, 1000).unwrap();
+/// let before = fs.content_hash();
+/// let copy = fs.clone(); // cheap: file contents are shared
+/// assert_eq!(copy.content_hash(), before);
+/// let names: Vec<String> = fs.walk("/").unwrap().into_iter().map(|(p, _)| p).collect();
+/// assert_eq!(names, ["/", "/app", "/app/run.sh"]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Fs {
     /// Every entry except the root, keyed by canonical absolute path.

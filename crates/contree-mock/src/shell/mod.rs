@@ -1,5 +1,5 @@
 //! The simulated shell: a deterministic, in-memory `sh` that runs instance commands against an
-//! [`Fs`](crate::fs::Fs), never touching the host.
+//! [`Fs`], never touching the host.
 //!
 //! The supported language and builtins are listed in the crate README ("Simulated shell").
 //!
@@ -36,6 +36,18 @@ use tokio::sync::mpsc;
 use crate::fs::Fs;
 
 /// What to run: the command, its arguments and its environment.
+///
+/// ```
+/// use contree_mock::shell::ProcessSpec;
+/// let spec = ProcessSpec {
+///     command: "/bin/echo".into(),
+///     args: vec!["hello".into()],
+///     cwd: "/root".into(),
+///     hostname: "sandbox".into(),
+///     ..Default::default()
+/// };
+/// assert!(!spec.shell);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct ProcessSpec {
     /// The command (a script when `shell` is true, else a program name or path).
