@@ -54,10 +54,10 @@ struct Handles {
     kill_rx: mpsc::UnboundedReceiver<i32>,
 }
 
-fn op_parts(
-    shared: &Shared,
-    op: Uuid,
-) -> Option<(Arc<EventLog>, CancellationToken, Option<Arc<Mutex<Fs>>>)> {
+/// The event log, cancel token and (for instances) filesystem of an operation.
+type OpParts = (Arc<EventLog>, CancellationToken, Option<Arc<Mutex<Fs>>>);
+
+fn op_parts(shared: &Shared, op: Uuid) -> Option<OpParts> {
     let st = shared.state();
     let o = st.ops.get(&op)?;
     Some((
@@ -466,8 +466,7 @@ async fn drive_proc(
         stderr: err_tx,
     };
     let started = Instant::now();
-    let fut = run_process(fs, spec, io, shared.next_seed());
-    tokio::pin!(fut);
+    let mut fut = Box::pin(run_process(fs, spec, io, shared.next_seed()));
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let timer = async move {
         match deadline {

@@ -25,11 +25,27 @@ pub(crate) enum Payload {
     Stream(mpsc::Receiver<Bytes>),
 }
 
-/// A handler's answer.
-pub(crate) struct Resp {
+/// The parts of a handler's answer.
+pub(crate) struct RespParts {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) payload: Payload,
+}
+
+/// A handler's answer (boxed: it is also the error type of every handler).
+pub(crate) struct Resp(Box<RespParts>);
+
+impl std::ops::Deref for Resp {
+    type Target = RespParts;
+    fn deref(&self) -> &RespParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Resp {
+    fn deref_mut(&mut self) -> &mut RespParts {
+        &mut self.0
+    }
 }
 
 impl Resp {
@@ -44,11 +60,11 @@ impl Resp {
     }
 
     pub(crate) fn empty(status: u16) -> Self {
-        Self {
+        Self(Box::new(RespParts {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             headers: HeaderMap::new(),
             payload: Payload::Empty,
-        }
+        }))
     }
 
     /// An `Error` JSON body: `{"error": msg, "status": code}`.
@@ -237,11 +253,11 @@ pub(crate) fn finalize(
     head: bool,
     fault: Option<&FaultRule>,
 ) -> Response<RespBody> {
-    let Resp {
+    let RespParts {
         status,
         mut headers,
         payload,
-    } = resp;
+    } = *resp.0;
     let payload = match payload {
         Payload::Json(mut v) => {
             if fault.is_some_and(|f| f.extra_fields) {

@@ -299,8 +299,8 @@ impl State {
     /// Adds an image if no image with that UUID exists; returns the UUID either way.
     pub(crate) fn add_image(&mut self, img: ImageRec) -> Uuid {
         let id = img.uuid;
-        if !self.images.contains_key(&id) {
-            self.images.insert(id, img);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.images.entry(id) {
+            slot.insert(img);
             self.image_order.push(id);
         }
         id
