@@ -138,8 +138,27 @@ pub fn test(args: &[String]) -> Result<(), String> {
     doc.args(["test", "--workspace", "--doc"]);
     with_mock(&mut doc);
     run(doc)?;
+    // Every example of the facade, against the same mock.
+    for example in EXAMPLES {
+        let mut ex = cargo();
+        ex.args(["run", "--quiet", "-p", "contree", "--example", example]);
+        with_mock(&mut ex);
+        run(ex)?;
+    }
     Ok(())
 }
+
+/// The examples of `crates/contree/examples` that `cargo xtask test` runs.
+const EXAMPLES: &[&str] = &[
+    "quickstart",
+    "branching",
+    "streaming",
+    "session",
+    "files",
+    "interactive",
+    "blocking",
+    "from_profile",
+];
 
 /// `cargo xtask ci`: what `.ci/run` runs.
 pub fn ci(_args: &[String]) -> Result<(), String> {
