@@ -49,6 +49,7 @@ pub(crate) const BUILTINS: &[&str] = &[
     "ln",
     "ls",
     "mkdir",
+    "mktemp",
     "mv",
     "nproc",
     "printenv",
@@ -67,16 +68,20 @@ pub(crate) const BUILTINS: &[&str] = &[
     "sleep",
     "sort",
     "source",
+    "stat",
     "tail",
     "tee",
     "test",
     "touch",
     "tr",
+    "trap",
     "true",
     "type",
+    "umask",
     "uname",
     "uniq",
     "unset",
+    "wait",
     "wc",
     "which",
     "whoami",
@@ -334,6 +339,16 @@ async fn dispatch(c: &mut Ctx<'_>, name: &str, a: &[String]) -> R {
         "sort" => sort(c, a).await,
         "uniq" => uniq(c, a).await,
         "tr" => tr(c, a).await,
+        "trap" => trap(c, a).await,
+        "wait" => Ok(0),
+        "umask" => {
+            if a.is_empty() {
+                c.out.put("0022\n").await?;
+            }
+            Ok(0)
+        }
+        "mktemp" => mktemp(c, a).await,
+        "stat" => stat(c, a).await,
         "cut" => cut(c, a).await,
         "readlink" | "realpath" => readlink(c, name, a).await,
         "find" => find(c, a).await,
@@ -4005,4 +4020,210 @@ impl Test<'_, '_, '_> {
         self.i += 1;
         Ok(!first.is_empty())
     }
+}
+
+async fn trap(c: &mut Ctx<'_>, a: &[String]) -> R {
+    let a: Vec<&String> = a.iter().filter(|s| *s != "--").collect();
+    if a.is_empty() || a[0] == "-l" || a[0] == "-p" {
+        if let Some(t) = c.sh.exit_trap.clone() {
+            c.out
+                .put(&format!("trap -- {} EXIT\n", shell_quote(&t)))
+                .await?;
+        }
+        return Ok(0);
+    }
+    let (action, sigs) = if a.len() == 1 {
+        ("-", &a[..])
+    } else {
+        (a[0].as_str(), &a[1..])
+    };
+    for sig in sigs {
+        if matches!(sig.as_str(), "EXIT" | "0" | "SIGEXIT") {
+            c.sh.exit_trap = if action == "-" || action.is_empty() {
+                None
+            } else {
+                Some(action.to_owned())
+            };
+        }
+    }
+    Ok(0)
+}
+
+async fn mktemp(c: &mut Ctx<'_>, a: &[String]) -> R {
+    let Some(o) = opts(c, a, "p", "dqtu", &[("directory", 'd'), ("tmpdir", 'p')]).await? else {
+        return Ok(1);
+    };
+    let template = o
+        .operands
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "tmp.XXXXXXXXXX".to_owned());
+    let xs = template.len() - template.trim_end_matches('X').len();
+    if xs < 3 {
+        c.fail(&format!("too few X's in template '{template}'"))
+            .await?;
+        return Ok(1);
+    }
+    let dir = match o.value('p') {
+        Some(d) => d.to_owned(),
+        None if o.operands.is_empty() || o.has('t') => {
+            c.sh.var("TMPDIR")
+                .filter(|s| !s.is_empty())
+                .unwrap_or("/tmp")
+                .to_owned()
+        }
+        None => String::new(),
+    };
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    for _ in 0..100 {
+        let suffix: String = {
+            let mut rng = c.sh.rng.lock().unwrap_or_else(|e| e.into_inner());
+            (0..xs)
+                .map(|_| ALNUM[(rng.next_u64() % ALNUM.len() as u64) as usize] as char)
+                .collect()
+        };
+        let name = format!("{}{suffix}", &template[..template.len() - xs]);
+        let path = if dir.is_empty() {
+            name
+        } else {
+            format!("{}/{name}", dir.trim_end_matches('/'))
+        };
+        let abs = c.abs(&path);
+        let (uid, gid) = (c.sh.uid, c.sh.gid);
+        let r = {
+            let mut fs = c.fs();
+            if fs.exists(&abs) {
+                continue;
+            }
+            if o.has('d') {
+                fs.mkdir(&abs).and_then(|_| fs.chmod(&abs, 0o700))
+            } else {
+                fs.write(&abs, Bytes::new())
+                    .and_then(|_| fs.chmod(&abs, 0o600))
+            }
+            .and_then(|_| fs.chown(&abs, uid, gid))
+        };
+        return match r {
+            Ok(()) => {
+                c.out.put(&format!("{path}\n")).await?;
+                Ok(0)
+            }
+            Err(e) => {
+                c.fail(&format!(
+                    "failed to create {} via template '{template}': {}",
+                    if o.has('d') { "directory" } else { "file" },
+                    fs_msg(&e)
+                ))
+                .await?;
+                Ok(1)
+            }
+        };
+    }
+    c.fail("too many attempts").await?;
+    Ok(1)
+}
+
+fn stat_format(fmt: &str, name: &str, m: &Meta, fs: &Fs) -> String {
+    let mut out = String::new();
+    let mut it = fmt.chars();
+    let user = user_name(fs, m.uid).unwrap_or_else(|| "UNKNOWN".to_owned());
+    let group = group_name(fs, m.gid).unwrap_or_else(|| "UNKNOWN".to_owned());
+    let kind = match m.kind {
+        FileKind::File if m.size == 0 => "regular empty file",
+        FileKind::File => "regular file",
+        FileKind::Dir => "directory",
+        FileKind::Symlink => "symbolic link",
+    };
+    let time = time::OffsetDateTime::from_unix_timestamp(m.mtime)
+        .map(|t| {
+            format!(
+                "{}-{:02}-{:02} {:02}:{:02}:{:02}.000000000 +0000",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
+        .unwrap_or_default();
+    while let Some(ch) = it.next() {
+        if ch == '\\' {
+            match it.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(o) => out.push(o),
+                None => out.push('\\'),
+            }
+            continue;
+        }
+        if ch != '%' {
+            out.push(ch);
+            continue;
+        }
+        match it.next() {
+            Some('n') => out.push_str(name),
+            Some('N') => {
+                out.push_str(&format!("'{name}'"));
+                if m.kind == FileKind::Symlink {
+                    out.push_str(&format!(" -> '{}'", m.symlink_to));
+                }
+            }
+            Some('s') => out.push_str(&m.size.to_string()),
+            Some('a') => out.push_str(&format!("{:o}", m.mode & 0o7777)),
+            Some('A') => out.push_str(&mode_string(m)),
+            Some('f') => out.push_str(&format!("{:x}", m.mode)),
+            Some('u') => out.push_str(&m.uid.to_string()),
+            Some('g') => out.push_str(&m.gid.to_string()),
+            Some('U') => out.push_str(&user),
+            Some('G') => out.push_str(&group),
+            Some('F') => out.push_str(kind),
+            Some('h') => out.push_str(&m.nlink.to_string()),
+            Some('b') => out.push_str(&((m.size + 511) / 512).to_string()),
+            Some('B') => out.push_str("512"),
+            Some('i') => out.push('0'),
+            Some('Y') | Some('X') | Some('Z') | Some('W') => out.push_str(&m.mtime.to_string()),
+            Some('y') | Some('x') | Some('z') | Some('w') => out.push_str(&time),
+            Some('%') => out.push('%'),
+            Some(_) => out.push('?'),
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+async fn stat(c: &mut Ctx<'_>, a: &[String]) -> R {
+    let Some(o) = opts(c, a, "c", "Lt", &[("format", 'c'), ("dereference", 'L')]).await? else {
+        return Ok(1);
+    };
+    if o.operands.is_empty() {
+        c.fail("missing operand").await?;
+        return Ok(1);
+    }
+    let default = "  File: %N\n  Size: %s\tBlocks: %b\tIO Block: 4096\t%F\nAccess: (0%a/%A)  Uid: (%u/%U)   Gid: (%g/%G)\nModify: %y\n";
+    let mut status = 0;
+    for p in &o.operands {
+        let abs = c.abs(p);
+        let text = {
+            let fs = c.fs();
+            let m = if o.has('L') {
+                fs.stat(&abs)
+            } else {
+                fs.lstat(&abs)
+            };
+            m.map(|m| match o.value('c') {
+                Some(f) => format!("{}\n", stat_format(f, p, &m, &fs)),
+                None => stat_format(default, p, &m, &fs),
+            })
+        };
+        match text {
+            Ok(t) => c.out.put(&t).await?,
+            Err(e) => {
+                c.fail(&format!("cannot statx '{p}': {}", fs_msg(&e)))
+                    .await?;
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
 }

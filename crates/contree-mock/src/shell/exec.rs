@@ -63,6 +63,8 @@ pub(crate) struct Shell {
     pub(crate) pipefail: bool,
     /// Status of the last command substitution of the current simple command.
     pub(crate) status_of_subst: Option<i32>,
+    /// The `trap ... EXIT` command.
+    pub(crate) exit_trap: Option<String>,
 }
 
 impl Shell {
@@ -91,6 +93,7 @@ impl Shell {
             errexit: false,
             pipefail: false,
             status_of_subst: None,
+            exit_trap: None,
         }
     }
 
@@ -99,6 +102,7 @@ impl Shell {
         let mut s = self.clone();
         s.ctl = None;
         s.loop_depth = 0;
+        s.exit_trap = None;
         s
     }
 
@@ -571,9 +575,28 @@ pub(crate) async fn run_script_text(sh: &mut Shell, text: &str, args: Vec<String
     sub.args = args;
     sub.cond_depth = 0;
     let st = exec_script(&mut sub, &script, io).await;
-    match sub.ctl {
+    finish(&mut sub, st, io).await
+}
+
+/// The exit status of a finished shell process, after running its `trap ... EXIT` command.
+pub(crate) async fn finish(sh: &mut Shell, status: i32, io: &Io) -> i32 {
+    let code = match sh.ctl {
         Some(Ctl::Exit(code)) => code,
-        _ => st,
+        _ => status,
+    };
+    let Some(trap) = sh.exit_trap.take() else {
+        return code;
+    };
+    let Ok(script) = super::parse::parse(&trap) else {
+        return code;
+    };
+    sh.ctl = None;
+    sh.status = code;
+    sh.cond_depth = 0;
+    let _ = exec_script(sh, &script, io).await;
+    match sh.ctl {
+        Some(Ctl::Exit(c)) => c,
+        _ => code,
     }
 }
 

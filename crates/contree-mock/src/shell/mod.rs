@@ -140,10 +140,7 @@ pub async fn run_process(fs: Arc<Mutex<Fs>>, spec: ProcessSpec, io: ProcessIo, s
         argv.extend(spec.args.iter().cloned());
         exec::run_argv(&mut sh, argv, &pio).await
     };
-    match sh.ctl {
-        Some(exec::Ctl::Exit(code)) => code,
-        _ => status,
-    }
+    exec::finish(&mut sh, status, &pio).await
 }
 
 /// The home directory of `uid` from `/etc/passwd` (`/root` for root, `/` when unknown).

@@ -819,3 +819,48 @@ async fn big_redirected_output_is_fast_enough_to_finish() {
     assert_eq!(o.stdout, "200000\n200000\n");
     assert_eq!(fs.lock().unwrap().stat("/tmp/big").unwrap().size, 1_288_895);
 }
+
+#[tokio::test]
+async fn trap_mktemp_stat() {
+    assert_eq!(stdout("trap 'echo bye' EXIT; echo hi").await, "hi\nbye\n");
+    let o = sh("trap 'echo cleanup; exit 9' EXIT; exit 3").await;
+    assert_eq!((o.status, o.stdout.as_str()), (9, "cleanup\n"));
+    assert_eq!(
+        sh("trap 'echo t' EXIT; trap - EXIT; false").await.stdout,
+        ""
+    );
+    assert_eq!(
+        stdout("sh -c \"trap 'echo inner' EXIT\"; echo outer").await,
+        "inner\nouter\n"
+    );
+    let (o, fs) =
+        sh_fs("f=$(mktemp); d=$(mktemp -d); echo $f; echo $d; [ -f $f ] && [ -d $d ] && echo ok")
+            .await;
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("/tmp/tmp.") && lines[0].len() == 19,
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[2], "ok");
+    assert_eq!(fs.lock().unwrap().stat(lines[1]).unwrap().mode, 0o040700);
+    assert_eq!(
+        stdout("mktemp").await,
+        stdout("mktemp").await,
+        "seeded names are deterministic"
+    );
+    assert_eq!(
+        stdout("stat -c '%n %s %a %A %U:%G %F' /etc/passwd /tmp").await,
+        "/etc/passwd 67 644 -rw-r--r-- root:root regular file\n/tmp 4096 755 drwxr-xr-x root:root directory\n"
+    );
+    let o = sh("stat /nope").await;
+    assert_eq!(
+        (o.status, o.stderr.as_str()),
+        (1, "stat: cannot statx '/nope': No such file or directory\n")
+    );
+    assert!(
+        stdout("stat /etc/passwd")
+            .await
+            .starts_with("  File: '/etc/passwd'\n  Size: 67\t")
+    );
+}
