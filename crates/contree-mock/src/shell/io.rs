@@ -188,8 +188,8 @@ pub(crate) struct Broken;
 pub(crate) enum Output {
     /// Discards everything (`/dev/null`, closed descriptors).
     Null,
-    /// A process stream of the server.
-    Stream(mpsc::UnboundedSender<Bytes>),
+    /// A standard stream of the process (1 or 2), multiplexed towards the server.
+    Proc(mpsc::UnboundedSender<(u8, Bytes)>, u8, Arc<Closed>),
     /// A pipe to the next pipeline stage.
     Pipe(mpsc::Sender<Bytes>),
     /// Appends to a file (canonical path).
@@ -205,7 +205,12 @@ impl Output {
         }
         match self {
             Output::Null => Ok(()),
-            Output::Stream(tx) => tx.send(data).map_err(|_| Broken),
+            Output::Proc(tx, fd, closed) => {
+                if closed.is_closed(*fd) {
+                    return Err(Broken);
+                }
+                tx.send((*fd, data)).map_err(|_| Broken)
+            }
             Output::Pipe(tx) => tx.send(data).await.map_err(|_| Broken),
             Output::File(fs, path) => lock(fs).append(path, &data).map_err(|_| Broken),
             Output::Capture(buf) => {
@@ -261,5 +266,62 @@ impl Writer {
             self.out.write(Bytes::from(chunk)).await?;
         }
         Ok(())
+    }
+}
+
+/// Which of the server's output channels (stdout, stderr) stopped listening.
+#[derive(Debug, Default)]
+pub(crate) struct Closed([std::sync::atomic::AtomicBool; 3]);
+
+impl Closed {
+    fn is_closed(&self, fd: u8) -> bool {
+        self.0
+            .get(usize::from(fd))
+            .is_some_and(|b| b.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn close(&self, fd: u8) {
+        if let Some(b) = self.0.get(usize::from(fd)) {
+            b.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// Forwards process output to the server's channels in order, merging chunks of the same
+/// stream that were written back to back while the process did not wait (e.g. `echo` in a
+/// loop), up to [`CHUNK_MAX`] bytes.
+pub(crate) async fn forward(
+    mut rx: mpsc::UnboundedReceiver<(u8, Bytes)>,
+    stdout: mpsc::UnboundedSender<Bytes>,
+    stderr: mpsc::UnboundedSender<Bytes>,
+    closed: Arc<Closed>,
+) {
+    let mut held: Option<(u8, Bytes)> = None;
+    loop {
+        let (fd, first) = match held.take() {
+            Some(h) => h,
+            None => match rx.recv().await {
+                Some(m) => m,
+                None => return,
+            },
+        };
+        let mut buf = BytesMut::from(&first[..]);
+        while buf.len() < CHUNK_MIN {
+            match rx.try_recv() {
+                Ok((f, b)) if f == fd && buf.len() + b.len() <= CHUNK_MAX => {
+                    buf.extend_from_slice(&b)
+                }
+                Ok(other) => {
+                    held = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let tx = if fd == 2 { &stderr } else { &stdout };
+        if tx.send(buf.freeze()).is_err() {
+            // The server stopped listening: further writes to this stream fail (like EPIPE).
+            closed.close(fd);
+        }
     }
 }

@@ -122,25 +122,33 @@ pub async fn run_process(fs: Arc<Mutex<Fs>>, spec: ProcessSpec, io: ProcessIo, s
         sh.set_var(k, v.clone());
         sh.export(k);
     }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let closed = Arc::new(io::Closed::default());
     let pio = exec::Io {
         stdin: io::Input::chan(io.stdin),
-        stdout: io::Output::Stream(io.stdout),
-        stderr: io::Output::Stream(io.stderr),
+        stdout: io::Output::Proc(tx.clone(), 1, closed.clone()),
+        stderr: io::Output::Proc(tx, 2, closed.clone()),
     };
-    let status = if spec.shell {
-        match parse::parse(&spec.command) {
-            Ok(script) => exec::exec_script(&mut sh, &script, &pio).await,
-            Err(e) => {
-                exec::report(&pio, &format!("sh: {e}\n")).await;
-                2
+    // The shell and the forwarder run in this one future (no spawned task), so dropping it
+    // stops both; the forwarder ends once the shell has dropped every output handle.
+    let shell = async move {
+        let status = if spec.shell {
+            match parse::parse(&spec.command) {
+                Ok(script) => exec::exec_script(&mut sh, &script, &pio).await,
+                Err(e) => {
+                    exec::report(&pio, &format!("sh: {e}\n")).await;
+                    2
+                }
             }
-        }
-    } else {
-        let mut argv = vec![spec.command.clone()];
-        argv.extend(spec.args.iter().cloned());
-        exec::run_argv(&mut sh, argv, &pio).await
+        } else {
+            let mut argv = vec![spec.command.clone()];
+            argv.extend(spec.args.iter().cloned());
+            exec::run_argv(&mut sh, argv, &pio).await
+        };
+        exec::finish(&mut sh, status, &pio).await
     };
-    exec::finish(&mut sh, status, &pio).await
+    let (status, ()) = tokio::join!(shell, io::forward(rx, io.stdout, io.stderr, closed));
+    status
 }
 
 /// The home directory of `uid` from `/etc/passwd` (`/root` for root, `/` when unknown).

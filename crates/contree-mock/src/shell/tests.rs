@@ -864,3 +864,35 @@ async fn trap_mktemp_stat() {
             .starts_with("  File: '/etc/passwd'\n  Size: 67\t")
     );
 }
+
+#[tokio::test]
+async fn small_writes_in_a_loop_are_merged() {
+    let o = sh("for i in $(seq 1 500); do echo $i; done").await;
+    assert_eq!(o.stdout.lines().count(), 500);
+    assert!(o.chunks.len() < 20, "{} chunks", o.chunks.len());
+    assert!(o.chunks.iter().all(|c| c.len() <= super::io::CHUNK_MAX));
+}
+
+#[tokio::test(start_paused = true)]
+async fn stdout_receiver_gone_stops_writers() {
+    let fs = Arc::new(Mutex::new(base_fs()));
+    let (_tx, rx) = mpsc::channel(1);
+    let (otx, orx) = mpsc::unbounded_channel();
+    let (etx, _erx) = mpsc::unbounded_channel();
+    drop(orx);
+    let st = run_process(
+        fs,
+        spec("yes; echo done >&2"),
+        ProcessIo {
+            stdin: rx,
+            stdout: otx,
+            stderr: etx,
+        },
+        1,
+    );
+    // `yes` sees a broken pipe instead of running forever
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(60), st).await.ok(),
+        Some(0)
+    );
+}
