@@ -169,3 +169,86 @@ async fn client_is_cheap_to_clone_and_send() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn retry_policy_is_configurable() {
+    let server = MockServer::builder().latency(Duration::ZERO).start().await;
+    let retrying = contree_integration_tests::client_builder(
+        server.base_url(),
+        server.token(),
+        server.project(),
+    )
+    .retry(contree::RetryConfig {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        ..Default::default()
+    })
+    .build()
+    .unwrap();
+    server.inject(
+        contree_mock::FaultRule::new(http::Method::GET, "/v1/whoami")
+            .times(2)
+            .status(503),
+    );
+    retrying.whoami().await.expect("two 503s are retried");
+    assert_eq!(server.request_count("whoAmI"), 3);
+
+    let no_retry = contree_integration_tests::client_builder(
+        server.base_url(),
+        server.token(),
+        server.project(),
+    )
+    .retry(contree::RetryConfig::disabled())
+    .build()
+    .unwrap();
+    server.inject(
+        contree_mock::FaultRule::new(http::Method::GET, "/v1/whoami")
+            .times(1)
+            .status(503),
+    );
+    let e = no_retry.whoami().await.unwrap_err();
+    assert_eq!(e.status(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
+    assert!(e.is_retryable(), "{e}");
+}
+
+#[tokio::test]
+async fn request_timeouts_are_configurable() {
+    let server = MockServer::builder().latency(Duration::ZERO).start().await;
+    let contree = contree_integration_tests::client_builder(
+        server.base_url(),
+        server.token(),
+        server.project(),
+    )
+    .timeouts(contree::Timeouts {
+        attempt: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .retry(contree::RetryConfig::disabled())
+    .build()
+    .unwrap();
+    server.inject(
+        contree_mock::FaultRule::new(http::Method::GET, "/v1/whoami")
+            .times(1)
+            .delay(Duration::from_secs(2)),
+    );
+    let e = contree.whoami().await.unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+}
+
+#[tokio::test]
+async fn credentials_provider_is_used() {
+    let server = MockServer::builder().latency(Duration::ZERO).start().await;
+    let creds =
+        contree::auth::Credentials::builder(contree::auth::SecretToken::new(server.token()))
+            .base_url(server.base_url())
+            .project(server.project().unwrap_or(""))
+            .build()
+            .unwrap();
+    let contree = contree::Contree::builder()
+        .credentials_provider(Arc::new(contree::auth::StaticProvider::new(creds)))
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
+    contree.whoami().await.unwrap();
+}
