@@ -366,3 +366,57 @@ async fn builders_are_send_static_and_reusable() {
     assert_eq!(a.stdout(), b.stdout());
     assert_ne!(a.operation_id(), b.operation_id());
 }
+
+#[tokio::test]
+async fn hostname_uid_gid_reach_the_vm() {
+    let env = setup().await;
+    let out = env
+        .contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .shell("hostname; id -u; id -g")
+        .hostname("facade-host")
+        .uid(1000)
+        .gid(1001)
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_str().unwrap(), "facade-host\n1000\n1001\n");
+}
+
+#[tokio::test]
+async fn preserve_env_and_cwd_are_stored_in_the_result() {
+    let env = setup().await;
+    let out = env
+        .contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .shell("true")
+        .env("KEPT", "yes")
+        .cwd("/kept/dir")
+        .preserve_env(true)
+        .preserve_cwd(true)
+        .await
+        .unwrap();
+    let next = out.image().unwrap();
+    let out = next.shell("echo $KEPT; pwd").await.unwrap();
+    assert_eq!(out.stdout_str().unwrap(), "yes\n/kept/dir\n");
+}
+
+#[tokio::test]
+async fn server_timeout_kills_and_is_reported() {
+    let env = setup().await;
+    let out = env
+        .contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .shell("echo started; sleep 30; echo never")
+        .timeout(Duration::from_secs(1))
+        .await
+        .expect("a timed-out command is a result, not an error");
+    assert!(out.timed_out());
+    assert!(!out.success());
+    assert_eq!(out.stdout_str().unwrap(), "started\n");
+    let e = out.check().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NonZeroExit);
+    assert!(e.to_string().contains("timed out"), "{e}");
+}
