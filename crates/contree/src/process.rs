@@ -299,6 +299,7 @@ async fn pump(
     );
     let mut out = Some(out_tx);
     let mut err = Some(err_tx);
+    let mut completed = false;
     while let Some(ev) = events.next().await {
         let ev = match ev {
             Ok(ev) => ev,
@@ -330,16 +331,23 @@ async fn pump(
                     break;
                 }
             }
-            EventKind::Completion(_) => break,
+            EventKind::Completion(_) => {
+                completed = true;
+                break;
+            }
             _ => {}
         }
     }
     drop((out, err));
     if let Some(run) = run
-        && state.borrow().error.is_none()
+        && completed
     {
         // Finish the run (output, session advance) even if nobody asks for it.
-        if let Err(e) = run.wait().await {
+        let finished = match crate::stream::terminal_operation(&client, &op_id).await {
+            Ok(op) => run.finish(&op).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = finished {
             tracing::debug!(operation_id = %op_id, error = %e, "finishing a spawned run failed");
         }
     }

@@ -321,6 +321,8 @@ struct FollowState {
     draining: bool,
     /// Re-opens in a row that brought no event.
     idle_reopens: u32,
+    /// Follow rounds in a row that ended without an event while the operation runs.
+    quiet_rounds: u32,
     progressed: bool,
     done: bool,
 }
@@ -392,10 +394,7 @@ impl FollowState {
                         self.done = true;
                         return None;
                     }
-                    if !self.progressed {
-                        self.idle_reopens += 1;
-                    }
-                    if self.idle_reopens > MAX_IDLE_REOPENS || (self.draining && !self.progressed) {
+                    if self.draining && !self.progressed {
                         self.done = true;
                         return Some(Err(Error::invalid(format!(
                             "the event log of operation {} ended without a completion event; read the result with operations().get()",
@@ -405,8 +404,14 @@ impl FollowState {
                     match crate::wait::get_operation(&self.client, &self.op_id).await {
                         Ok((op, _)) if op.is_terminal() => self.open(false),
                         Ok(_) => {
-                            if !self.progressed {
-                                tokio::time::sleep(Duration::from_millis(300)).await;
+                            // Still running: follow again, without a limit (the caller's
+                            // deadline bounds it), backing off while nothing arrives.
+                            if self.progressed {
+                                self.quiet_rounds = 0;
+                            } else {
+                                self.quiet_rounds = (self.quiet_rounds + 1).min(4);
+                                let ms = 300u64 << self.quiet_rounds;
+                                tokio::time::sleep(Duration::from_millis(ms)).await;
                             }
                             self.open(true);
                         }
@@ -434,6 +439,7 @@ pub(crate) fn follow_events(client: &Contree, op_id: &str, follow: Follow) -> Bo
         last_id: follow.since,
         draining: false,
         idle_reopens: 0,
+        quiet_rounds: 0,
         progressed: false,
         done: false,
     };
@@ -663,5 +669,63 @@ impl Run {
                 guard,
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sse(event: &str, id: u64, data: &str) -> contree_transport::SseEvent {
+        contree_transport::SseEvent {
+            id: Some(id),
+            event: event.to_string(),
+            data: data.to_string(),
+        }
+    }
+
+    #[test]
+    fn decodes_output_exit_completion_and_unknown_events() {
+        let ev = Event::decode(&sse(
+            "stdout",
+            3,
+            r#"{"id":3,"ts":"t","spid":1,"type":"stdout","data":{"value":"AP8=","encoding":"base64"}}"#,
+        ));
+        assert_eq!(ev.id, Some(3));
+        assert_eq!(ev.spid, Some(1));
+        assert_eq!(ev.kind, EventKind::Stdout(Bytes::from_static(&[0, 255])));
+
+        let ev = Event::decode(&sse(
+            "exit",
+            4,
+            r#"{"id":4,"spid":1,"type":"exit","data":{"pid":7,"code":-1,"signal":15,"timed_out":false,"duration_ms":5}}"#,
+        ));
+        let EventKind::Exit(status) = ev.kind else {
+            panic!("not an exit: {ev:?}")
+        };
+        assert_eq!((status.code, status.signal), (-1, Some(15)));
+        assert!(!status.success());
+
+        let ev = Event::decode(&sse(
+            "completion",
+            9,
+            r#"{"id":9,"type":"completion","data":{"status":"SUCCESS","duration_ms":10,"result_image_uuid":null}}"#,
+        ));
+        assert!(ev.is_completion());
+        assert_eq!(ev.spid, None);
+
+        let ev = Event::decode(&sse(
+            "brand_new",
+            10,
+            r#"{"id":10,"spid":0,"type":"brand_new","data":{"x":1}}"#,
+        ));
+        assert!(matches!(ev.kind, EventKind::Other { ref kind, .. } if kind == "brand_new"));
+    }
+
+    #[test]
+    fn a_malformed_payload_is_not_an_error() {
+        let ev = Event::decode(&sse("stdout", 1, "not json"));
+        assert_eq!(ev.kind, EventKind::Stdout(Bytes::new()));
+        assert_eq!(ev.id, Some(1));
     }
 }
