@@ -247,3 +247,16 @@ async fn api_errors_say_what_happened_without_secrets() {
     assert!(!text.contains("super-secret-token"), "{text}");
     assert!(!format!("{e:?}").contains("super-secret-token"));
 }
+
+/// Python (section 10): `Url::join`-style joining drops a base-URL path prefix such as
+/// `/sandboxes`, and the 302 `Location` of find-by-tag lacks that prefix.
+#[tokio::test]
+async fn base_url_path_prefix_is_kept() {
+    let env = setup_local(MockServer::builder().prefix("/sandboxes")).await;
+    assert!(env.base_url.ends_with("/sandboxes"), "{}", env.base_url);
+    let img = env.contree.images().get("ubuntu:latest").await.unwrap();
+    let out = img.shell("echo prefixed").await.unwrap();
+    assert_eq!(out.stdout_str().unwrap(), "prefixed\n");
+    // Inspect calls go through the prefix too.
+    assert!(out.image().unwrap().ls("/").await.is_ok());
+}

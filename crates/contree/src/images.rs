@@ -897,6 +897,17 @@ mod tests {
     }
 
     #[test]
+    fn time_filters_are_utc_rfc3339() {
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(86_400);
+        assert_eq!(rfc3339(t), "1970-01-02T00:00:00Z");
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1000);
+        assert_eq!(
+            TimeFilter::Ago(Duration::from_secs(10)).resolve(now),
+            std::time::UNIX_EPOCH + Duration::from_secs(990)
+        );
+    }
+
+    #[test]
     fn uuid_detection() {
         assert!(looks_like_uuid("12345678-9abc-baba-deda-0123456789ab"));
         assert!(!looks_like_uuid("ubuntu:latest"));
