@@ -107,8 +107,9 @@
 //!
 //! Awaiting a run spawns it, then follows the operation's event stream until its
 //! `completion` event (resuming across dropped connections) and fetches the final result
-//! once. It does not poll, except when the token may not follow events (HTTP 403): then
-//! it polls `GET /operations/{id}` with a growing interval that honours `Retry-After`.
+//! once. It does not poll, except when the token may not follow events (HTTP 403), or in
+//! the unlikely case the final fetch still shows the operation running: then it polls
+//! `GET /operations/{id}` with a growing interval (0.2 s to 5 s) that honours `Retry-After`.
 //! Imports are waited for by polling, as the service documents no event log for them.
 //! The client's wait deadline is the run's server-side timeout plus a margin
 //! ([`ContreeBuilder::wait_margin`]), so it never gives up before the server does; if the
