@@ -275,8 +275,9 @@ pub(crate) async fn wait_terminal(
             match ev {
                 Ok(ev) if ev.is_completion() => break,
                 Ok(_) => {}
-                Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => return Err(e),
                 Err(e) => {
+                    // No event log (e.g. imports), or following is refused: poll instead
+                    // (an unknown operation then fails with 404 on the status request).
                     tracing::debug!(operation_id = %op_id, error = %e, "cannot follow events; polling");
                     break;
                 }
