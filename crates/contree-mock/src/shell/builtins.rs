@@ -47,6 +47,7 @@ pub(crate) const BUILTINS: &[&str] = &[
     "hostname",
     "id",
     "ln",
+    "local",
     "ls",
     "mkdir",
     "mktemp",
@@ -58,6 +59,7 @@ pub(crate) const BUILTINS: &[&str] = &[
     "read",
     "readlink",
     "realpath",
+    "return",
     "rm",
     "rmdir",
     "seq",
@@ -341,6 +343,36 @@ async fn dispatch(c: &mut Ctx<'_>, name: &str, a: &[String]) -> R {
         "tr" => tr(c, a).await,
         "trap" => trap(c, a).await,
         "wait" => Ok(0),
+        "return" => {
+            let code = match a.first() {
+                None => c.sh.status,
+                Some(s) => s.parse::<i64>().map(|n| (n & 255) as i32).unwrap_or(2),
+            };
+            if c.sh.func_depth == 0 {
+                c.fail("can only `return' from a function or sourced script")
+                    .await?;
+                return Ok(1);
+            }
+            c.sh.ctl = Some(Ctl::Return(code));
+            Ok(code)
+        }
+        "local" => {
+            for s in a.iter().filter(|s| !s.starts_with('-')) {
+                match s.split_once('=') {
+                    Some((n, v)) if valid_name(n) => c.sh.set_var(n, v.to_owned()),
+                    None if valid_name(s) => {
+                        if !c.sh.vars.contains_key(s.as_str()) {
+                            c.sh.set_var(s, String::new());
+                        }
+                    }
+                    _ => {
+                        c.fail(&format!("{s}: bad variable name")).await?;
+                        return Ok(1);
+                    }
+                }
+            }
+            Ok(0)
+        }
         "umask" => {
             if a.is_empty() {
                 c.out.put("0022\n").await?;

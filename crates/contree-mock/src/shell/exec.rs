@@ -30,6 +30,8 @@ pub(crate) enum Ctl {
     Break(u32),
     /// `continue N`.
     Continue(u32),
+    /// `return N` from a function.
+    Return(i32),
 }
 
 /// The standard streams of a command.
@@ -65,6 +67,10 @@ pub(crate) struct Shell {
     pub(crate) status_of_subst: Option<i32>,
     /// The `trap ... EXIT` command.
     pub(crate) exit_trap: Option<String>,
+    /// Defined functions.
+    pub(crate) funcs: BTreeMap<String, Arc<Command>>,
+    /// Function calls in progress.
+    pub(crate) func_depth: usize,
 }
 
 impl Shell {
@@ -94,6 +100,8 @@ impl Shell {
             pipefail: false,
             status_of_subst: None,
             exit_trap: None,
+            funcs: BTreeMap::new(),
+            func_depth: 0,
         }
     }
 
@@ -280,6 +288,10 @@ pub(crate) fn exec_command<'a>(sh: &'a mut Shell, cmd: &'a Command, io: &'a Io) 
                 };
                 exec_compound(sh, c, &io2).await
             }
+            Command::FuncDef(name, body) => {
+                sh.funcs.insert(name.clone(), body.clone());
+                0
+            }
         }
     })
 }
@@ -295,6 +307,24 @@ async fn exec_compound(sh: &mut Shell, c: &Compound, io: &Io) -> i32 {
             }
         }
         Compound::Group(s) => exec_script(sh, s, io).await,
+        Compound::Case { word, arms } => {
+            let value: Vec<char> = match expand_single(sh, word, io).await {
+                Ok(v) => v.chars().collect(),
+                Err(code) => return code,
+            };
+            for (pats, body) in arms {
+                for p in pats {
+                    let pat: Vec<char> = match expand_pattern(sh, p, io).await {
+                        Ok(p) => p.chars().collect(),
+                        Err(code) => return code,
+                    };
+                    if glob_match(&pat, &value) {
+                        return exec_script(sh, body, io).await;
+                    }
+                }
+            }
+            0
+        }
         Compound::If { arms, otherwise } => {
             for (cond, body) in arms {
                 sh.cond_depth += 1;
@@ -371,7 +401,7 @@ async fn exec_compound(sh: &mut Shell, c: &Compound, io: &Io) -> i32 {
 fn loop_ctl(sh: &mut Shell) -> bool {
     match sh.ctl {
         None => false,
-        Some(Ctl::Exit(_)) => true,
+        Some(Ctl::Exit(_)) | Some(Ctl::Return(_)) => true,
         Some(Ctl::Break(n)) => {
             sh.ctl = if n > 1 { Some(Ctl::Break(n - 1)) } else { None };
             true
@@ -481,6 +511,30 @@ pub(crate) fn run_argv<'a>(sh: &'a mut Shell, argv: Vec<String>, io: &'a Io) -> 
                     return 127;
                 }
             }
+        }
+        if let Some(body) = sh.funcs.get(&name).cloned() {
+            if sh.depth + sh.func_depth >= MAX_DEPTH {
+                report(
+                    io,
+                    &format!("sh: {name}: maximum function nesting depth exceeded\n"),
+                )
+                .await;
+                return 2;
+            }
+            let mut args = vec![sh.args.first().cloned().unwrap_or_default()];
+            args.extend(argv.into_iter().skip(1));
+            let saved = std::mem::replace(&mut sh.args, args);
+            sh.func_depth += 1;
+            let saved_loops = std::mem::replace(&mut sh.loop_depth, 0);
+            let mut st = exec_command(sh, &body, io).await;
+            sh.loop_depth = saved_loops;
+            sh.func_depth -= 1;
+            sh.args = saved;
+            if let Some(Ctl::Return(n)) = sh.ctl {
+                sh.ctl = None;
+                st = n;
+            }
+            return st;
         }
         if builtins::is_builtin(&name) {
             return builtins::run(sh, &name, argv, io).await;

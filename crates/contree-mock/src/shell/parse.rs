@@ -32,6 +32,8 @@ pub enum Command {
     Simple(Simple),
     /// A compound command with its redirections.
     Compound(Box<Compound>, Vec<Redir>),
+    /// `name() body`: defines a function.
+    FuncDef(String, std::sync::Arc<Command>),
 }
 
 /// A simple command.
@@ -67,6 +69,13 @@ pub enum Compound {
         items: Option<Vec<Word>>,
         /// Loop body.
         body: Script,
+    },
+    /// `case word in pat|pat) body ;; ... esac`.
+    Case {
+        /// The word matched.
+        word: Word,
+        /// Patterns with their bodies.
+        arms: Vec<(Vec<Word>, Script)>,
     },
     /// `while c; do b; done` or, with `until`, `until c; do b; done`.
     While {
@@ -434,6 +443,40 @@ impl Parser {
                     self.i += 3;
                     Some(self.for_rest()?)
                 }
+                "case" => {
+                    self.i += 4;
+                    Some(self.case_rest()?)
+                }
+                "function" => {
+                    self.i += 8;
+                    self.skip_blank();
+                    let name = self.peek_bare().unwrap_or_default();
+                    if name.is_empty() || !name.chars().all(is_name_char) {
+                        return Err(ParseError("bad function name".to_owned()));
+                    }
+                    self.i += name.len();
+                    self.skip_blank();
+                    if self.eat('(') {
+                        self.skip_blank();
+                        if !self.eat(')') {
+                            return Err(ParseError("missing `)` of function definition".into()));
+                        }
+                    }
+                    return self.func_body(name);
+                }
+                w if w.chars().next().is_some_and(is_name_start) && w.chars().all(is_name_char) => {
+                    let save = self.i;
+                    self.i += w.len();
+                    self.skip_blank();
+                    if self.eat('(') {
+                        self.skip_blank();
+                        if self.eat(')') {
+                            return self.func_body(w.to_owned());
+                        }
+                    }
+                    self.i = save;
+                    None
+                }
                 _ => None,
             }
         } else {
@@ -451,6 +494,66 @@ impl Parser {
             return Ok(Command::Compound(Box::new(c), redirs));
         }
         self.simple()
+    }
+
+    fn func_body(&mut self, name: String) -> PResult<Command> {
+        self.skip_lines();
+        let body = self.command()?;
+        if !matches!(body, Command::Compound(..)) {
+            return Err(ParseError(format!("bad function body for `{name}`")));
+        }
+        Ok(Command::FuncDef(name, std::sync::Arc::new(body)))
+    }
+
+    fn case_rest(&mut self) -> PResult<Compound> {
+        self.skip_blank();
+        let word = self
+            .word()?
+            .ok_or_else(|| ParseError("missing word after `case`".to_owned()))?;
+        self.expect_keyword("in")?;
+        let mut arms = Vec::new();
+        loop {
+            self.skip_lines();
+            if self.at_keyword(&["esac"]) {
+                self.i += 4;
+                break;
+            }
+            if self.i >= self.s.len() {
+                return Err(ParseError(
+                    "unexpected end of input (expecting `esac`)".into(),
+                ));
+            }
+            self.eat('(');
+            let mut pats = Vec::new();
+            loop {
+                self.skip_blank();
+                match self.word()? {
+                    Some(w) => pats.push(w),
+                    None => {
+                        return Err(ParseError(format!(
+                            "unexpected `{}` in case pattern",
+                            self.rest_token()
+                        )));
+                    }
+                }
+                self.skip_blank();
+                if !self.eat('|') {
+                    break;
+                }
+            }
+            if !self.eat(')') {
+                return Err(ParseError("missing `)` after case pattern".into()));
+            }
+            let body = self.script(&["esac"])?;
+            arms.push((pats, body));
+            self.skip_lines();
+            if self.eat_str(";;") {
+                continue;
+            }
+            self.expect_keyword("esac")?;
+            break;
+        }
+        Ok(Compound::Case { word, arms })
     }
 
     fn if_rest(&mut self) -> PResult<Compound> {

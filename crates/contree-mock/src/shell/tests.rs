@@ -896,3 +896,24 @@ async fn stdout_receiver_gone_stops_writers() {
         Some(0)
     );
 }
+
+#[tokio::test]
+async fn case_and_functions() {
+    let script = "for x in a.txt b.py c; do case $x in *.txt) echo text;; *.py|*.sh) echo code ;; *) echo other; esac; done";
+    assert_eq!(stdout(script).await, "text\ncode\nother\n");
+    assert_eq!(
+        stdout("case 'a b' in \"a b\") echo quoted;; esac; case x in (y) echo no;; esac").await,
+        "quoted\n"
+    );
+    let script = "greet() { echo \"hello $1 ($#)\"; return 3; echo never; }\ngreet world two; echo $?; echo $1";
+    assert_eq!(stdout(script).await, "hello world (2)\n3\n\n");
+    let script = "function f { local v=inner; for i in 1 2; do return $i; done; }; f; echo $? $v";
+    assert_eq!(stdout(script).await, "1 inner\n");
+    assert_eq!(stdout("fact() { if [ $1 -le 1 ]; then echo 1; else echo $(( $1 * $(fact $(( $1 - 1 ))) )); fi; }; fact 5").await, "120\n");
+    let o = sh("f() { f; }; f").await;
+    assert_eq!(o.status, 2);
+    assert!(o.stderr.contains("nesting depth"), "{}", o.stderr);
+    assert_eq!(sh("return 1").await.status, 1);
+    assert!(super::parse::parse("case x in").is_err());
+    assert!(super::parse::parse("f() echo").is_err());
+}
