@@ -13,6 +13,11 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use contree_proto::types::{
+    ClosableStreamRepr, ExecSpec, ImageImportRequest, ImageSource, InstanceSpawnRequest,
+    UpdateImageTagBody,
+};
+
 use crate::events::{EventLog, SseOptions, spawn_writer};
 use crate::instance::{self, ProcPlan};
 use crate::respond::Resp;
@@ -173,15 +178,10 @@ fn list_images(ctx: &Ctx) -> R {
     Ok(Resp::json(200, json!({"images": images})))
 }
 
-#[derive(Deserialize)]
-struct TagBody {
-    tag: String,
-}
-
 fn update_tag(ctx: &Ctx, id: &str) -> R {
     ctx.shared.require("set_image_tag")?;
     let uuid = parse_uuid(id, "image UUID", 400)?;
-    let body: TagBody = json_body(ctx)?;
+    let body: UpdateImageTagBody = json_body(ctx)?;
     let tag = body
         .tag
         .strip_prefix("tag:")
@@ -220,33 +220,14 @@ fn delete_tag(ctx: &Ctx, id: &str) -> R {
     Ok(Resp::empty(204))
 }
 
-#[derive(Deserialize)]
-struct Credentials {
-    username: Option<String>,
-    password: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Registry {
-    url: String,
-    credentials: Option<Credentials>,
-}
-
-#[derive(Deserialize)]
-struct ImportBody {
-    registry: Registry,
-    #[serde(default)]
-    tag: Option<String>,
-    timeout: Option<i64>,
-}
-
 fn import_image(ctx: &Ctx) -> R {
     ctx.shared.require("import")?;
-    let body: ImportBody = json_body(ctx)?;
+    let body: ImageImportRequest = json_body(ctx)?;
+    let tag = body.tag.clone().into_value();
     if body.registry.url.trim().is_empty() {
         return Err(bad("registry.url must not be empty"));
     }
-    if let Some(t) = &body.tag
+    if let Some(t) = &tag
         && !valid_tag(t)
     {
         return Err(bad(format!("{t:?} is not a valid tag")));
@@ -266,9 +247,9 @@ fn import_image(ctx: &Ctx) -> R {
         }
         registry["credentials"] = cred;
     }
-    let metadata = json!({"registry": registry, "tag": body.tag, "timeout": timeout});
+    let metadata = json!({"registry": registry, "tag": tag, "timeout": timeout});
     let op = new_op(ctx, OpKind::ImageImport, None, metadata, None);
-    instance::start_import(ctx.shared.clone(), op, body.registry.url, body.tag);
+    instance::start_import(ctx.shared.clone(), op, body.registry.url, tag);
     Ok(Resp::json(201, json!({"uuid": op})).location(format!("/v1/operations/{op}")))
 }
 
@@ -385,67 +366,6 @@ fn get_file(ctx: &Ctx, sha: &str) -> R {
 // ---------------------------------------------------------------------------------------------
 // instances
 
-#[derive(Deserialize, Clone)]
-pub(crate) struct StdinBody {
-    #[serde(default)]
-    value: String,
-    encoding: Option<String>,
-    close: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct Networking {
-    enabled: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct Limits {
-    max_layer_bytes: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct FileSpec {
-    uuid: Option<String>,
-    uid: Option<i64>,
-    gid: Option<i64>,
-    mode: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SpawnBody {
-    command: String,
-    image: String,
-    disposable: Option<bool>,
-    hostname: Option<String>,
-    args: Option<Vec<String>>,
-    shell: Option<bool>,
-    env: Option<BTreeMap<String, String>>,
-    preserve_env: Option<bool>,
-    preserve_cwd: Option<bool>,
-    cwd: Option<String>,
-    uid: Option<i64>,
-    gid: Option<i64>,
-    resources_limits: Option<Limits>,
-    networking: Option<Networking>,
-    stdin: Option<StdinBody>,
-    timeout: Option<i64>,
-    truncate_output_at: Option<i64>,
-    files: Option<BTreeMap<String, FileSpec>>,
-}
-
-#[derive(Deserialize)]
-struct ExecBody {
-    command: String,
-    args: Option<Vec<String>>,
-    shell: Option<bool>,
-    env: Option<BTreeMap<String, String>>,
-    cwd: Option<String>,
-    uid: Option<i64>,
-    gid: Option<i64>,
-    stdin: Option<StdinBody>,
-    truncate_output_at: Option<i64>,
-}
-
 fn valid_cwd(cwd: &str) -> bool {
     cwd.is_empty() || cwd.starts_with('/')
 }
@@ -463,11 +383,11 @@ fn truncate_param(v: Option<i64>) -> Result<u64, Resp> {
     }
 }
 
-fn stdin_param(s: &Option<StdinBody>) -> Result<(Vec<u8>, bool, Value), Resp> {
+fn stdin_param(s: &Option<ClosableStreamRepr>) -> Result<(Vec<u8>, bool, Value), Resp> {
     match s {
         None => Ok((Vec::new(), false, Value::Null)),
         Some(b) => {
-            let enc = b.encoding.as_deref().unwrap_or("ascii");
+            let enc = b.encoding.as_ref().map_or("ascii", |e| e.as_str());
             let data = decode_stream(&b.value, Some(enc)).ok_or_else(|| {
                 bad(format!(
                     "stdin.value is not valid {enc} (encoding must be ascii or base64)"
@@ -487,7 +407,7 @@ fn stdin_param(s: &Option<StdinBody>) -> Result<(Vec<u8>, bool, Value), Resp> {
 fn process_env(
     shell: bool,
     image_env: &BTreeMap<String, String>,
-    env: &Option<BTreeMap<String, String>>,
+    env: Option<&BTreeMap<String, String>>,
 ) -> BTreeMap<String, String> {
     let mut out = if shell {
         image_env.clone()
@@ -503,7 +423,8 @@ fn process_env(
 }
 
 fn spawn_instance(ctx: &Ctx) -> R {
-    let body: SpawnBody = json_body(ctx)?;
+    let body: InstanceSpawnRequest = json_body(ctx)?;
+    let req_env = body.env.as_value().cloned();
     let disposable = body.disposable.unwrap_or(false);
     if disposable {
         if !ctx.shared.has("spawn_disposable") && !ctx.shared.has("spawn") {
@@ -559,23 +480,26 @@ fn spawn_instance(ctx: &Ctx) -> R {
 
     let (image, fs, files_json) = {
         let st = ctx.shared.state();
-        let image = if let Some(tag) = body.image.strip_prefix("tag:") {
-            st.resolve_tag(tag).ok_or_else(|| {
-                bad(format!(
-                    "image tag {tag:?} not found; import it or use a listed tag"
-                ))
-            })?
-        } else {
-            let u = Uuid::parse_str(&body.image).map_err(|_| {
-                bad(format!(
-                    "image must be a UUID or `tag:<tag>`, got {:?}",
-                    body.image
-                ))
-            })?;
-            if !st.images.contains_key(&u) {
-                return Err(bad(format!("image {u} not found")));
+        let image = match &body.image {
+            ImageSource::Tag(t) => {
+                let tag = t.0.strip_prefix("tag:").unwrap_or(&t.0);
+                st.resolve_tag(tag).ok_or_else(|| {
+                    bad(format!(
+                        "image tag {tag:?} not found; import it or use a listed tag"
+                    ))
+                })?
             }
-            u
+            ImageSource::Uuid(u) => {
+                if !st.images.contains_key(u) {
+                    return Err(bad(format!("image {u} not found")));
+                }
+                *u
+            }
+            other => {
+                return Err(bad(format!(
+                    "image must be a UUID or `tag:<tag>`, got {other:?}"
+                )));
+            }
         };
         let Some(img) = st.images.get(&image) else {
             return Err(bad(format!("image {image} not found")));
@@ -586,10 +510,9 @@ fn spawn_instance(ctx: &Ctx) -> R {
             if !path.starts_with('/') {
                 return Err(bad(format!("files: {path:?} is not an absolute path")));
             }
-            let Some(fid) = spec.uuid.as_deref() else {
+            let Some(fid) = spec.uuid else {
                 return Err(bad(format!("files[{path:?}].uuid is required")));
             };
-            let fid = parse_uuid(fid, "file uuid", 400)?;
             let data = st
                 .file_by_uuid
                 .get(&fid)
@@ -633,7 +556,7 @@ fn spawn_instance(ctx: &Ctx) -> R {
         "hostname": hostname,
         "args": body.args.clone().unwrap_or_default(),
         "shell": shell,
-        "env": body.env,
+        "env": req_env,
         "preserve_env": body.preserve_env.unwrap_or(false),
         "cwd": cwd,
         "uid": uid,
@@ -654,7 +577,7 @@ fn spawn_instance(ctx: &Ctx) -> R {
     metadata["preserve_cwd"] = json!(body.preserve_cwd.unwrap_or(false));
 
     let timeout = Duration::from_secs(body.timeout.unwrap_or(max_timeout).max(1) as u64);
-    let env = process_env(shell, &image_env, &body.env);
+    let env = process_env(shell, &image_env, req_env.as_ref());
     let inst = InstanceRt {
         fs: Arc::new(Mutex::new(fs)),
         procs: BTreeMap::new(),
@@ -690,7 +613,7 @@ fn spawn_instance(ctx: &Ctx) -> R {
     };
     let mut result_env = image_env;
     if body.preserve_env.unwrap_or(false) {
-        for (k, v) in body.env.iter().flatten() {
+        for (k, v) in req_env.iter().flatten() {
             if v.is_empty() {
                 result_env.remove(k);
             } else {
@@ -872,7 +795,7 @@ fn spid_param(s: &str) -> Result<u32, Resp> {
 }
 
 fn subprocess_create(ctx: &Ctx, id: &str) -> R {
-    let body: ExecBody = json_body(ctx)?;
+    let body: ExecSpec = json_body(ctx)?;
     let cwd = body.cwd.clone().unwrap_or_default();
     if !valid_cwd(&cwd) {
         return Err(bad(format!("cwd must be absolute or empty, got {cwd:?}")));
@@ -927,7 +850,7 @@ fn subprocess_create(ctx: &Ctx, id: &str) -> R {
                 body.args.clone().unwrap_or_default()
             },
             shell,
-            env: process_env(shell, &image_env, &body.env),
+            env: process_env(shell, &image_env, body.env.as_value()),
             cwd: if cwd.is_empty() { default_cwd } else { cwd },
             uid,
             gid,
@@ -1011,8 +934,8 @@ fn subprocess_kill(ctx: &Ctx, id: &str, spid: &str) -> R {
 
 async fn subprocess_stdin(ctx: &Ctx, id: &str, spid: &str) -> R {
     let spid = spid_param(spid)?;
-    let body: StdinBody = json_body(ctx)?;
-    let enc = body.encoding.as_deref().unwrap_or("ascii");
+    let body: ClosableStreamRepr = json_body(ctx)?;
+    let enc = body.encoding.as_ref().map_or("ascii", |e| e.as_str());
     let data = decode_stream(&body.value, Some(enc)).ok_or_else(|| {
         bad(format!(
             "value is not valid {enc} (encoding must be ascii or base64)"

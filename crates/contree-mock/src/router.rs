@@ -149,6 +149,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_spec_operation_routes_to_its_id() {
+        assert_eq!(contree_proto::OPERATIONS.len(), 28);
+        for op in contree_proto::OPERATIONS.iter() {
+            let re = regex::Regex::new(r"\{[^}]+\}").expect("valid regex");
+            let path = re.replace_all(op.path, "x").into_owned();
+            let r = route(&op.method, &path)
+                .unwrap_or_else(|e| panic!("{} {} {path}: {e:?}", op.method, op.id));
+            assert_eq!(r.operation_id(), op.id, "{} {path}", op.method);
+        }
+    }
+
+    #[test]
     fn trailing_slashes_route_strictly() {
         assert_eq!(route(&Method::GET, "/inspect"), Ok(Route::InspectRedirect));
         assert_eq!(route(&Method::GET, "/inspect/"), Ok(Route::FindByTag));
