@@ -6,7 +6,7 @@ use std::time::Duration;
 ///
 /// | Field | Default | Covers |
 /// |---|---|---|
-/// | `connect` | 10 s | TCP connect + TLS handshake, per attempt |
+/// | `connect` | 10 s | the TCP connect, per attempt (the TLS handshake counts against `attempt`) |
 /// | `attempt` | 60 s | one attempt until the response headers arrive (including sending the request body); for buffered calls ([`Transport::send`](crate::Transport::send)) also reading the body |
 /// | `read_idle` | 300 s | the longest silence between two body chunks of a *streamed* response (SSE keepalives reset it) |
 /// | `operation` | none | the whole call including every retry and backoff sleep |
@@ -22,7 +22,7 @@ use std::time::Duration;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Connect timeout (TCP + TLS), per attempt.
+    /// TCP connect timeout, per attempt.
     pub connect: Duration,
     /// Per-attempt timeout until the response headers (for buffered calls: until the body is read).
     pub attempt: Duration,

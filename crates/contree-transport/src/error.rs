@@ -156,7 +156,7 @@ fn api_text(message: &Option<String>) -> String {
 fn retry_hint(status: StatusCode, retry_after: Option<Duration>) -> String {
     match (status.as_u16(), retry_after) {
         (_, Some(d)) => format!(" (the server asks to retry after {}s)", d.as_secs()),
-        (401, _) => " (check the token: it was refreshed once and still rejected)".into(),
+        (401, _) => " (the token was rejected; check the token and its source)".into(),
         (403, _) => {
             " (the token lacks the permission for this call, or the project is wrong)".into()
         }

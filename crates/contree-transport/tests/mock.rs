@@ -40,7 +40,10 @@ fn creds_for(server: &MockServer, token: &str) -> Credentials {
 
 fn transport_for(server: &MockServer, timeouts: Timeouts) -> Transport {
     Transport::builder()
-        .credentials(Arc::new(StaticProvider::new(creds_for(server, server.token()))))
+        .credentials(Arc::new(StaticProvider::new(creds_for(
+            server,
+            server.token(),
+        ))))
         .retry(support::fast_retry())
         .timeouts(timeouts)
         .build()
@@ -91,7 +94,11 @@ async fn all_events(t: &Transport, op: &str) -> Vec<SseEvent> {
 async fn n_503s_then_success_on_an_idempotent_get() {
     let server = start().await;
     let t = transport_for(&server, Timeouts::default());
-    server.inject(FaultRule::new(Method::GET, "/v1/whoami").times(3).status(503));
+    server.inject(
+        FaultRule::new(Method::GET, "/v1/whoami")
+            .times(3)
+            .status(503),
+    );
     let req = Request::get("/whoami").body(Body::empty()).unwrap();
     let resp = t
         .send(&ops::WHOAMI, req, &RequestOptions::default())
@@ -113,7 +120,11 @@ async fn spawn_429_with_retry_after_creates_exactly_one_instance() {
     );
     spawn(&t, "true").await;
     assert_eq!(server.request_count("spawnInstance"), 2);
-    assert_eq!(operation_count(&t).await, 1, "exactly one instance was created");
+    assert_eq!(
+        operation_count(&t).await,
+        1,
+        "exactly one instance was created"
+    );
 }
 
 #[tokio::test]
@@ -156,15 +167,26 @@ async fn event_streams_cut_every_k_events_or_by_sse_error_yield_each_event_once(
 
     for k in [1, 2, 3] {
         let path = format!("/v1/operations/{op}/events");
-        server.inject(FaultRule::new(Method::GET, &path).forever().cut_stream_after(k));
+        server.inject(
+            FaultRule::new(Method::GET, &path)
+                .forever()
+                .cut_stream_after(k),
+        );
         let before = server.request_count("getOperationEvents");
         let got = all_events(&t, &op).await;
         server.clear_faults();
         assert_eq!(got, reference, "cut every {k}");
         let connections = server.request_count("getOperationEvents") - before;
-        assert!(connections >= (reference.len() as u64).div_ceil(k), "k={k}: {connections}");
+        assert!(
+            connections >= (reference.len() as u64).div_ceil(k),
+            "k={k}: {connections}"
+        );
 
-        server.inject(FaultRule::new(Method::GET, &path).forever().sse_error_after(k));
+        server.inject(
+            FaultRule::new(Method::GET, &path)
+                .forever()
+                .sse_error_after(k),
+        );
         let got = all_events(&t, &op).await;
         server.clear_faults();
         assert_eq!(got, reference, "sse_error every {k}");
@@ -209,7 +231,10 @@ async fn a_stalled_event_stream_hits_the_idle_timeout() {
         .start()
         .await;
     let t = Transport::builder()
-        .credentials(Arc::new(StaticProvider::new(creds_for(&server, server.token()))))
+        .credentials(Arc::new(StaticProvider::new(creds_for(
+            &server,
+            server.token(),
+        ))))
         .retry(RetryConfig {
             max_stream_reconnects: 0,
             ..support::fast_retry()

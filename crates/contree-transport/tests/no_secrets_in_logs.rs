@@ -85,12 +85,25 @@ async fn the_token_never_appears_in_trace_logs() {
     assert_eq!(n, 3);
     tracing::debug!(transport = ?t, "logged by the application");
 
+    // The same over HTTP/2 (TLS + ALPN), where h2 logs its frames.
+    let tls = support::tls::https_server(vec![b"h2".to_vec()]).await;
+    let t2 = contree_transport::Transport::builder()
+        .credentials(std::sync::Arc::new(contree_auth::StaticProvider::new(
+            support::creds(&tls.base),
+        )))
+        .add_root_certificates_pem(tls.ca_pem.clone().into_bytes())
+        .build()
+        .unwrap();
+    let resp = t2.send(&ops::WHOAMI, get(), &opts).await.unwrap();
+    assert!(String::from_utf8_lossy(resp.body()).starts_with("HTTP/2.0"));
+
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).to_string();
     // The capture is not vacuous: it saw the retries, the refresh and the reconnects.
     assert!(logs.contains("retrying"), "{logs}");
     assert!(logs.contains("refreshing credentials"), "{logs}");
     assert!(logs.contains("reconnecting the event stream"), "{logs}");
     assert!(logs.contains("TRACE"), "TRACE-level output was captured");
+    assert!(logs.contains("h2"), "HTTP/2 frames were logged too");
     assert!(!logs.contains(TOKEN), "the token leaked into the logs");
     assert!(
         !logs.contains("Bearer"),

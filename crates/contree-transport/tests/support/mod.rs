@@ -13,6 +13,8 @@ use contree_transport::{RetryConfig, Timeouts, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod tls;
+
 pub const TOKEN: &str = "tok-SECRET-4f9a1c";
 
 /// What the server does with one request.
