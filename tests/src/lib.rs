@@ -93,3 +93,7 @@ pub async fn setup_local(builder: MockServerBuilder) -> TestEnv {
 }
 
 pub mod scenario;
+
+/// The workspace README: its Rust examples are compiled as doc tests of this crate.
+#[doc = include_str!("../../README.md")]
+pub mod readme {}
