@@ -101,6 +101,17 @@
 //!   [`stat`](Image::stat).
 //! - [`Session`]: follows the newest version after each run; serialised, never stuck.
 //! - [`Files`]: uploads deduplicated by sha256, existence checks, listing.
+//! - Live output: [`Run::stream`] yields [`RunEvent`]s (stdout/stderr chunks as they are
+//!   produced, exit, completion, then the [`RunOutput`]); [`Run::start`] returns a detached
+//!   [`RunHandle`] (events, wait, cancel), re-attachable from its id with
+//!   [`Operations::attach`].
+//! - Interactive processes: [`Run::spawn`] gives a [`Process`] (stdin as `AsyncWrite`,
+//!   stdout/stderr as `AsyncRead`, [`kill`](Process::kill), [`wait`](Process::wait));
+//!   [`Exec`] runs subprocesses inside a running VM.
+//! - Fan-out: [`Contree::fan_out`] runs many [`Run`]s with a concurrency bound, results as
+//!   they finish ([`FanOut`]); [`Operations::wait_all`]/[`Operations::wait_any`].
+//! - [`Operations`]: get, list (page or stream, with filters), cancel, wait with a
+//!   deadline, typed [`Event`] streams.
 //! - [`Error`]: one opaque error with [`ErrorKind`] and predicates.
 //!
 //! # Waiting for runs
