@@ -917,3 +917,50 @@ async fn case_and_functions() {
     assert!(super::parse::parse("case x in").is_err());
     assert!(super::parse::parse("f() echo").is_err());
 }
+
+#[tokio::test]
+async fn sed_subset() {
+    let setup = "printf 'one\\ntwo\\nthree\\n' > /tmp/s; ";
+    let t = |s: &str| format!("{setup}{s}");
+    assert_eq!(stdout(&t("sed 's/o/0/' /tmp/s")).await, "0ne\ntw0\nthree\n");
+    assert_eq!(
+        stdout(&t("sed -e 's/e/E/g' -e '2d' /tmp/s")).await,
+        "onE\nthrEE\n"
+    );
+    assert_eq!(
+        stdout(&t(
+            "sed -n '/^t/p' /tmp/s; sed -n '$p' /tmp/s; sed 2q /tmp/s"
+        ))
+        .await,
+        "two\nthree\nthree\none\ntwo\n"
+    );
+    assert_eq!(
+        stdout(&t("sed -E 's/(t)(w|h)/\\2\\1[&]/' /tmp/s")).await,
+        "one\nwt[tw]o\nht[th]ree\n"
+    );
+    assert_eq!(
+        stdout(&t(
+            "sed 's|\\(n\\)e|<\\1>|' /tmp/s | head -n 1; sed '1,2d' /tmp/s; sed '2,$!d' /tmp/s"
+        ))
+        .await,
+        "o<n>\nthree\ntwo\nthree\n"
+    );
+    let (o, fs) = sh_fs(&t("sed -i 's/two/2/' /tmp/s; echo abc | sed 's/b/\\n/'")).await;
+    assert_eq!(o.stdout, "a\nc\n");
+    assert_eq!(
+        fs.lock().unwrap().read("/tmp/s").unwrap(),
+        "one\n2\nthree\n"
+    );
+    for bad in [
+        "sed",
+        "sed 's/a/b'",
+        "sed 'x'",
+        "sed -E 's/(/x/' /etc/passwd",
+        "sed -i s/a/b/",
+        "sed 's/a/b/z'",
+    ] {
+        let o = sh(bad).await;
+        assert_ne!(o.status, 0, "{bad}");
+        assert!(o.stderr.starts_with("sed: "), "{bad}: {}", o.stderr);
+    }
+}
