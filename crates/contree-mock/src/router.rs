@@ -151,8 +151,8 @@ mod tests {
     #[test]
     fn every_spec_operation_routes_to_its_id() {
         assert_eq!(contree_proto::OPERATIONS.len(), 28);
+        let re = regex::Regex::new(r"\{[^}]+\}").expect("valid regex");
         for op in contree_proto::OPERATIONS.iter() {
-            let re = regex::Regex::new(r"\{[^}]+\}").expect("valid regex");
             let path = re.replace_all(op.path, "x").into_owned();
             let r = route(&op.method, &path)
                 .unwrap_or_else(|e| panic!("{} {} {path}: {e:?}", op.method, op.id));
