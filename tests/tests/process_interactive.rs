@@ -139,3 +139,39 @@ async fn a_spawned_run_on_a_session_advances_it() {
         "typed in\n"
     );
 }
+
+#[tokio::test]
+async fn stdin_waits_until_the_process_is_registered() {
+    // A slow server: the VM takes a while to boot, so a write sent right after the spawn
+    // would be refused (425 while queued, 404 before the process exists).
+    let server = MockServer::builder()
+        .latency(std::time::Duration::from_millis(150))
+        .start()
+        .await;
+    let contree = contree_integration_tests::client_builder(
+        server.base_url(),
+        server.token(),
+        server.project(),
+    )
+    .build()
+    .unwrap();
+    let mut cat = contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .run("cat")
+        .spawn()
+        .await
+        .unwrap();
+    let stdin = cat.stdin().unwrap();
+    stdin.send("early\n").await.unwrap();
+    stdin.close().await.unwrap();
+    let mut got = String::new();
+    cat.take_stdout()
+        .unwrap()
+        .read_to_string(&mut got)
+        .await
+        .unwrap();
+    assert_eq!(got, "early\n");
+    // Each write was sent once, after registration: no refused attempts.
+    assert_eq!(server.request_count("operationSubprocessStdin"), 2);
+}
