@@ -91,3 +91,25 @@ async fn checkout_and_fork() {
     clone.shell("echo shared > /f").await.unwrap();
     assert_eq!(s.current(), clone.current());
 }
+
+#[tokio::test]
+async fn apply_files_bakes_files_into_a_version() {
+    let env = setup().await;
+    let img = env.contree.images().use_tag("ubuntu:latest");
+    let baked = img
+        .apply_files([contree::FileSpec::new("/etc/baked.conf", b"baked\n".to_vec()).mode(0o600)])
+        .await
+        .unwrap()
+        .into_image()
+        .unwrap();
+    assert_eq!(
+        baked.read_to_string("/etc/baked.conf").await.unwrap(),
+        "baked\n"
+    );
+    let s = img.session();
+    s.apply_files([contree::FileSpec::new("/s.txt", b"s\n".to_vec())])
+        .await
+        .unwrap();
+    assert_eq!(s.history().len(), 2);
+    assert_eq!(s.current().read_to_string("/s.txt").await.unwrap(), "s\n");
+}

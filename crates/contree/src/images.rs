@@ -273,6 +273,24 @@ impl Image {
         Session::new(self.clone())
     }
 
+    /// A run that only places files (the command is `true`); awaiting it yields a new
+    /// version with the files baked in (the Python SDK's `apply_files`).
+    ///
+    /// ```no_run
+    /// # async fn demo(img: contree::Image) -> contree::Result<()> {
+    /// use contree::FileSpec;
+    /// let with_config = img
+    ///     .apply_files([FileSpec::new("/etc/app.toml", b"debug = true\n".to_vec())])
+    ///     .await?
+    ///     .into_image();
+    /// # let _ = with_config; Ok(()) }
+    /// ```
+    pub fn apply_files(&self, files: impl IntoIterator<Item = crate::run::FileSpec>) -> Run {
+        files
+            .into_iter()
+            .fold(self.shell("true"), |run, f| run.file_spec(f))
+    }
+
     /// Tags this image (a tag already on another image moves here). Returns the tagged
     /// handle.
     pub async fn tag_as(&self, tag: &str) -> Result<Image> {

@@ -131,6 +131,14 @@ impl Session {
         Run::new(client, Target::Session(self.clone()), command.into(), false)
     }
 
+    /// A run that only places files (the command is `true`); awaiting it advances the
+    /// session to a version with the files baked in.
+    pub fn apply_files(&self, files: impl IntoIterator<Item = crate::run::FileSpec>) -> Run {
+        files
+            .into_iter()
+            .fold(self.shell("true"), |run, f| run.file_spec(f))
+    }
+
     /// Waits for the session's turn (runs are serialised); the guard keeps other runs out
     /// until dropped. Used by streamed, started and spawned runs.
     pub(crate) async fn lock_runs(&self) -> tokio::sync::OwnedMutexGuard<()> {
