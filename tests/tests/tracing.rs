@@ -44,3 +44,33 @@ async fn runs_are_traced_with_ids_and_without_secrets() {
     );
     assert!(!text.contains("very-secret-token"), "token leaked: {text}");
 }
+
+#[tokio::test]
+async fn a_run_timeout_above_the_token_limit_is_warned_about() {
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter("contree=warn")
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let env = setup_local(MockServer::builder().limit("instance_max_timeout", 30)).await;
+    env.contree.whoami().await.unwrap();
+    let img = env.contree.images().use_tag("ubuntu:latest");
+    img.shell("true")
+        .timeout(std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    let quiet = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(!quiet.contains("instance_max_timeout"), "{quiet}");
+    let _ = img
+        .shell("true")
+        .timeout(std::time::Duration::from_secs(45))
+        .await;
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("exceeds the token's instance_max_timeout"),
+        "{text}"
+    );
+}
