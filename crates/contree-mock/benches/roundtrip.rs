@@ -104,7 +104,10 @@ fn main() {
         let mut inproc = Vec::new();
         for _ in 0..20 {
             let t = Instant::now();
-            let s = contree_mock::MockServer::builder().latency(Duration::ZERO).start().await;
+            let s = contree_mock::MockServer::builder()
+                .latency(Duration::ZERO)
+                .start()
+                .await;
             inproc.push(t.elapsed());
             s.shutdown().await;
         }
@@ -115,7 +118,9 @@ fn main() {
             .start()
             .await;
         let host = server.addr().to_string();
-        let tcp = tokio::net::TcpStream::connect(&host).await.expect("connect");
+        let tcp = tokio::net::TcpStream::connect(&host)
+            .await
+            .expect("connect");
         tcp.set_nodelay(true).expect("nodelay");
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))

@@ -482,6 +482,7 @@ async fn drive_proc(
             Some(c) = err_rx.recv() => record(&shared, op, spid, &log, "stderr", &c),
             Some(sig) = kill_rx.recv() => break Outcome { code: -1, signal: sig, timed_out: false },
             () = &mut timer => break Outcome { code: -1, signal: 9, timed_out: true },
+            () = shared.stop.cancelled() => break Outcome { code: -1, signal: 9, timed_out: false },
             code = &mut fut => break Outcome { code, signal: -1, timed_out: false },
         }
     };

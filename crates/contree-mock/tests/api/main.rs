@@ -13,5 +13,6 @@ mod images;
 mod inspect;
 mod instances;
 mod operations;
+mod proto;
 mod python;
 mod subprocesses;
