@@ -99,9 +99,11 @@ async fn all_operations_through_contree_proto() {
         ImageSource::Tag(ImageSourceTag("tag:busybox:latest".into())),
     );
     spawn.shell = Some(true);
-    let mut f = types::InstanceFile::default();
-    f.uuid = Some(file.uuid);
-    f.mode = Some("0644".into());
+    let f = types::InstanceFile {
+        uuid: Some(file.uuid),
+        mode: Some("0644".into()),
+        ..Default::default()
+    };
     spawn.files = Some([("/in.txt".to_string(), f)].into_iter().collect());
     let (created, raw) = ok!(&c, SpawnInstance::new(spawn));
     let op = created.uuid.expect("operation uuid");
