@@ -61,3 +61,24 @@ fn binary_rejects_bad_arguments() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--port"));
 }
+
+/// `start_blocking` serves from its own runtime thread, usable without any async runtime.
+#[test]
+fn blocking_server_serves_without_a_runtime() {
+    use std::io::{Read as _, Write as _};
+    let server = contree_mock::MockServer::start_blocking();
+    let mut tcp = std::net::TcpStream::connect(server.addr()).unwrap();
+    write!(
+        tcp,
+        "GET /v1/whoami HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\nproject: {}\r\nconnection: close\r\n\r\n",
+        server.token(),
+        server.project().unwrap()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    tcp.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("\"permissions\""), "{resp}");
+    assert_eq!(server.request_count("whoAmI"), 1);
+    drop(server);
+}
