@@ -194,7 +194,7 @@ async fn event_streams_cut_every_k_events_or_by_sse_error_yield_each_event_once(
 
     // 410 (not yet durable) with Retry-After, then the full log.
     server.inject(
-        FaultRule::new(Method::GET, &format!("/v1/operations/{op}/events"))
+        FaultRule::new(Method::GET, format!("/v1/operations/{op}/events"))
             .status(410)
             .retry_after(0),
     );
@@ -207,7 +207,7 @@ async fn a_live_followed_stream_survives_cuts() {
     let t = transport_for(&server, Timeouts::default());
     let op = spawn(&t, "echo a; sleep 0.2; echo b; sleep 0.2; echo c").await;
     server.inject(
-        FaultRule::new(Method::GET, &format!("/v1/operations/{op}/events"))
+        FaultRule::new(Method::GET, format!("/v1/operations/{op}/events"))
             .forever()
             .cut_stream_after(2),
     );
