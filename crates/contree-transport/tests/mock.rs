@@ -161,7 +161,7 @@ async fn event_streams_cut_every_k_events_or_by_sse_error_yield_each_event_once(
     let op = spawn(&t, "echo one; echo two; echo three; echo four; echo five").await;
     let reference = all_events(&t, &op).await;
     assert_eq!(reference.last().unwrap().event, "completion");
-    assert!(reference.len() >= 8, "{reference:?}");
+    assert!(reference.len() >= 5, "{reference:?}");
     let ids: Vec<u64> = reference.iter().map(|e| e.id.unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 
