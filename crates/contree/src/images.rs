@@ -16,6 +16,7 @@ use crate::run::Run;
 use crate::session::Session;
 use crate::wait;
 use crate::wire;
+use contree_proto::types;
 
 /// A boxed, `Send`, `'static` future: what awaiting a builder of this crate produces.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -167,15 +168,15 @@ impl Image {
         }
     }
 
-    pub(crate) fn from_wire(client: Contree, w: wire::WireImage) -> Option<Self> {
+    pub(crate) fn from_wire(client: Contree, w: types::Image) -> Option<Self> {
         let uuid = w.uuid?;
         Some(Image {
             client,
-            reference: ImageRef::Uuid(uuid),
+            reference: ImageRef::Uuid(uuid.to_string()),
             tag: w.tag,
             created_at: w.created_at,
             parent: None,
-            operation_id: w.operation_uuid,
+            operation_id: w.operation_uuid.map(|u| u.to_string()),
         })
     }
 
@@ -310,13 +311,13 @@ impl Image {
             .client
             .send(&contree_proto::ops::UPDATE_IMAGE_TAG, req, &action)
             .await?;
-        let w: wire::WireImage = if resp.body().is_empty() {
-            wire::WireImage::default()
+        let w: types::Image = if resp.body().is_empty() {
+            types::Image::default()
         } else {
             wire::decode(&action, resp.body())?
         };
         let mut image = self.clone();
-        image.reference = ImageRef::Uuid(w.uuid.unwrap_or(uuid));
+        image.reference = ImageRef::Uuid(w.uuid.map_or(uuid, |u| u.to_string()));
         image.tag = Some(w.tag.unwrap_or_else(|| tag.to_string()));
         Ok(image)
     }
@@ -367,13 +368,15 @@ async fn inspect_image(client: &Contree, uuid: &str) -> Result<Image> {
     let resp = client
         .send(&contree_proto::ops::INSPECT_IMAGE, req, &action)
         .await?;
-    let w: wire::WireImage = wire::decode(&action, resp.body())?;
-    let mut w = w;
-    if w.uuid.is_none() {
-        w.uuid = Some(uuid.to_string());
+    let w: types::Image = wire::decode(&action, resp.body())?;
+    let mut image = Image::from_ref(client.clone(), ImageRef::Uuid(uuid.to_string()));
+    if let Some(u) = w.uuid {
+        image.reference = ImageRef::Uuid(u.to_string());
     }
-    Image::from_wire(client.clone(), w)
-        .ok_or_else(|| Error::decode(action, "the image has no uuid"))
+    image.tag = w.tag;
+    image.created_at = w.created_at;
+    image.operation_id = w.operation_uuid.map(|u| u.to_string());
+    Ok(image)
 }
 
 /// Resolves a tag to a UUID through `GET /inspect/?tag=` without following the 302.
@@ -538,7 +541,7 @@ impl ListImages {
         let resp = client
             .send(&contree_proto::ops::LIST_IMAGES, req, "listing images")
             .await?;
-        let list: wire::WireImageList = wire::decode("listing images", resp.body())?;
+        let list: types::ImageListResponse = wire::decode("listing images", resp.body())?;
         Ok(list
             .images
             .unwrap_or_default()
@@ -817,10 +820,8 @@ impl ImportImage {
             .client
             .send(&contree_proto::ops::IMPORT_IMAGE, req, &action)
             .await?;
-        let op: wire::WireUuid = wire::decode(&action, resp.body())?;
-        let op_id = op
-            .uuid
-            .ok_or_else(|| Error::decode(&action, "no operation uuid in the answer"))?;
+        let op: types::ImportImageCreatedBody = wire::decode(&action, resp.body())?;
+        let op_id = op.uuid.to_string();
         tracing::Span::current().record("operation_id", op_id.as_str());
         let deadline = timeout + self.client.wait_margin();
         let op = wait::wait_operation(&self.client, &op_id, deadline, false).await?;

@@ -13,12 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Decodes JSON, naming the action in the error.
+///
+/// Delegates to [`contree_proto::json::decode`] (type name, JSON path and the start of the body).
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(action: &str, body: &[u8]) -> Result<T> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let snippet = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
-        Error::decode(action, format!("{e} (body starts: {snippet:?})"))
-    })
+    contree_proto::json::decode(body).map_err(|e| Error::decode(action, e.to_string()))
 }
 
 /// A string or an integer (e.g. `FileItem.owner`).
@@ -38,21 +36,6 @@ impl StrOrInt {
             StrOrInt::Other(v) => v.to_string(),
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireImage {
-    pub uuid: Option<String>,
-    pub tag: Option<String>,
-    pub created_at: Option<String>,
-    pub operation_uuid: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireImageList {
-    pub images: Option<Vec<WireImage>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
