@@ -8,6 +8,7 @@
 //! - `cargo xtask mock [ARGS]`: run the mock server in the foreground.
 //! - `cargo xtask bench [--quick]`: benchmarks (see the README).
 
+mod bench;
 mod codegen;
 mod util;
 
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         "test" => util::test(&rest),
         "ci" => util::ci(&rest),
         "mock" => util::mock(&rest),
+        "bench" => bench::run(&rest),
         "-h" | "--help" | "help" => {
             print!("{}", usage());
             Ok(())

@@ -1,0 +1,102 @@
+"""Scenario 6 of `cargo xtask bench`: the official Python SDK (contree-sdk) doing scenarios 1 and 2.
+
+usage: py_bench.py seq|fanout --base URL --token T --project P --image UUID --n N
+                   [--warmup W] [--concurrency C] [--script S] [--expect E]
+
+Prints one line `RESULT {json}` (latencies in microseconds, peak RSS from /proc/self/status).
+The caller sets CONTREE_HOME to an empty directory so no auth.ini is read.
+"""
+
+import argparse
+import asyncio
+import json
+import time
+
+
+def rss_kib():
+    hwm = rss = 0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
+            elif line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    return hwm, rss
+
+
+async def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["seq", "fanout"])
+    p.add_argument("--base", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--project", required=True)
+    p.add_argument("--image", required=True)
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--script", default="echo hello")
+    p.add_argument("--expect", default="hello\n")
+    a = p.parse_args()
+
+    from contree_sdk import Contree
+    from contree_sdk.auth import IAMAuth
+    from contree_sdk.config import ContreeConfig
+
+    client = Contree(ContreeConfig(auth=IAMAuth(token=a.token, project_id=a.project, base_url=a.base)))
+    img = await client.images.use(a.image)
+
+    async def one():
+        t = time.perf_counter()
+        # disposable=False like the Rust SDK's default, so the server does the same work.
+        r = await img.run(shell=a.script, disposable=False)
+        dt = time.perf_counter() - t
+        if r.exit_code != 0 or r.stdout != a.expect:
+            raise RuntimeError(f"unexpected run result: exit {r.exit_code} stdout {r.stdout!r}")
+        return int(dt * 1e6)
+
+    for _ in range(a.warmup):
+        await one()
+
+    if a.mode == "seq":
+        lat = []
+        started = time.perf_counter()
+        for _ in range(a.n):
+            lat.append(await one())
+        total = int((time.perf_counter() - started) * 1e6)
+        hwm, rss = rss_kib()
+        out = {"latencies_us": lat, "total_us": total, "hwm_kib": hwm, "rss_kib": rss}
+    else:
+        _, baseline = rss_kib()
+        # `concurrency` workers share the n runs (like the Rust side's buffer_unordered): at most
+        # `concurrency` runs are in flight, and no more coroutines exist than that.
+        remaining = [a.n]
+        results = []
+
+        async def worker():
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                try:
+                    results.append(await one())
+                except Exception as e:  # noqa: BLE001 - counted and reported
+                    results.append(e)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(a.concurrency)))
+        wall = int((time.perf_counter() - started) * 1e6)
+        hwm, rss = rss_kib()
+        lat = [r for r in results if isinstance(r, int)]
+        errs = [r for r in results if not isinstance(r, int)]
+        out = {
+            "latencies_us": lat,
+            "wall_us": wall,
+            "errors": len(errs),
+            "first_error": (f"{type(errs[0]).__name__}: {errs[0]}" if errs else None),
+            "hwm_kib": hwm,
+            "rss_kib": rss,
+            "baseline_rss_kib": baseline,
+        }
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
