@@ -7,6 +7,9 @@
 //! digits only) and unknown fields (ignored). Blocks without data are not dispatched, and an
 //! unterminated block at end of stream is discarded, as the standard requires.
 //!
+//! A `cargo fuzz` target checks that it never panics and that chunking never changes the
+//! result: `cd crates/contree-transport/fuzz && cargo +nightly fuzz run sse_decoder`.
+//!
 //! ```
 //! use contree_transport::sse::SseDecoder;
 //! let mut d = SseDecoder::new();
