@@ -182,6 +182,10 @@ impl Operations {
     pub fn events(&self, id: &str) -> Iter<Result<Event>> {
         Iter::new(&self.client, self.inner.events(id))
     }
+    /// Like [`events`](Self::events), but only events after event id `since`.
+    pub fn events_since(&self, id: &str, since: u64) -> Iter<Result<Event>> {
+        Iter::new(&self.client, self.inner.events_since(id, since))
+    }
     /// Waits until the operation is terminal (see [`crate::Operations::wait`]).
     pub fn wait(&self, id: &str, deadline: Duration) -> Result<OperationInfo> {
         let (ops, id) = (self.inner.clone(), id.to_string());
