@@ -213,6 +213,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let mut sdk_lat = Vec::new();
         let mut floor_lat = Vec::new();
         let mut sdk_hwm = 0;
+        let mut floor_425 = 0;
         for round in 0..sizes.seq_rounds {
             eprintln!(
                 "xtask bench: [1] sequential round {}/{}",
@@ -228,8 +229,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             sdk_hwm = sdk_hwm.max(s["hwm_kib"].as_u64().unwrap_or(0));
             let f = run_json(&client_bin, &with_image("seq-floor", &extra))?;
             floor_lat.extend(latencies(&f));
+            floor_425 += f["too_early_425"].as_u64().unwrap_or(0);
         }
-        report.seq(Stats::new(&sdk_lat), Stats::new(&floor_lat), sdk_hwm);
+        report.seq(
+            Stats::new(&sdk_lat),
+            Stats::new(&floor_lat),
+            sdk_hwm,
+            floor_425,
+        );
 
         // 2. Fan-out through the SDK, and the floor for reference.
         eprintln!(

@@ -4,7 +4,8 @@
 
 use std::io::{Read as _, Write as _};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -23,6 +24,8 @@ struct Floor {
     project: String,
     spawn_body: Bytes,
     expect: String,
+    /// How many `425 Too Early` answers the events request got.
+    too_early: AtomicU64,
 }
 
 fn gunzip_if(gz: bool, body: Bytes) -> Result<Vec<u8>, String> {
@@ -60,6 +63,7 @@ impl Floor {
             project: args.str("project")?.to_string(),
             spawn_body: Bytes::from(spawn_body),
             expect: args.str_or("expect", "hello\n").to_string(),
+            too_early: AtomicU64::new(0),
         })
     }
 
@@ -108,22 +112,38 @@ impl Floor {
         let op: Spawned = serde_json::from_slice(&body).map_err(|e| format!("spawn: {e}"))?;
 
         // 2. follow the events until `completion`
-        let req = self
-            .request(
-                http::Method::GET,
-                &format!("/operations/{}/events?follow=1", op.uuid),
-            )
-            .header(http::header::ACCEPT, "text/event-stream")
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let resp = self
-            .client
-            .request(req)
-            .await
-            .map_err(|e| format!("events: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(format!("events: HTTP {}", resp.status()));
-        }
+        // Like the SDK: a 425 (events not yet available) is retried after `Retry-After`.
+        let resp = loop {
+            let req = self
+                .request(
+                    http::Method::GET,
+                    &format!("/operations/{}/events?follow=1", op.uuid),
+                )
+                .header(http::header::ACCEPT, "text/event-stream")
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| e.to_string())?;
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| format!("events: {e}"))?;
+            if resp.status().as_u16() == 425 {
+                let wait = resp
+                    .headers()
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(1);
+                let _ = resp.into_body().collect().await;
+                self.too_early.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                continue;
+            }
+            if !resp.status().is_success() {
+                return Err(format!("events: HTTP {}", resp.status()));
+            }
+            break resp;
+        };
         let mut gz = is_gzip(resp.headers()).then(|| flate2::write::GzDecoder::new(Vec::new()));
         let mut body = resp.into_body().into_data_stream();
         let mut window: Vec<u8> = Vec::new();
@@ -187,10 +207,14 @@ pub(crate) async fn seq(args: &Args) -> Result<String, String> {
     }
     let total = micros(started.elapsed());
     let (hwm, rss) = rss_kib();
-    Ok(
-        json!({ "latencies_us": lat, "total_us": total, "hwm_kib": hwm, "rss_kib": rss })
-            .to_string(),
-    )
+    Ok(json!({
+        "latencies_us": lat,
+        "total_us": total,
+        "hwm_kib": hwm,
+        "rss_kib": rss,
+        "too_early_425": f.too_early.load(Ordering::Relaxed),
+    })
+    .to_string())
 }
 
 /// Scenario 2 floor: concurrent fan-out.
@@ -229,6 +253,7 @@ pub(crate) async fn fanout(args: &Args) -> Result<String, String> {
         "hwm_kib": hwm,
         "rss_kib": rss,
         "baseline_rss_kib": baseline_rss,
+        "too_early_425": f.too_early.load(Ordering::Relaxed),
     })
     .to_string())
 }
