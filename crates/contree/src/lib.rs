@@ -2,7 +2,8 @@
 //!
 //! ConTree runs commands in VMs started from container images. Every run makes a new
 //! immutable image version (a UUID) that you can run from again, tag, inspect, or follow
-//! as a [`Session`]. This crate is the async client; it needs a Tokio runtime.
+//! as a [`Session`]. The client is async (Tokio);
+//! [`blocking`] offers the same API for ordinary threads.
 //!
 //! # The first five minutes
 //!
@@ -113,6 +114,8 @@
 //! - [`Operations`]: get, list (page or stream, with filters), cancel, wait with a
 //!   deadline, typed [`Event`] streams.
 //! - [`Error`]: one opaque error with [`ErrorKind`] and predicates.
+//! - [`blocking`]: the same API without async (iterators for streams, `std::io` for
+//!   pipes, a `subprocess`-like [`blocking::Popen`]).
 //!
 //! # Waiting for runs
 //!
