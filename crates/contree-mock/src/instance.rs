@@ -153,6 +153,13 @@ fn kill_all(shared: &Shared, op: Uuid, signal: i32) {
 
 /// Starts an instance operation in the background.
 pub(crate) fn start_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
+    // Without latency the operation is assigned before the 201, so clients never see a
+    // transient PENDING (and its 425s) in benchmarks and zero-latency tests.
+    if shared.cfg.latency.is_zero()
+        && let Some((log, _, _)) = op_parts(&shared, op)
+    {
+        assign(&shared, op, &log, &plan);
+    }
     tokio::spawn(async move {
         let stop = shared.stop.clone();
         tokio::select! {
@@ -162,22 +169,9 @@ pub(crate) fn start_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
     });
 }
 
-async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
-    let Some((log, token, Some(fs))) = op_parts(&shared, op) else {
-        return;
-    };
-    if pause(&shared, &token).await {
-        finish(
-            &shared,
-            op,
-            Status::Cancelled,
-            Some("operation cancelled by request".into()),
-            None,
-            None,
-        );
-        return;
-    }
-    set_status(&shared, op, Status::Assigned);
+/// PENDING → ASSIGNED: the VM boots (`init`, then `network` when enabled).
+fn assign(shared: &Shared, op: Uuid, log: &EventLog, plan: &MainPlan) {
+    set_status(shared, op, Status::Assigned);
     let now = ts_nanos(OffsetDateTime::now_utc());
     log.push(
         Some(0),
@@ -203,6 +197,31 @@ async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
                 "configured": {"ip4": "10.0.0.2/24", "ip4_gw": "10.0.0.1", "nameserver": "10.0.0.1"},
             }),
         );
+    }
+}
+
+async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
+    let Some((log, token, Some(fs))) = op_parts(&shared, op) else {
+        return;
+    };
+    let pending = shared
+        .state()
+        .ops
+        .get(&op)
+        .is_some_and(|o| o.status == Status::Pending);
+    if pending {
+        if pause(&shared, &token).await {
+            finish(
+                &shared,
+                op,
+                Status::Cancelled,
+                Some("operation cancelled by request".into()),
+                None,
+                None,
+            );
+            return;
+        }
+        assign(&shared, op, &log, &plan);
     }
     if pause(&shared, &token).await {
         shutdown_event(&log, "signal");
