@@ -16,6 +16,7 @@ use crate::client::{Contree, Query, request, seg};
 use crate::error::{Error, Result};
 use crate::images::{BoxFuture, BoxStream, TimeFilter, rfc3339};
 use crate::wire;
+use contree_proto::types;
 
 /// The file manager: `contree.files()`.
 ///
@@ -60,12 +61,12 @@ impl UploadedFile {
         self.size
     }
 
-    fn from_wire(w: wire::WireFile, sha256: &str) -> Option<Self> {
-        Some(UploadedFile {
-            uuid: w.uuid?,
-            sha256: w.sha256.unwrap_or_else(|| sha256.to_string()),
-            size: w.size,
-        })
+    fn from_wire(w: types::FileResponse) -> Self {
+        UploadedFile {
+            uuid: w.uuid.to_string(),
+            sha256: w.sha256,
+            size: Some(w.size),
+        }
     }
 }
 
@@ -389,8 +390,8 @@ impl Files {
             .await
         {
             Ok(resp) => {
-                let w: wire::WireFile = wire::decode(&action, resp.body())?;
-                Ok(UploadedFile::from_wire(w, &sha))
+                let w: types::FileResponse = wire::decode(&action, resp.body())?;
+                Ok(Some(UploadedFile::from_wire(w)))
             }
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -409,9 +410,8 @@ impl Files {
             .client
             .send_body(&contree_proto::ops::UPLOAD_FILE, req, &action)
             .await?;
-        let w: wire::WireFile = wire::decode(&action, resp.body())?;
-        let up = UploadedFile::from_wire(w, sha)
-            .ok_or_else(|| Error::decode(&action, "no file uuid in the answer"))?;
+        let w: types::FileResponse = wire::decode(&action, resp.body())?;
+        let up = UploadedFile::from_wire(w);
         if up.sha256 != sha {
             tracing::warn!(local = %sha, server = %up.sha256, "uploaded file hash differs from the local hash");
         }
@@ -484,7 +484,7 @@ impl ListFiles {
                     let resp = client
                         .send(&contree_proto::ops::LIST_FILES, req, "listing files")
                         .await?;
-                    let l: wire::WireFileList = wire::decode("listing files", resp.body())?;
+                    let l: types::FilesListResponse = wire::decode("listing files", resp.body())?;
                     Ok::<_, Error>(l.files.unwrap_or_default())
                 }
                 .await;
@@ -494,15 +494,15 @@ impl ListFiles {
                         let next = (n >= u64::from(page)).then_some(offset + n);
                         let infos: Vec<Result<FileInfo>> = items
                             .into_iter()
-                            .filter_map(|w| {
-                                let (c, u) = (w.created_at.clone(), w.updated_at.clone());
-                                let sha = w.sha256.clone().unwrap_or_default();
-                                UploadedFile::from_wire(w, &sha).map(|file| {
-                                    Ok(FileInfo {
-                                        file,
-                                        created_at: c,
-                                        updated_at: u,
-                                    })
+                            .map(|w| {
+                                Ok(FileInfo {
+                                    file: UploadedFile {
+                                        uuid: w.uuid.to_string(),
+                                        sha256: w.sha256,
+                                        size: Some(w.size),
+                                    },
+                                    created_at: Some(w.created_at),
+                                    updated_at: Some(w.updated_at),
                                 })
                             })
                             .collect();

@@ -13,6 +13,7 @@ use crate::client::{Query, request, seg};
 use crate::error::{Error, Inner, Result};
 use crate::images::{BoxFuture, BoxStream, Image};
 use crate::wire;
+use contree_proto::types;
 
 /// The type of a directory entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,49 +73,45 @@ impl DirEntry {
         self.kind == EntryKind::Symlink
     }
 
-    fn from_wire(dir: &str, w: wire::WireFileItem) -> Self {
-        let name = w.path.unwrap_or_default();
-        let kind = if w.is_symlink.unwrap_or(false) {
+    fn from_wire(dir: &str, w: types::FileItem) -> Self {
+        let name = w.path;
+        let kind = if w.is_symlink {
             EntryKind::Symlink
-        } else if w.is_dir.unwrap_or(false) {
+        } else if w.is_dir {
             EntryKind::Dir
-        } else if w.is_regular.unwrap_or(true)
-            && !w.is_socket.unwrap_or(false)
-            && !w.is_fifo.unwrap_or(false)
-        {
+        } else if w.is_regular && !w.is_socket && !w.is_fifo {
             EntryKind::File
         } else {
             EntryKind::Other
         };
-        let uid = w.uid.and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
-        let gid = w.gid.and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+        let uid = u32::try_from(w.uid).unwrap_or(0);
+        let gid = u32::try_from(w.gid).unwrap_or(0);
         DirEntry {
             path: join(dir, &name),
             name,
             kind,
-            size: w.size.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
-            mode: w
-                .mode
-                .and_then(|m| u32::try_from(m).ok())
-                .map(|m| m & 0o7777)
-                .unwrap_or(0),
+            size: u64::try_from(w.size).unwrap_or(0),
+            mode: u32::try_from(w.mode).map(|m| m & 0o7777).unwrap_or(0),
             uid,
             gid,
-            owner: w
-                .owner
-                .map(|o| o.into_string())
-                .unwrap_or_else(|| uid.to_string()),
-            group: w
-                .group
-                .map(|o| o.into_string())
-                .unwrap_or_else(|| gid.to_string()),
-            mtime: w
-                .mtime
-                .and_then(|t| u64::try_from(t).ok())
+            owner: name_or_id(w.owner),
+            group: name_or_id(w.group),
+            mtime: u64::try_from(w.mtime)
+                .ok()
                 .map(|t| std::time::UNIX_EPOCH + Duration::from_secs(t)),
-            nlink: w.nlink.and_then(|v| u64::try_from(v).ok()).unwrap_or(1),
-            symlink_target: w.symlink_to.filter(|s| !s.is_empty()),
+            nlink: u64::try_from(w.nlink).unwrap_or(1),
+            symlink_target: Some(w.symlink_to).filter(|s| !s.is_empty()),
         }
+    }
+}
+
+/// `FileItem.owner` / `group` as text (a name, or the numeric id).
+fn name_or_id(v: types::NameOrId) -> String {
+    match v {
+        types::NameOrId::String(s) => s,
+        types::NameOrId::Integer(i) => i.to_string(),
+        types::NameOrId::Other(v) => v.to_string(),
+        other => format!("{other:?}"),
     }
 }
 
@@ -155,9 +152,8 @@ impl Image {
             .client
             .send(&contree_proto::ops::INSPECT_IMAGE_FILE, req, &action)
             .await?;
-        let l: wire::WireDirectoryList = wire::decode(&action, resp.body())?;
+        let l: types::DirectoryList = wire::decode(&action, resp.body())?;
         Ok(l.files
-            .unwrap_or_default()
             .into_iter()
             .map(|w| DirEntry::from_wire(path, w))
             .collect())
@@ -597,41 +593,30 @@ impl Grep {
             .client
             .send(&contree_proto::ops::INSPECT_IMAGE_GREP, req, &action)
             .await?;
-        let w: wire::WireGrepResult = wire::decode(&action, resp.body())?;
+        let w: types::GrepResult = wire::decode(&action, resp.body())?;
         Ok(GrepResult {
             matches: w
                 .matches
-                .unwrap_or_default()
                 .into_iter()
                 .map(|m| GrepMatch {
-                    path: m.path.unwrap_or_default(),
-                    line_number: m
-                        .line_number
-                        .and_then(|n| u64::try_from(n).ok())
-                        .unwrap_or(0),
-                    byte_offset: m
-                        .absolute_offset
-                        .and_then(|n| u64::try_from(n).ok())
-                        .unwrap_or(0),
-                    line: m.line_text.unwrap_or_default(),
-                    line_len: m
-                        .line_bytes
-                        .and_then(|n| u64::try_from(n).ok())
-                        .unwrap_or(0),
-                    is_context: m.kind.as_deref() == Some("context"),
+                    path: m.path,
+                    line_number: u64::try_from(m.line_number).unwrap_or(0),
+                    byte_offset: u64::try_from(m.absolute_offset).unwrap_or(0),
+                    line: m.line_text,
+                    line_len: u64::try_from(m.line_bytes).unwrap_or(0),
+                    is_context: m.kind == types::GrepMatchType::Context,
                     submatches: m
                         .submatches
-                        .unwrap_or_default()
                         .into_iter()
                         .map(|s| Submatch {
-                            text: s.text.unwrap_or_default(),
-                            start: s.start.and_then(|n| usize::try_from(n).ok()).unwrap_or(0),
-                            end: s.end.and_then(|n| usize::try_from(n).ok()).unwrap_or(0),
+                            text: s.text,
+                            start: usize::try_from(s.start).unwrap_or(0),
+                            end: usize::try_from(s.end).unwrap_or(0),
                         })
                         .collect(),
                 })
                 .collect(),
-            truncated: w.truncated.unwrap_or(false),
+            truncated: w.truncated,
         })
     }
 }
@@ -697,6 +682,33 @@ pub struct Submatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_item_owner_int_or_string() {
+        let item = |path: &str, owner: &str, group: &str| {
+            format!(
+                r#"{{"path":"{path}","owner":{owner},"group":{group},"mode":33188,"size":1,
+                "uid":0,"gid":0,"mtime":0,"nlink":1,"is_dir":false,"is_regular":true,
+                "is_symlink":false,"is_socket":false,"is_fifo":false,"symlink_to":""}}"#
+            )
+        };
+        let body = format!(
+            r#"{{"path":"/","files":[{},{}]}}"#,
+            item("a", "0", r#""root""#),
+            item("b", r#""bob""#, "1000")
+        );
+        let l: types::DirectoryList = wire::decode("test", body.as_bytes()).unwrap();
+        let files: Vec<DirEntry> = l
+            .files
+            .into_iter()
+            .map(|w| DirEntry::from_wire("/", w))
+            .collect();
+        assert_eq!(files[0].owner, "0");
+        assert_eq!(files[0].group, "root");
+        assert_eq!(files[1].owner, "bob");
+        assert_eq!(files[1].group, "1000");
+        assert_eq!(files[0].mode, 0o644);
+    }
 
     fn tar_with(path: &str, link: Option<&str>) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());

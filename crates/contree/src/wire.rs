@@ -19,45 +19,34 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(action: &str, body: &[u8]) 
     contree_proto::json::decode(body).map_err(|e| Error::decode(action, e.to_string()))
 }
 
-/// A string or an integer (e.g. `FileItem.owner`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum StrOrInt {
-    Str(String),
-    Int(i64),
-    Other(serde_json::Value),
+/// The answer of `GET /whoami`.
+///
+/// Kept facade-side on purpose: `contree_proto::types::WhoAmIResponse` types the
+/// `permissions` / `limits` / `operations_stat` maps as `BTreeMap<String, bool>` /
+/// `BTreeMap<String, i64>`, so one added entry of another shape (a server-side addition)
+/// fails the whole decode. This model keeps the values raw and drops entries it cannot read.
+/// To remove once contree-proto types these map values leniently.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireWhoAmI {
+    pub token_uuid: Option<String>,
+    pub token_expiration: Option<i64>,
+    /// Values kept raw: servers may add entries of other shapes.
+    pub permissions: Option<BTreeMap<String, serde_json::Value>>,
+    pub limits: Option<BTreeMap<String, serde_json::Value>>,
 }
 
-impl StrOrInt {
-    pub(crate) fn into_string(self) -> String {
-        match self {
-            StrOrInt::Str(s) => s,
-            StrOrInt::Int(i) => i.to_string(),
-            StrOrInt::Other(v) => v.to_string(),
-        }
-    }
-}
-
+/// The `uuid` of the spawn answer (`201`, `InstanceSpawnResponse`).
+///
+/// Kept facade-side on purpose: the 201 body echoes the request, and
+/// `contree_proto::types::InstanceSpawnResponse` types its `image` as a UUID while a spawn
+/// from `tag:...` may echo the tag (PROTOCOL.md section 9, item 6/38), and its `env` values as
+/// strings while `preserve_env` allows `null` (item 25). Decoding the whole echo with the proto
+/// type would fail a run that the server accepted; only `uuid` is read.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct WireUuid {
     pub uuid: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireFile {
-    pub uuid: Option<String>,
-    pub sha256: Option<String>,
-    pub size: Option<i64>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireFileList {
-    pub files: Option<Vec<WireFile>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -201,73 +190,6 @@ pub(crate) struct WireEvent {
     pub kind: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireFileItem {
-    pub size: Option<i64>,
-    pub path: Option<String>,
-    pub owner: Option<StrOrInt>,
-    pub group: Option<StrOrInt>,
-    pub uid: Option<i64>,
-    pub gid: Option<i64>,
-    pub mode: Option<i64>,
-    pub mtime: Option<i64>,
-    pub nlink: Option<i64>,
-    pub is_dir: Option<bool>,
-    pub is_regular: Option<bool>,
-    pub is_symlink: Option<bool>,
-    pub is_socket: Option<bool>,
-    pub is_fifo: Option<bool>,
-    pub symlink_to: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireDirectoryList {
-    pub path: Option<String>,
-    pub files: Option<Vec<WireFileItem>>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireSubmatch {
-    pub text: Option<String>,
-    pub start: Option<i64>,
-    pub end: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireGrepMatch {
-    pub path: Option<String>,
-    pub line_number: Option<i64>,
-    pub absolute_offset: Option<i64>,
-    pub line_text: Option<String>,
-    pub line_bytes: Option<i64>,
-    pub submatches: Option<Vec<WireSubmatch>>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireGrepResult {
-    pub path: Option<String>,
-    pub patterns: Option<Vec<String>>,
-    pub matches: Option<Vec<WireGrepMatch>>,
-    pub truncated: Option<bool>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireWhoAmI {
-    pub token_uuid: Option<String>,
-    pub token_expiration: Option<i64>,
-    /// Values kept raw: servers may add entries of other shapes.
-    pub permissions: Option<BTreeMap<String, serde_json::Value>>,
-    pub limits: Option<BTreeMap<String, serde_json::Value>>,
-}
-
 /// The stdin object of a spawn request (`ClosableStreamRepr`).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct WireStdin {
@@ -375,16 +297,6 @@ mod tests {
         let res = md.result.unwrap();
         assert_eq!(&res.stdout.unwrap().bytes()[..], b"hi");
         assert!(res.stderr.is_none());
-    }
-
-    #[test]
-    fn file_item_owner_int_or_string() {
-        let body = br#"{"path":"/","files":[{"path":"a","owner":0,"group":"root","mode":33188},
-            {"path":"b","owner":"bob","group":1000}]}"#;
-        let l: WireDirectoryList = decode("test", body).unwrap();
-        let files = l.files.unwrap();
-        assert_eq!(files[0].owner.clone().unwrap().into_string(), "0");
-        assert_eq!(files[1].group.clone().unwrap().into_string(), "1000");
     }
 
     #[test]
