@@ -26,7 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Four variants of one step, at most two at a time; results arrive as they finish.
     let variants = ["sort", "sort -r", "head -n 1", "wc -l"];
-    let runs = variants.map(|cmd| base.shell(format!("{cmd} /app/input.txt | tee /app/result.txt")));
+    let runs =
+        variants.map(|cmd| base.shell(format!("{cmd} /app/input.txt | tee /app/result.txt")));
     let mut results = contree.fan_out(runs).concurrency(2).stream();
     let mut outputs = vec![String::new(); variants.len()];
     while let Some(r) = results.next().await {
