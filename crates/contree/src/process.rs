@@ -778,14 +778,10 @@ impl Exec {
                 &action,
             )
             .await?;
-        #[derive(serde::Deserialize, Default)]
-        #[serde(default)]
-        struct Spid {
-            spid: Option<u64>,
-        }
-        let s: Spid = wire::decode(&action, resp.body())?;
-        s.spid
-            .ok_or_else(|| Error::decode(&action, "no spid in the answer"))
+        let s: contree_proto::types::OperationSubprocessCreateCreatedBody =
+            wire::decode(&action, resp.body())?;
+        u64::try_from(s.spid)
+            .map_err(|_| Error::decode(&action, format!("negative spid {} in the answer", s.spid)))
     }
 
     /// Starts the subprocess with stdin kept open and returns its [`Process`].
