@@ -252,3 +252,84 @@ async fn credentials_provider_is_used() {
         .unwrap();
     contree.whoami().await.unwrap();
 }
+
+/// `CONTREE_MAX_RETRIES` and `CONTREE_TIMEOUT` (contree-auth's `ClientSettings`) reach the
+/// transport when the client resolves its credentials from the environment.
+#[tokio::test]
+async fn retry_and_timeout_settings_come_from_the_environment() {
+    let server = MockServer::builder().latency(Duration::ZERO).start().await;
+    let env_with = |extra: &[(&str, &str)]| {
+        let mut vars = vec![
+            ("NEBIUS_API_KEY".to_string(), server.token().to_string()),
+            (
+                "NEBIUS_PROJECT_ID".to_string(),
+                server.project().unwrap_or("").to_string(),
+            ),
+            (
+                "CONTREE_BASE_URL".to_string(),
+                server.base_url().to_string(),
+            ),
+            ("HOME".to_string(), "/nonexistent-home".to_string()),
+        ];
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        contree::Contree::builder()
+            .env(Arc::new(MapEnv::from_iter(vars)))
+            .fs(Arc::new(MemFs::new()))
+            .build()
+            .expect("client from env")
+    };
+
+    // No retries: a single 503 is the answer, after exactly one request.
+    let no_retries = env_with(&[("CONTREE_MAX_RETRIES", "0")]);
+    server.inject(
+        contree_mock::FaultRule::new(http::Method::GET, "/v1/whoami")
+            .times(1)
+            .status(503),
+    );
+    let e = no_retries.whoami().await.unwrap_err();
+    assert_eq!(e.status(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(server.request_count("whoAmI"), 1);
+
+    // An attempt timeout shorter than the mock's delay turns into a timeout error.
+    let impatient = env_with(&[("CONTREE_TIMEOUT", "0.2"), ("CONTREE_MAX_RETRIES", "0")]);
+    server.inject(
+        contree_mock::FaultRule::new(http::Method::GET, "/v1/whoami")
+            .times(1)
+            .delay(Duration::from_secs(3)),
+    );
+    let e = impatient.whoami().await.unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+
+    // An explicit builder option wins over the environment.
+    let explicit = contree::Contree::builder()
+        .env(Arc::new(MapEnv::from_iter([
+            ("NEBIUS_API_KEY", server.token().to_string()),
+            (
+                "NEBIUS_PROJECT_ID",
+                server.project().unwrap_or("").to_string(),
+            ),
+            ("CONTREE_BASE_URL", server.base_url().to_string()),
+            ("CONTREE_MAX_RETRIES", "0".to_string()),
+            ("HOME", "/nonexistent-home".to_string()),
+        ])))
+        .fs(Arc::new(MemFs::new()))
+        .retry(contree::RetryConfig {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let before = server.request_count("whoAmI");
+    server.inject(
+        contree_mock::FaultRule::new(http::Method::GET, "/v1/whoami")
+            .times(1)
+            .status(503),
+    );
+    explicit
+        .whoami()
+        .await
+        .expect("the builder's retry policy retries once");
+    assert_eq!(server.request_count("whoAmI") - before, 2);
+}

@@ -364,6 +364,10 @@ impl ContreeBuilder {
     /// Resolves credentials and builds the client. Needs no async runtime; the client's
     /// calls need a Tokio runtime.
     pub fn build(self) -> Result<Contree> {
+        // Timeouts and retries from `CONTREE_TIMEOUT`, `CONTREE_CONNECT_TIMEOUT`,
+        // `CONTREE_MAX_RETRIES` and the profile's keys, when resolved through the default
+        // chain; options set on this builder win over them.
+        let mut settings = contree_auth::ClientSettings::default();
         let (provider, base_url): (Arc<dyn ProvideCredentials>, Option<String>) =
             if let Some(p) = self.provider {
                 (p, self.base_url.clone())
@@ -396,7 +400,9 @@ impl ContreeBuilder {
                         if let Some(fs) = self.fs.clone() {
                             chain = chain.fs(fs);
                         }
-                        chain.build().resolve()?
+                        let chain = chain.build();
+                        settings = chain.settings()?;
+                        chain.resolve()?
                     }
                 };
                 let url = creds.base_url().to_string();
@@ -408,10 +414,17 @@ impl ContreeBuilder {
         let mut tb = Transport::builder()
             .credentials(provider)
             .allow_insecure_http(insecure);
-        if let Some(t) = self.timeouts {
+        let timeouts = self.timeouts.or_else(|| settings_timeouts(&settings));
+        if let Some(t) = timeouts {
             tb = tb.timeouts(t);
         }
-        if let Some(r) = self.retry {
+        let retry = self.retry.or_else(|| {
+            settings.max_retries.map(|n| RetryConfig {
+                max_attempts: n.saturating_add(1),
+                ..RetryConfig::default()
+            })
+        });
+        if let Some(r) = retry {
             tb = tb.retry(r);
         }
         if let Some(ua) = self.user_agent_prefix {
@@ -693,4 +706,19 @@ mod tests {
         assert!(w.check_run_timeout(Duration::from_secs(61)).is_some());
         assert!(w.check_run_timeout(Duration::from_secs(60)).is_none());
     }
+}
+
+/// The transport timeouts that [`contree_auth::ClientSettings`] asks for, if any.
+fn settings_timeouts(settings: &contree_auth::ClientSettings) -> Option<Timeouts> {
+    if settings.timeout.is_none() && settings.connect_timeout.is_none() {
+        return None;
+    }
+    let mut t = Timeouts::default();
+    if let Some(d) = settings.timeout {
+        t.attempt = d;
+    }
+    if let Some(d) = settings.connect_timeout {
+        t.connect = d;
+    }
+    Some(t)
 }
