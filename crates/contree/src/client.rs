@@ -674,6 +674,21 @@ pub(crate) fn build(
         .unwrap_or_else(|_| http::Request::new(Bytes::new()))
 }
 
+/// The transport timeouts that [`contree_auth::ClientSettings`] asks for, if any.
+fn settings_timeouts(settings: &contree_auth::ClientSettings) -> Option<Timeouts> {
+    if settings.timeout.is_none() && settings.connect_timeout.is_none() {
+        return None;
+    }
+    let mut t = Timeouts::default();
+    if let Some(d) = settings.timeout {
+        t.attempt = d;
+    }
+    if let Some(d) = settings.connect_timeout {
+        t.connect = d;
+    }
+    Some(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,19 +721,4 @@ mod tests {
         assert!(w.check_run_timeout(Duration::from_secs(61)).is_some());
         assert!(w.check_run_timeout(Duration::from_secs(60)).is_none());
     }
-}
-
-/// The transport timeouts that [`contree_auth::ClientSettings`] asks for, if any.
-fn settings_timeouts(settings: &contree_auth::ClientSettings) -> Option<Timeouts> {
-    if settings.timeout.is_none() && settings.connect_timeout.is_none() {
-        return None;
-    }
-    let mut t = Timeouts::default();
-    if let Some(d) = settings.timeout {
-        t.attempt = d;
-    }
-    if let Some(d) = settings.connect_timeout {
-        t.connect = d;
-    }
-    Some(t)
 }

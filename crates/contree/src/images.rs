@@ -23,6 +23,39 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// A boxed, `Send`, `'static` stream of results.
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send + 'static>>;
 
+/// Streams every item of an offset-paginated listing. `fetch(offset)` returns the page that
+/// starts `offset` items in; a page shorter than `page_size` is the last one, and an error is
+/// yielded once and ends the stream.
+pub(crate) fn paginate<T, F, Fut>(page_size: u32, fetch: F) -> BoxStream<T>
+where
+    T: Send + 'static,
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<T>>> + Send + 'static,
+{
+    let fetch = std::sync::Arc::new(fetch);
+    futures_util::stream::unfold(Some(0u64), move |next| {
+        let fetch = fetch.clone();
+        async move {
+            let offset = next?;
+            match fetch(offset).await {
+                Ok(items) => {
+                    let n = items.len() as u64;
+                    let next = (n >= u64::from(page_size)).then_some(offset + n);
+                    Some((Ok(items), next))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        }
+    })
+    .flat_map(|page: Result<Vec<T>>| {
+        futures_util::stream::iter(match page {
+            Ok(items) => items.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        })
+    })
+    .boxed()
+}
+
 /// The image manager: `contree.images()`.
 ///
 /// ```no_run
@@ -554,26 +587,13 @@ impl ListImages {
     pub fn stream(self) -> BoxStream<Image> {
         let now = SystemTime::now();
         let page_size = self.limit.unwrap_or(100);
-        let state = (self, Some(0u64));
-        futures_util::stream::unfold(state, move |(this, next)| async move {
-            let offset = next?;
-            let q = this.query(this.offset + offset, page_size, now);
-            match Self::page(&this.client, &q).await {
-                Ok(items) => {
-                    let n = items.len() as u64;
-                    let next = (n >= u64::from(page_size)).then_some(offset + n);
-                    Some((Ok(items), (this, next)))
-                }
-                Err(e) => Some((Err(e), (this, None))),
+        paginate(page_size, move |offset| {
+            let this = self.clone();
+            async move {
+                let q = this.query(this.offset + offset, page_size, now);
+                Self::page(&this.client, &q).await
             }
         })
-        .flat_map(|r: Result<Vec<Image>>| {
-            futures_util::stream::iter(match r {
-                Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            })
-        })
-        .boxed()
     }
 }
 

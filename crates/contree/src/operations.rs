@@ -9,7 +9,7 @@ use futures_util::StreamExt as _;
 
 use crate::client::{Contree, Query, request};
 use crate::error::{Error, Inner, Result};
-use crate::images::{BoxFuture, BoxStream, TimeFilter};
+use crate::images::{BoxFuture, BoxStream, TimeFilter, paginate};
 use crate::run::RunOutput;
 use crate::stream::{Event, Finisher, Follow, RunEvent, follow_events, run_events};
 use crate::wire;
@@ -519,25 +519,13 @@ impl ListOperations {
     pub fn stream(self) -> BoxStream<OperationInfo> {
         let now = SystemTime::now();
         let page_size = self.limit.unwrap_or(100);
-        futures_util::stream::unfold((self, Some(0u64)), move |(this, next)| async move {
-            let offset = next?;
-            let q = this.query(this.offset + offset, page_size, now);
-            match Self::page(&this.client, &q).await {
-                Ok(items) => {
-                    let n = items.len() as u64;
-                    let next = (n >= u64::from(page_size)).then_some(offset + n);
-                    Some((Ok(items), (this, next)))
-                }
-                Err(e) => Some((Err(e), (this, None))),
+        paginate(page_size, move |offset| {
+            let this = self.clone();
+            async move {
+                let q = this.query(this.offset + offset, page_size, now);
+                Self::page(&this.client, &q).await
             }
         })
-        .flat_map(|r: Result<Vec<OperationInfo>>| {
-            futures_util::stream::iter(match r {
-                Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            })
-        })
-        .boxed()
     }
 }
 
