@@ -128,7 +128,16 @@ pub fn test(args: &[String]) -> Result<(), String> {
         cmd.env("CONTREE_TEST_BASE_URL", &mock.base_url);
     };
     let mut unit = cargo();
-    unit.args(["test", "--workspace", "--all-targets"]);
+    // Benchmarks are not tests (`cargo xtask bench` runs them); `--all-targets` would run
+    // their `harness = false` mains in debug mode. Clippy still checks them in `ci`.
+    unit.args([
+        "test",
+        "--workspace",
+        "--lib",
+        "--bins",
+        "--tests",
+        "--examples",
+    ]);
     if !passthrough.is_empty() {
         unit.arg("--").args(&passthrough);
     }

@@ -18,6 +18,11 @@ use tokio::time::Sleep;
 
 use crate::error::{BoxError, Ctx, Error, Inner, chain};
 
+/// Chunk size for reading request bodies from readers and for decompressing responses: large
+/// enough that a file upload is not thousands of tiny reads through the blocking pool, small
+/// enough to keep memory per transfer constant.
+const READ_CHUNK: usize = 256 * 1024;
+
 type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 type Slot = Arc<Mutex<Option<ByteStream>>>;
 
@@ -115,7 +120,10 @@ impl Body {
     where
         R: AsyncRead + Send + 'static,
     {
-        Self::from_stream(tokio_util::io::ReaderStream::new(reader), len)
+        Self::from_stream(
+            tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK),
+            len,
+        )
     }
 
     /// A body from a stream of chunks (see [`from_reader`](Self::from_reader) for `len`).
@@ -438,30 +446,32 @@ impl ResponseBody {
             let reader = tokio_util::io::StreamReader::new(io_stream);
             let decoder = async_compression::tokio::bufread::GzipDecoder::new(reader);
             let ctx2 = ctx;
-            Box::pin(tokio_util::io::ReaderStream::new(decoder).map(move |r| {
-                r.map_err(|e| {
-                    let kind = e.kind();
-                    match e.into_inner().map(|i| i.downcast::<RawError>()) {
-                        Some(Ok(raw)) => raw_to_error(*raw, &ctx2),
-                        Some(Err(other)) if kind == io::ErrorKind::UnexpectedEof => {
-                            truncated(&ctx2, &other.to_string())
+            Box::pin(
+                tokio_util::io::ReaderStream::with_capacity(decoder, READ_CHUNK).map(move |r| {
+                    r.map_err(|e| {
+                        let kind = e.kind();
+                        match e.into_inner().map(|i| i.downcast::<RawError>()) {
+                            Some(Ok(raw)) => raw_to_error(*raw, &ctx2),
+                            Some(Err(other)) if kind == io::ErrorKind::UnexpectedEof => {
+                                truncated(&ctx2, &other.to_string())
+                            }
+                            Some(Err(other)) => Inner::Decode {
+                                ctx: ctx2.clone(),
+                                message: format!("invalid gzip data: {other}"),
+                            }
+                            .into(),
+                            None if kind == io::ErrorKind::UnexpectedEof => {
+                                truncated(&ctx2, "unexpected end of file")
+                            }
+                            None => Inner::Decode {
+                                ctx: ctx2.clone(),
+                                message: format!("invalid gzip data ({kind})"),
+                            }
+                            .into(),
                         }
-                        Some(Err(other)) => Inner::Decode {
-                            ctx: ctx2.clone(),
-                            message: format!("invalid gzip data: {other}"),
-                        }
-                        .into(),
-                        None if kind == io::ErrorKind::UnexpectedEof => {
-                            truncated(&ctx2, "unexpected end of file")
-                        }
-                        None => Inner::Decode {
-                            ctx: ctx2.clone(),
-                            message: format!("invalid gzip data ({kind})"),
-                        }
-                        .into(),
-                    }
-                })
-            }))
+                    })
+                }),
+            )
         } else {
             Box::pin(raw.map(move |r| r.map_err(|e| raw_to_error(e, &ctx))))
         };
