@@ -165,8 +165,11 @@ contree_integration_tests::scenarios! {
         assert_eq!(out.stdout_str()?, "detached\n");
         let info = go!(c.operations().get(&id))?;
         assert!(info.status.is_terminal(), "{info:?}");
-        let listed = go!(c.operations().list().limit(100))?;
-        assert!(listed.iter().any(|o| o.id == id));
+        // Walk every page: a shared mock (`cargo xtask test`) holds many other operations.
+        let listed = collect_all!(c.operations().list().limit(1000).stream())
+            .into_iter()
+            .collect::<contree::Result<Vec<_>>>()?;
+        assert!(listed.iter().any(|o| o.id == id), "{id} not listed");
     }
 
     fn spawn_interactive_cat(c) {
