@@ -19,6 +19,7 @@
 mod generated;
 pub mod image_ref;
 pub mod json;
+mod lenient;
 mod meta;
 pub mod mode;
 mod nullable;

@@ -197,6 +197,20 @@ fn field_serde_attrs(f: &Field) -> TokenStream {
     } else {
         quote!()
     };
+    // Maps of scalars (`env`, `permissions`, `limits`, ...) decode leniently: an entry whose value
+    // has another shape (a new kind of limit, a `null` env value) is dropped instead of failing
+    // the whole payload. Request-side tri-state maps stay strict.
+    let lenient_map = matches!(
+        &f.ty,
+        Ty::Map(v) if matches!(**v, Ty::String | Ty::I64 | Ty::F64 | Ty::Bool)
+    ) && !f.tristate;
+    if lenient_map {
+        return if !f.required || f.nullable {
+            quote!(#[serde(#rename default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::lenient::opt_map")])
+        } else {
+            quote!(#[serde(#rename deserialize_with = "crate::lenient::map")])
+        };
+    }
     if f.tristate {
         quote!(#[serde(#rename default, skip_serializing_if = "crate::Nullable::is_absent")])
     } else if !f.required {

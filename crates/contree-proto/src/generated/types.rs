@@ -1105,7 +1105,11 @@ pub struct InstanceSpawnResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<bool>,
     /// The `env` field of `InstanceSpawnResponse`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::lenient::opt_map"
+    )]
     pub env: Option<std::collections::BTreeMap<String, String>>,
     /// The `preserve_env` field of `InstanceSpawnResponse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1587,7 +1591,11 @@ pub struct OperationInstanceMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<bool>,
     /// Environment variables to set in the container. These are merged with image-defined variables when `shell` is `true`. When `shell` is `false`, only variables specified here are available - image-defined variables are not inherited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::lenient::opt_map"
+    )]
     pub env: Option<std::collections::BTreeMap<String, String>>,
     /// Preserve environment variables in resulting image after execution. When `true`, the image's existing environment variables from `metadata/env` are merged with user-provided `env` values (user values take priority on conflicts), and the combined result is written back to `metadata/env` after command execution. Setting a variable to an empty string or `null` removes it from the preserved environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2019,13 +2027,19 @@ pub struct WhoAmIResponse {
     /// values indicate whether the token has the permission.
     ///
     /// Required.
+    #[serde(deserialize_with = "crate::lenient::map")]
     pub permissions: std::collections::BTreeMap<String, bool>,
     /// Map of resource limit names to their values for the current token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::lenient::opt_map"
+    )]
     pub limits: Option<std::collections::BTreeMap<String, i64>>,
     /// Operation statistics (reserved for future use)
     ///
     /// Required.
+    #[serde(deserialize_with = "crate::lenient::map")]
     pub operations_stat: std::collections::BTreeMap<String, i64>,
 }
 impl WhoAmIResponse {
@@ -2620,7 +2634,11 @@ pub struct EventDataSpawn {
     pub truncate_at: i64,
     /// Environment as passed to the process.  Values for
     /// secret-suffix keys are replaced with `<MASKED>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::lenient::opt_map"
+    )]
     pub env: Option<std::collections::BTreeMap<String, String>>,
 }
 impl EventDataSpawn {
