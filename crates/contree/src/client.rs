@@ -97,7 +97,7 @@ impl Contree {
         let resp = self
             .send(&contree_proto::ops::WHO_AM_I, req, "whoami")
             .await?;
-        let w: wire::WireWhoAmI = wire::decode("whoami", resp.body())?;
+        let w: contree_proto::types::WhoAmIResponse = wire::decode("whoami", resp.body())?;
         let who = WhoAmI::from_wire(w);
         if let Some(left) = who.expires_in()
             && left < Duration::from_secs(24 * 3600)
@@ -482,25 +482,15 @@ pub struct WhoAmI {
 }
 
 impl WhoAmI {
-    fn from_wire(w: wire::WireWhoAmI) -> Self {
+    fn from_wire(w: contree_proto::types::WhoAmIResponse) -> Self {
         WhoAmI {
-            token_uuid: w.token_uuid.unwrap_or_default(),
+            token_uuid: w.token_uuid,
             token_expiration: w
                 .token_expiration
                 .and_then(|s| u64::try_from(s).ok())
                 .map(|s| std::time::UNIX_EPOCH + Duration::from_secs(s)),
-            permissions: w
-                .permissions
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(k, v)| v.as_bool().map(|v| (k, v)))
-                .collect(),
-            limits: w
-                .limits
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(k, v)| v.as_i64().map(|v| (k, v)))
-                .collect(),
+            permissions: w.permissions,
+            limits: w.limits.unwrap_or_default(),
         }
     }
 
@@ -712,12 +702,13 @@ mod tests {
 
     #[test]
     fn whoami_timeout_warning() {
-        let w = WhoAmI::from_wire(wire::WireWhoAmI {
-            token_uuid: Some("t".into()),
-            token_expiration: None,
-            permissions: None,
-            limits: Some([("instance_max_timeout".to_string(), serde_json::json!(60))].into()),
-        });
+        let w = WhoAmI::from_wire(
+            contree_proto::json::decode(
+                br#"{"token_uuid":"t","token_expiration":null,"permissions":{},
+                    "limits":{"instance_max_timeout":60},"operations_stat":{}}"#,
+            )
+            .expect("a whoami body"),
+        );
         assert!(w.check_run_timeout(Duration::from_secs(61)).is_some());
         assert!(w.check_run_timeout(Duration::from_secs(60)).is_none());
     }

@@ -19,23 +19,6 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(action: &str, body: &[u8]) 
     contree_proto::json::decode(body).map_err(|e| Error::decode(action, e.to_string()))
 }
 
-/// The answer of `GET /whoami`.
-///
-/// Kept facade-side on purpose: `contree_proto::types::WhoAmIResponse` types the
-/// `permissions` / `limits` / `operations_stat` maps as `BTreeMap<String, bool>` /
-/// `BTreeMap<String, i64>`, so one added entry of another shape (a server-side addition)
-/// fails the whole decode. This model keeps the values raw and drops entries it cannot read.
-/// To remove once contree-proto types these map values leniently.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireWhoAmI {
-    pub token_uuid: Option<String>,
-    pub token_expiration: Option<i64>,
-    /// Values kept raw: servers may add entries of other shapes.
-    pub permissions: Option<BTreeMap<String, serde_json::Value>>,
-    pub limits: Option<BTreeMap<String, serde_json::Value>>,
-}
-
 /// The `uuid` of the spawn answer (`201`, `InstanceSpawnResponse`).
 ///
 /// Kept facade-side on purpose: the 201 body echoes the request, and
