@@ -18,10 +18,14 @@ use tokio::time::Sleep;
 
 use crate::error::{BoxError, Ctx, Error, Inner, chain};
 
-/// Chunk size for reading request bodies from readers and for decompressing responses: large
-/// enough that a file upload is not thousands of tiny reads through the blocking pool, small
-/// enough to keep memory per transfer constant.
+/// Chunk size for reading request bodies from readers: large enough that a file upload is not
+/// thousands of tiny reads through the blocking pool, small enough to keep memory per upload
+/// constant.
 const READ_CHUNK: usize = 256 * 1024;
+
+/// Chunk size for decompressing gzip responses. Every open event stream holds one such buffer,
+/// so it stays small: a fan-out keeps hundreds of streams open at once.
+const DECODE_CHUNK: usize = 16 * 1024;
 
 type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 type Slot = Arc<Mutex<Option<ByteStream>>>;
@@ -447,7 +451,7 @@ impl ResponseBody {
             let decoder = async_compression::tokio::bufread::GzipDecoder::new(reader);
             let ctx2 = ctx;
             Box::pin(
-                tokio_util::io::ReaderStream::with_capacity(decoder, READ_CHUNK).map(move |r| {
+                tokio_util::io::ReaderStream::with_capacity(decoder, DECODE_CHUNK).map(move |r| {
                     r.map_err(|e| {
                         let kind = e.kind();
                         match e.into_inner().map(|i| i.downcast::<RawError>()) {
