@@ -136,17 +136,23 @@ fn check_path(path: &str) -> Result<()> {
 }
 
 impl Image {
-    /// Lists a directory.
-    pub async fn ls(&self, path: &str) -> Result<Vec<DirEntry>> {
+    /// Checks `path`, resolves the image, and builds `METHOD /inspect/{uuid}/{endpoint}?path=…`.
+    async fn path_request(
+        &self,
+        method: http::Method,
+        endpoint: &str,
+        path: &str,
+    ) -> Result<(String, http::Request<Bytes>)> {
         check_path(path)?;
         let uuid = self.resolve_uuid().await?;
         let mut q = Query::new();
         q.push("path", path);
-        let req = request(
-            http::Method::GET,
-            format!("/inspect/{}/list", seg(&uuid)),
-            &q,
-        );
+        let req = request(method, format!("/inspect/{}/{endpoint}", seg(&uuid)), &q);
+        Ok((uuid, req))
+    }
+    /// Lists a directory.
+    pub async fn ls(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let (uuid, req) = self.path_request(http::Method::GET, "list", path).await?;
         let action = format!("listing {path} in image {uuid}");
         let resp = self
             .client
@@ -190,15 +196,9 @@ impl Image {
 
     /// Whether a file or directory exists at `path`.
     pub async fn exists(&self, path: &str) -> Result<bool> {
-        check_path(path)?;
-        let uuid = self.resolve_uuid().await?;
-        let mut q = Query::new();
-        q.push("path", path);
-        let req = request(
-            http::Method::HEAD,
-            format!("/inspect/{}/archive", seg(&uuid)),
-            &q,
-        );
+        let (uuid, req) = self
+            .path_request(http::Method::HEAD, "archive", path)
+            .await?;
         match self
             .client
             .send(
@@ -217,15 +217,9 @@ impl Image {
     }
 
     async fn download_stream(&self, path: &str) -> Result<BoxStream<Bytes>> {
-        check_path(path)?;
-        let uuid = self.resolve_uuid().await?;
-        let mut q = Query::new();
-        q.push("path", path);
-        let req = request(
-            http::Method::GET,
-            format!("/inspect/{}/download", seg(&uuid)),
-            &q,
-        );
+        let (uuid, req) = self
+            .path_request(http::Method::GET, "download", path)
+            .await?;
         let action = format!("downloading {path} from image {uuid}");
         let resp = self
             .client
@@ -321,15 +315,9 @@ impl Image {
 
     /// A tar archive of a file or directory (a directory becomes the archive root).
     pub async fn archive(&self, path: &str) -> Result<Archive> {
-        check_path(path)?;
-        let uuid = self.resolve_uuid().await?;
-        let mut q = Query::new();
-        q.push("path", path);
-        let req = request(
-            http::Method::GET,
-            format!("/inspect/{}/archive", seg(&uuid)),
-            &q,
-        );
+        let (uuid, req) = self
+            .path_request(http::Method::GET, "archive", path)
+            .await?;
         let action = format!("archiving {path} from image {uuid}");
         let resp = self
             .client
