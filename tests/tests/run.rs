@@ -420,3 +420,51 @@ async fn server_timeout_kills_and_is_reported() {
     assert_eq!(e.kind(), ErrorKind::NonZeroExit);
     assert!(e.to_string().contains("timed out"), "{e}");
 }
+
+#[tokio::test]
+async fn sequential_runs_reuse_their_connections() {
+    // Each run is a spawn, an event stream followed to its end and an operation fetch. The
+    // stream is read past `completion` to the end of its response, so its connection goes
+    // back to the pool; before that fix every run opened (and closed) a connection.
+    let env = setup_local(MockServer::builder()).await;
+    let img = env
+        .contree
+        .images()
+        .get("ubuntu:latest")
+        .await
+        .expect("the preloaded tag resolves");
+    let runs = 10;
+    for i in 0..runs {
+        let out = img.shell(format!("echo {i}")).await.unwrap();
+        assert_eq!(out.stdout_str().unwrap(), format!("{i}\n"));
+    }
+    let opened = env.server().connections_accepted();
+    assert!(
+        opened <= 3,
+        "{runs} sequential runs opened {opened} connections"
+    );
+    // The event streams are asked for uncompressed (no inflate state per followed run);
+    // everything else may be gzip.
+    let reqs = env.server().requests();
+    let header = |r: &contree_mock::RecordedRequest| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
+            .map(|(_, v)| v.clone())
+    };
+    let events: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.operation_id.as_deref() == Some("getOperationEvents"))
+        .collect();
+    assert_eq!(events.len(), runs);
+    assert!(
+        events
+            .iter()
+            .all(|r| header(r).as_deref() == Some("identity"))
+    );
+    let spawn = reqs
+        .iter()
+        .find(|r| r.operation_id.as_deref() == Some("spawnInstance"))
+        .expect("a spawn was recorded");
+    assert_eq!(header(spawn).as_deref(), Some("gzip"));
+}

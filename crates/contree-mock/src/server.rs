@@ -103,6 +103,7 @@ pub(crate) struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     rng: Mutex<StdRng>,
     seq: AtomicU64,
+    connections: AtomicU64,
     pub(crate) stop: CancellationToken,
 }
 
@@ -139,6 +140,7 @@ impl Shared {
             state: Mutex::new(state),
             faults: Mutex::new(FaultEngine::default()),
             counters: Mutex::new(BTreeMap::new()),
+            connections: AtomicU64::new(0),
             requests: Mutex::new(Vec::new()),
             rng: Mutex::new(rng),
             seq: AtomicU64::new(1),
@@ -436,6 +438,16 @@ impl MockServer {
         lock(&self.shared.counters).clone()
     }
 
+    /// TCP connections accepted so far (a client that reuses its connections opens few).
+    ///
+    /// ```
+    /// let mock = contree_mock::MockServer::start_blocking();
+    /// assert_eq!(mock.connections_accepted(), 0);
+    /// ```
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()
@@ -467,6 +479,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, done: oneshot::
             () = shared.stop.cancelled() => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                shared.connections.fetch_add(1, Ordering::SeqCst);
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 conns.spawn(async move {

@@ -448,7 +448,11 @@ impl ResponseBody {
         let inner: ErrStream = if gzip {
             let io_stream = raw.map(|r| r.map_err(io::Error::other));
             let reader = tokio_util::io::StreamReader::new(io_stream);
-            let decoder = async_compression::tokio::bufread::GzipDecoder::new(reader);
+            let mut decoder = async_compression::tokio::bufread::GzipDecoder::new(reader);
+            // Read on after the gzip trailer (another member may follow, RFC 1952) to the end
+            // of the body: that checks nothing trails the data, and a response read to its
+            // end gives its connection back to the pool instead of closing it.
+            decoder.multiple_members(true);
             let ctx2 = ctx;
             Box::pin(
                 tokio_util::io::ReaderStream::with_capacity(decoder, DECODE_CHUNK).map(move |r| {

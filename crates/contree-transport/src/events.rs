@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use contree_proto::OperationMeta;
 use futures_core::Stream;
+use futures_util::FutureExt as _;
 use futures_util::StreamExt;
-use http::header::{ACCEPT, HeaderValue};
+use http::header::{ACCEPT, ACCEPT_ENCODING, HeaderValue};
 use tokio::time::Instant;
 
 use crate::Body;
@@ -27,6 +28,11 @@ static EVENTS_OP: OperationMeta = OperationMeta {
     idempotent: true,
     streaming: true,
 };
+
+/// The most of a response read after its `completion` event to reach its end.
+const DRAIN_MAX_BYTES: usize = 64 * 1024;
+/// How long the poll after `completion` waits for the end of the response.
+const DRAIN_WAIT: Duration = Duration::from_millis(50);
 
 /// Which events to read.
 ///
@@ -68,7 +74,13 @@ pub struct SseEvent {
 /// after one refresh, 403, 404, …) are yielded once and end the stream; so does giving up
 /// after [`RetryConfig::max_stream_reconnects`] reconnections in a row without a new event.
 ///
-/// No task is spawned: dropping the stream closes the connection.
+/// No task is spawned: dropping the stream closes the connection. Polling it once more after
+/// `completion` (until it yields `None`) reads the end of the response, which returns the
+/// connection to the pool for the next request instead of opening a new one.
+///
+/// The stream is requested without compression (`Accept-Encoding: identity`) unless
+/// [`TransportBuilder::compress_event_streams`](crate::TransportBuilder::compress_event_streams)
+/// is set; a gzip answer is decoded either way.
 ///
 /// ```no_run
 /// # async fn demo(t: contree_transport::Transport) -> Result<(), contree_transport::Error> {
@@ -174,6 +186,11 @@ impl State {
         }
         let mut builder =
             http::Request::get(pq).header(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        if !self.transport.compress_event_streams() {
+            // Without gzip an open stream holds no inflate state (a 32 KiB window plus
+            // buffers): what a fan-out of thousands of followed runs pays per run.
+            builder = builder.header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        }
         if let Some(id) = self.last_id {
             builder = builder.header("Last-Event-Id", id);
         }
@@ -253,9 +270,43 @@ impl State {
         Ok(())
     }
 
+    /// After `completion`: reads what the connection already holds of the rest of the
+    /// response (the end of the chunked body, the gzip trailer) without waiting, so that a
+    /// response read to its end hands its connection back to the pool instead of closing it.
+    fn drain_ready(&mut self) {
+        let mut budget = DRAIN_MAX_BYTES;
+        while let Some(body) = self.body.as_mut() {
+            match body.next().now_or_never() {
+                Some(Some(Ok(chunk))) if chunk.len() < budget => budget -= chunk.len(),
+                // The end (the connection is reusable), a failure, or too much after the end.
+                Some(_) => self.body = None,
+                // Not arrived yet: the next poll waits for it, briefly.
+                None => return,
+            }
+        }
+    }
+
+    /// Waits up to [`DRAIN_WAIT`] for the rest of a completed response, then lets it go.
+    async fn drain_rest(&mut self) {
+        let Some(mut body) = self.body.take() else {
+            return;
+        };
+        let _ = tokio::time::timeout(DRAIN_WAIT, async move {
+            let mut budget = DRAIN_MAX_BYTES;
+            while let Some(Ok(chunk)) = body.next().await {
+                if chunk.len() >= budget {
+                    break;
+                }
+                budget -= chunk.len();
+            }
+        })
+        .await;
+    }
+
     async fn next_item(&mut self) -> Option<Result<SseEvent, Error>> {
         loop {
             if self.done {
+                self.drain_rest().await;
                 return None;
             }
             // 1. Frames already decoded.
@@ -292,7 +343,7 @@ impl State {
                 self.progressed = true;
                 if frame.event == "completion" {
                     self.done = true;
-                    self.body = None;
+                    self.drain_ready();
                 }
                 return Some(Ok(SseEvent {
                     id,

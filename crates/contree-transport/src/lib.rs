@@ -28,6 +28,7 @@
 
 mod body;
 mod config;
+mod connector;
 mod error;
 mod events;
 pub mod retry;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,7 +10,6 @@ use contree_auth::{Credentials, ProvideCredentials};
 use contree_proto::OperationMeta;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -20,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::body::{Body, BodySourceError, ReqBody, ResponseBody};
 use crate::config::{RequestOptions, RetryConfig, Timeouts};
+use crate::connector::{Connector, TlsSetup};
 use crate::error::{Ctx, Error, Inner, chain};
 use crate::retry::{self, Decision, Outcome, classify};
 
@@ -28,7 +28,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// The longest server error text put into an error message.
 const ERROR_TEXT_LIMIT: usize = 4096;
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
+type HttpClient = Client<Connector, ReqBody>;
 
 /// The HTTP transport of the ConTree SDK. Cheap to clone (an `Arc` inside); share one per
 /// process so connections are pooled.
@@ -75,6 +75,7 @@ struct Shared {
     retry: RetryConfig,
     user_agent: HeaderValue,
     allow_insecure_http: bool,
+    compress_event_streams: bool,
 }
 
 impl fmt::Debug for Transport {
@@ -84,6 +85,7 @@ impl fmt::Debug for Transport {
             .field("retry", &self.inner.retry)
             .field("user_agent", &self.inner.user_agent)
             .field("allow_insecure_http", &self.inner.allow_insecure_http)
+            .field("compress_event_streams", &self.inner.compress_event_streams)
             .finish_non_exhaustive()
     }
 }
@@ -110,6 +112,7 @@ pub struct TransportBuilder {
     retry: RetryConfig,
     user_agent_prefix: Option<String>,
     allow_insecure_http: bool,
+    compress_event_streams: bool,
     native_roots: bool,
     extra_roots_pem: Vec<Vec<u8>>,
     pool_idle_timeout: Duration,
@@ -123,6 +126,7 @@ impl fmt::Debug for TransportBuilder {
             .field("retry", &self.retry)
             .field("user_agent_prefix", &self.user_agent_prefix)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("compress_event_streams", &self.compress_event_streams)
             .field("native_roots", &self.native_roots)
             .field("extra_roots", &self.extra_roots_pem.len())
             .finish()
@@ -162,6 +166,31 @@ impl TransportBuilder {
         self
     }
 
+    /// Whether operation event streams are requested gzip-compressed (default `false`).
+    ///
+    /// Other responses are always requested with `Accept-Encoding: gzip`. An event stream
+    /// stays open for the whole run, and a gzip stream holds its inflate state (a 32 KiB
+    /// window plus buffers) all that time; uncompressed, a followed run costs about a third
+    /// of the memory, which is what matters when thousands of runs are followed at once.
+    /// Turn it on when bandwidth matters more (e.g. runs printing megabytes over a slow
+    /// link). A gzip answer is decoded either way.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use contree_auth::{Credentials, SecretToken, StaticProvider};
+    /// # let creds = Credentials::builder(SecretToken::new("t")).build().unwrap();
+    /// let t = contree_transport::Transport::builder()
+    ///     .credentials(Arc::new(StaticProvider::new(creds)))
+    ///     .compress_event_streams(true)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(t.compress_event_streams());
+    /// ```
+    pub fn compress_event_streams(mut self, enabled: bool) -> Self {
+        self.compress_event_streams = enabled;
+        self
+    }
+
     /// Whether to trust the platform's root certificates (default `true`).
     pub fn native_roots(mut self, enabled: bool) -> Self {
         self.native_roots = enabled;
@@ -198,21 +227,17 @@ impl TransportBuilder {
             ))
         })?;
 
-        let mut roots = rustls::RootCertStore::empty();
-        if self.native_roots {
-            let (added, _ignored) = roots.add_parsable_certificates(native_roots().iter().cloned());
-            tracing::debug!(added, "loaded native root certificates");
-        }
-        #[cfg(feature = "webpki-roots")]
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut extra_roots = Vec::new();
         for pem in &self.extra_roots_pem {
             let mut n = 0;
             for cert in CertificateDer::pem_slice_iter(pem) {
                 let cert =
                     cert.map_err(|e| Error::config(format!("invalid CA certificate PEM: {e}")))?;
-                roots
-                    .add(cert)
+                // Checked now (a trust anchor is parsed from it), used on the first https call.
+                rustls::RootCertStore::empty()
+                    .add(cert.clone())
                     .map_err(|e| Error::config(format!("unusable CA certificate: {e}")))?;
+                extra_roots.push(cert);
                 n += 1;
             }
             if n == 0 {
@@ -221,34 +246,23 @@ impl TransportBuilder {
                 ));
             }
         }
-        if roots.is_empty() {
-            tracing::warn!(
-                "no root certificates available; https requests will fail (install a CA bundle, enable the `webpki-roots` feature or add a CA)"
-            );
-        }
-
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
 
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(self.timeouts.connect));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+        let connector = Connector::new(
+            http,
+            TlsSetup {
+                native_roots: self.native_roots,
+                extra_roots,
+            },
+        );
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(self.pool_idle_timeout)
-            .build(https);
+            .build(connector);
 
         let mut retry = self.retry;
         retry.max_attempts = retry.max_attempts.max(1);
@@ -260,20 +274,10 @@ impl TransportBuilder {
                 retry,
                 user_agent,
                 allow_insecure_http: self.allow_insecure_http,
+                compress_event_streams: self.compress_event_streams,
             }),
         })
     }
-}
-
-fn native_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| {
-        let res = rustls_native_certs::load_native_certs();
-        for e in &res.errors {
-            tracing::debug!(error = %e, "could not load some native root certificates");
-        }
-        res.certs
-    })
 }
 
 /// The SDK's own `User-Agent`: `contree-rs/<version> (<os>; rust)`.
@@ -340,6 +344,7 @@ impl Transport {
             retry: RetryConfig::default(),
             user_agent_prefix: None,
             allow_insecure_http: false,
+            compress_event_streams: false,
             native_roots: true,
             extra_roots_pem: Vec::new(),
             pool_idle_timeout: Duration::from_secs(90),
@@ -354,6 +359,12 @@ impl Transport {
     /// The configured retry settings.
     pub fn retry_config(&self) -> &RetryConfig {
         &self.inner.retry
+    }
+
+    /// Whether event streams are requested gzip-compressed (see
+    /// [`TransportBuilder::compress_event_streams`]).
+    pub fn compress_event_streams(&self) -> bool {
+        self.inner.compress_event_streams
     }
 
     /// The `User-Agent` sent with every request (unless the request sets its own).

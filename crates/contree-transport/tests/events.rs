@@ -225,6 +225,125 @@ async fn gzip_event_stream_is_decoded() {
     assert_eq!(events[2].event, "completion");
 }
 
+fn gzip_sse(frames: &[Vec<u8>]) -> Action {
+    let mut body = Vec::new();
+    for f in frames {
+        body.extend_from_slice(f);
+    }
+    Action::Chunked {
+        status: 200,
+        headers: vec![
+            ("Content-Type".into(), "text/event-stream".into()),
+            ("Content-Encoding".into(), "gzip".into()),
+        ],
+        chunks: vec![gzip(&body)],
+        end: End::Finish,
+    }
+}
+
+#[tokio::test]
+async fn event_streams_are_requested_uncompressed_unless_configured() {
+    let srv = TestServer::start(vec![
+        Action::sse(frames(&log(3)), End::Finish),
+        Action::json(200, "{}"),
+        gzip_sse(&frames(&log(3))),
+    ])
+    .await;
+    let t = transport(&srv.base_url());
+    assert!(!t.compress_event_streams());
+    assert_eq!(collect_all(t.events("op-1", follow())).await.len(), 3);
+    t.send(
+        &support::ops::WHOAMI,
+        http::Request::get("/whoami")
+            .body(contree_transport::Body::empty())
+            .unwrap(),
+        &contree_transport::RequestOptions::default(),
+    )
+    .await
+    .unwrap();
+    let gz = Transport::builder()
+        .credentials(Arc::new(StaticProvider::new(support::creds(
+            &srv.base_url(),
+        ))))
+        .compress_event_streams(true)
+        .build()
+        .unwrap();
+    assert_eq!(collect_all(gz.events("op-1", follow())).await.len(), 3);
+    let reqs = srv.requests();
+    assert_eq!(reqs[0].header("accept-encoding"), Some("identity"));
+    assert_eq!(
+        reqs[1].header("accept-encoding"),
+        Some("gzip"),
+        "other requests ask for gzip"
+    );
+    assert_eq!(reqs[2].header("accept-encoding"), Some("gzip"));
+}
+
+#[tokio::test]
+async fn a_stream_read_past_completion_leaves_its_connection_to_the_next_request() {
+    for first in [
+        Action::sse(frames(&log(4)), End::Finish),
+        gzip_sse(&frames(&log(4))),
+    ] {
+        let srv = TestServer::start(vec![first, Action::json(200, "{}")]).await;
+        let t = transport(&srv.base_url());
+        let events = collect_all(t.events("op-1", follow())).await;
+        assert_eq!(events.last().unwrap().event, "completion");
+        // hyper-util hands a finished connection back to its pool from a task of its own;
+        // give it a moment (a connection that was closed instead never comes back).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        t.send(
+            &support::ops::WHOAMI,
+            http::Request::get("/whoami")
+                .body(contree_transport::Body::empty())
+                .unwrap(),
+            &contree_transport::RequestOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(srv.requests().len(), 2);
+        assert_eq!(
+            srv.connections(),
+            1,
+            "the request after the stream reused its connection"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stream_dropped_at_completion_does_not_reuse_an_unfinished_connection() {
+    // The end of the response has not arrived when `completion` is read: the connection is
+    // not reusable, so the next request opens a new one (and nothing hangs).
+    let srv = TestServer::start(vec![
+        Action::sse(frames(&log(3)), End::Stall),
+        Action::json(200, "{}"),
+    ])
+    .await;
+    let t = transport(&srv.base_url());
+    let mut s = t.events("op-1", follow());
+    let mut last = None;
+    while let Some(ev) = s.next().await {
+        let ev = ev.unwrap();
+        let done = ev.event == "completion";
+        last = Some(ev);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(last.unwrap().event, "completion");
+    drop(s);
+    t.send(
+        &support::ops::WHOAMI,
+        http::Request::get("/whoami")
+            .body(contree_transport::Body::empty())
+            .unwrap(),
+        &contree_transport::RequestOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(srv.connections(), 2);
+}
+
 fn idle_transport(base: &str, reconnects: u32) -> Transport {
     Transport::builder()
         .credentials(Arc::new(StaticProvider::new(support::creds(base))))

@@ -12,6 +12,9 @@ use tokio::io::AsyncWriteExt as _;
 use crate::client::{Query, request, seg};
 use crate::error::{Error, Inner, Result};
 use crate::images::{BoxFuture, BoxStream, Image};
+
+/// How much of a download is gathered before it is written to the file.
+const DOWNLOAD_WRITE_BUFFER: usize = 1024 * 1024;
 use crate::wire;
 use contree_proto::types;
 
@@ -294,7 +297,11 @@ impl Image {
         let std_file = tmp
             .reopen()
             .map_err(|e| Error::io("opening", tmp.path().to_path_buf(), e))?;
-        let mut file = tokio::fs::File::from_std(std_file);
+        // Writes go to the blocking pool in large pieces (one hop per MiB, not per chunk).
+        let mut file = tokio::io::BufWriter::with_capacity(
+            DOWNLOAD_WRITE_BUFFER,
+            tokio::fs::File::from_std(std_file),
+        );
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             file.write_all(&chunk)
@@ -304,7 +311,8 @@ impl Image {
         file.flush()
             .await
             .map_err(|e| Error::io("writing", tmp.path().to_path_buf(), e))?;
-        file.sync_all()
+        file.get_ref()
+            .sync_all()
             .await
             .map_err(|e| Error::io("syncing", tmp.path().to_path_buf(), e))?;
         drop(file);

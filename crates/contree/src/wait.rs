@@ -98,6 +98,10 @@ async fn wait_inner(
 }
 
 /// Reads the event stream until the `completion` event (or the end of the stream).
+///
+/// The stream ends right after `completion`; polling it to that end (rather than dropping it
+/// at `completion`) reads the rest of the response, so its connection goes back to the pool
+/// for the next request (the operation fetch) instead of being closed.
 async fn follow_to_completion(client: &Contree, op_id: &str) -> Result<()> {
     let params = contree_transport::EventParams {
         follow: true,
@@ -106,14 +110,14 @@ async fn follow_to_completion(client: &Contree, op_id: &str) -> Result<()> {
     let mut events = client.transport().events(op_id, params);
     while let Some(ev) = events.next().await {
         let ev = ev.map_err(|e| Error::transport(format!("following operation {op_id}"), e))?;
-        let is_completion = ev.event == "completion"
-            || (ev.event.is_empty()
-                && serde_json::from_str::<wire::WireEvent>(&ev.data)
-                    .ok()
-                    .and_then(|e| e.kind)
-                    .as_deref()
-                    == Some("completion"));
-        if is_completion {
+        // A server that names no SSE event still carries the type in the JSON.
+        let unnamed_completion = ev.event.is_empty()
+            && serde_json::from_str::<wire::WireEvent>(&ev.data)
+                .ok()
+                .and_then(|e| e.kind)
+                .as_deref()
+                == Some("completion");
+        if unnamed_completion {
             break;
         }
     }

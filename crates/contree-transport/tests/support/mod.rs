@@ -107,6 +107,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
     closed: Arc<AtomicUsize>,
+    accepted: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -125,12 +126,14 @@ impl TestServer {
             requests: vec![],
         }));
         let closed = Arc::new(AtomicUsize::new(0));
-        let (st, cl) = (state.clone(), closed.clone());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (st, cl, acc) = (state.clone(), closed.clone(), accepted.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((sock, _)) = listener.accept().await else {
                     return;
                 };
+                acc.fetch_add(1, Ordering::SeqCst);
                 let (st, cl) = (st.clone(), cl.clone());
                 tokio::spawn(async move {
                     serve(sock, st).await;
@@ -142,6 +145,7 @@ impl TestServer {
             addr,
             state,
             closed,
+            accepted,
             task,
         }
     }
@@ -156,6 +160,11 @@ impl TestServer {
 
     pub fn push(&self, action: Action) {
         self.state.lock().unwrap().actions.push_back(action);
+    }
+
+    /// Connections the server accepted.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// Connections the server saw closed (by either side).
