@@ -373,9 +373,18 @@ impl Run {
     }
 
     async fn execute_inner(self, image: Image) -> Result<RunOutput> {
-        let op_id = self.spawn_on(&image, false).await?;
-        let op = wait::wait_operation(&self.client, &op_id, self.wait_deadline(), true).await?;
-        self.finish_on(&image, &op_id, &op).await
+        // Each phase's future is boxed: a run spends nearly all its life waiting, and this
+        // way only the (small) waiting future is held then, not space for the largest phase
+        // (spawning, with the request's retry loop): what a fan-out pays per run in flight.
+        let op_id = Box::pin(self.spawn_on(&image, false)).await?;
+        let op = Box::pin(wait::wait_operation(
+            &self.client,
+            &op_id,
+            self.wait_deadline(),
+            true,
+        ))
+        .await?;
+        Box::pin(self.finish_on(&image, &op_id, &op)).await
     }
 
     /// The client this run uses.
