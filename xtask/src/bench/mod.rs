@@ -126,6 +126,20 @@ impl Mock {
     fn hwm_kib(&self) -> u64 {
         proc_status_kib(&format!("/proc/{}/status", self.child.id()), "VmHWM:")
     }
+
+    /// CPU time (user + system) the mock used so far, in microseconds (10 ms ticks).
+    fn cpu_us(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces); utime and stime are
+        // fields 14 and 15 of the line.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * 10_000
+    }
 }
 
 impl Drop for Mock {
@@ -214,6 +228,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let mut floor_lat = Vec::new();
         let mut sdk_hwm = 0;
         let mut floor_425 = 0;
+        let mut cpu = report::CpuPerRun::default();
         for round in 0..sizes.seq_rounds {
             eprintln!(
                 "xtask bench: [1] sequential round {}/{}",
@@ -224,10 +239,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 ("n", per_round.to_string()),
                 ("warmup", sizes.warmup.to_string()),
             ];
+            let mock_before = mock.cpu_us();
             let s = run_json(&client_bin, &with_image("seq-sdk", &extra))?;
+            cpu.mock_us += mock.cpu_us().saturating_sub(mock_before);
+            cpu.mock_runs += per_round + sizes.warmup;
+            cpu.sdk_us += s["cpu_us"].as_u64().unwrap_or(0);
             sdk_lat.extend(latencies(&s));
             sdk_hwm = sdk_hwm.max(s["hwm_kib"].as_u64().unwrap_or(0));
             let f = run_json(&client_bin, &with_image("seq-floor", &extra))?;
+            cpu.floor_us += f["cpu_us"].as_u64().unwrap_or(0);
             floor_lat.extend(latencies(&f));
             floor_425 += f["too_early_425"].as_u64().unwrap_or(0);
         }
@@ -236,6 +256,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             Stats::new(&floor_lat),
             sdk_hwm,
             floor_425,
+            cpu,
         );
 
         // 2. Fan-out through the SDK, and the floor for reference.

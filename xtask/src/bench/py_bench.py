@@ -59,12 +59,19 @@ async def main():
 
     if a.mode == "seq":
         lat = []
+        cpu_before = time.process_time()
         started = time.perf_counter()
         for _ in range(a.n):
             lat.append(await one())
         total = int((time.perf_counter() - started) * 1e6)
         hwm, rss = rss_kib()
-        out = {"latencies_us": lat, "total_us": total, "hwm_kib": hwm, "rss_kib": rss}
+        out = {
+            "latencies_us": lat,
+            "total_us": total,
+            "hwm_kib": hwm,
+            "rss_kib": rss,
+            "cpu_us": int((time.process_time() - cpu_before) * 1e6),
+        }
     else:
         _, baseline = rss_kib()
         # `concurrency` workers share the n runs (like the Rust side's buffer_unordered): at most

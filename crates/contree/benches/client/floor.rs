@@ -1,6 +1,7 @@
 //! The floor: the same HTTP exchanges as an SDK run, written directly against hyper with no
 //! SDK code (spawn, follow the events until `completion`, get the operation). Same headers
-//! as the SDK (bearer, project, `Accept-Encoding: gzip`), so the server does the same work.
+//! as the SDK (bearer, project, `Accept-Encoding: gzip`, but `identity` for the event stream),
+//! so the server does the same work.
 
 use std::io::{Read as _, Write as _};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 
-use crate::{Args, micros, rss_kib};
+use crate::{Args, cpu_us, micros, rss_kib};
 
 struct Floor {
     client: Client<HttpConnector, Full<Bytes>>,
@@ -68,13 +69,22 @@ impl Floor {
     }
 
     fn request(&self, method: http::Method, path: &str) -> http::request::Builder {
+        self.request_with(method, path, "gzip")
+    }
+
+    fn request_with(
+        &self,
+        method: http::Method,
+        path: &str,
+        accept_encoding: &'static str,
+    ) -> http::request::Builder {
         http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
             .header(http::header::AUTHORIZATION, &self.auth)
             .header("project", &self.project)
             .header(http::header::USER_AGENT, "contree-bench-floor/0")
-            .header(http::header::ACCEPT_ENCODING, "gzip")
+            .header(http::header::ACCEPT_ENCODING, accept_encoding)
     }
 
     async fn buffered(&self, req: http::Request<Full<Bytes>>) -> Result<Vec<u8>, String> {
@@ -114,10 +124,12 @@ impl Floor {
         // 2. follow the events until `completion`
         // Like the SDK: a 425 (events not yet available) is retried after `Retry-After`.
         let resp = loop {
+            // As the SDK asks for event streams: uncompressed (no inflate state per stream).
             let req = self
-                .request(
+                .request_with(
                     http::Method::GET,
                     &format!("/operations/{}/events?follow=1", op.uuid),
+                    "identity",
                 )
                 .header(http::header::ACCEPT, "text/event-stream")
                 .body(Full::new(Bytes::new()))
@@ -199,6 +211,7 @@ pub(crate) async fn seq(args: &Args) -> Result<String, String> {
     }
     let n = args.num("n", 100)?;
     let mut lat = Vec::with_capacity(n as usize);
+    let cpu_before = cpu_us();
     let started = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
@@ -212,6 +225,7 @@ pub(crate) async fn seq(args: &Args) -> Result<String, String> {
         "total_us": total,
         "hwm_kib": hwm,
         "rss_kib": rss,
+        "cpu_us": cpu_us().saturating_sub(cpu_before),
         "too_early_425": f.too_early.load(Ordering::Relaxed),
     })
     .to_string())

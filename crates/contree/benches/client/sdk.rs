@@ -7,7 +7,7 @@ use std::time::Instant;
 use futures_util::StreamExt as _;
 use serde_json::json;
 
-use crate::{Args, micros, rss_kib};
+use crate::{Args, cpu_us, micros, rss_kib};
 
 fn client(args: &Args) -> Result<contree::Contree, String> {
     contree::Contree::builder()
@@ -62,6 +62,7 @@ pub(crate) async fn seq(args: &Args) -> Result<String, String> {
     }
     let n = args.num("n", 100)?;
     let mut lat = Vec::with_capacity(n as usize);
+    let cpu_before = cpu_us();
     let started = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
@@ -70,10 +71,14 @@ pub(crate) async fn seq(args: &Args) -> Result<String, String> {
     }
     let total = micros(started.elapsed());
     let (hwm, rss) = rss_kib();
-    Ok(
-        json!({ "latencies_us": lat, "total_us": total, "hwm_kib": hwm, "rss_kib": rss })
-            .to_string(),
-    )
+    Ok(json!({
+        "latencies_us": lat,
+        "total_us": total,
+        "hwm_kib": hwm,
+        "rss_kib": rss,
+        "cpu_us": cpu_us().saturating_sub(cpu_before),
+    })
+    .to_string())
 }
 
 /// Scenario 2: concurrent fan-out from one image.
