@@ -268,3 +268,22 @@ async fn a_streamed_run_on_a_session_advances_it() {
     assert_eq!(session.history().len(), 3);
     assert_eq!(session.current().uuid(), out.image().unwrap().uuid());
 }
+
+#[tokio::test]
+async fn streamed_runs_read_to_their_end_reuse_their_connections() {
+    // A stream consumed to its end reads its event response past `completion`, so that
+    // connection serves the next request (before, every streamed run opened a new one).
+    let env = setup_local(MockServer::builder()).await;
+    let img = env.contree.images().get("ubuntu:latest").await.unwrap();
+    let runs = 8;
+    for i in 0..runs {
+        let c = collect(img.shell(format!("echo {i}")), |_| {}).await;
+        assert_eq!(c.stdout, format!("{i}\n").as_bytes());
+        assert_eq!(c.completions, 1);
+    }
+    let opened = env.server().connections_accepted();
+    assert!(
+        opened <= 3,
+        "{runs} streamed runs opened {opened} connections"
+    );
+}

@@ -344,6 +344,11 @@ impl FollowState {
     async fn next(&mut self) -> Option<Result<Event>> {
         loop {
             if self.done {
+                if let Some(mut s) = self.inner.take() {
+                    // After `completion` the transport stream reads the rest of its response
+                    // (briefly) and ends: its connection then goes back to the pool.
+                    while s.next().await.is_some() {}
+                }
                 return None;
             }
             if self.inner.is_none() {
@@ -366,7 +371,10 @@ impl FollowState {
                     let ev = Event::decode(&sse);
                     if ev.is_completion() {
                         self.done = true;
-                        self.inner = None;
+                        if sse.event != "completion" {
+                            // Only a named `completion` ends the transport stream by itself.
+                            self.inner = None;
+                        }
                     }
                     return Some(Ok(ev));
                 }
