@@ -468,3 +468,36 @@ async fn sequential_runs_reuse_their_connections() {
         .expect("a spawn was recorded");
     assert_eq!(header(spawn).as_deref(), Some("gzip"));
 }
+
+#[tokio::test]
+async fn compressed_event_streams_are_an_option() {
+    let env = setup_local(MockServer::builder()).await;
+    let server = env.server();
+    let contree = contree_integration_tests::client_builder(
+        server.base_url(),
+        server.token(),
+        server.project(),
+    )
+    .compress_event_streams(true)
+    .build()
+    .unwrap();
+    let out = contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .shell("echo zipped")
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_str().unwrap(), "zipped\n");
+    let events: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation_id.as_deref() == Some("getOperationEvents"))
+        .collect();
+    assert_eq!(events.len(), 1);
+    let enc = events[0]
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
+        .map(|(_, v)| v.as_str());
+    assert_eq!(enc, Some("gzip"));
+}
