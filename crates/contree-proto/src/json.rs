@@ -86,7 +86,13 @@ impl std::fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Decodes a JSON payload into `T`, with the JSON path of any failure.
+///
+/// The payload is decoded once at full speed; only a payload that fails is decoded again,
+/// with the path tracking that names where it failed.
 pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
+    if let Ok(value) = serde_json::from_slice(payload) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(payload);
     let value: T = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| DecodeError::new::<T>(e.path().to_string(), e.inner().to_string(), payload))?;
@@ -95,7 +101,11 @@ pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
     Ok(value)
 }
 
-/// Decodes a JSON value into `T`; the error text starts with the JSON path.
+/// Decodes a JSON value into `T`; the error text starts with the JSON path (tracked only on
+/// the second try, after a failure).
 pub(crate) fn from_value<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, String> {
+    if let Ok(v) = T::deserialize(value) {
+        return Ok(v);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| format!("{}: {}", e.path(), e.inner()))
 }

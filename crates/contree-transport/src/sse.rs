@@ -157,8 +157,19 @@ impl SseDecoder {
     }
 
     fn end_line(&mut self) {
-        let raw = std::mem::take(&mut self.line);
-        let line = String::from_utf8_lossy(&raw);
+        let mut raw = std::mem::take(&mut self.line);
+        self.handle_line(&raw);
+        // The line buffer keeps its capacity for the next line.
+        raw.clear();
+        self.line = raw;
+    }
+
+    fn handle_line(&mut self, raw: &[u8]) {
+        // Valid UTF-8 (the normal case) is borrowed; invalid sequences become U+FFFD.
+        let line = match std::str::from_utf8(raw) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         if line.is_empty() {
             self.dispatch();
         } else if line.starts_with(':') {
@@ -192,10 +203,6 @@ impl SseDecoder {
                 _ => {}
             }
         }
-        // Reuse the allocation.
-        let mut raw = raw;
-        raw.clear();
-        self.line = raw;
     }
 
     fn dispatch(&mut self) {

@@ -152,9 +152,13 @@ impl WireOperation {
     pub(crate) fn instance_metadata(&self) -> Result<Option<WireInstanceMetadata>> {
         match &self.metadata {
             None | Some(serde_json::Value::Null) => Ok(None),
-            Some(m) => serde_path_to_error::deserialize(m.clone())
-                .map(Some)
-                .map_err(|e| Error::decode("reading the run's result", e.to_string())),
+            // Decoded from the borrowed value; the path is tracked only to explain a failure.
+            Some(m) => match WireInstanceMetadata::deserialize(m) {
+                Ok(meta) => Ok(Some(meta)),
+                Err(_) => serde_path_to_error::deserialize(m)
+                    .map(Some)
+                    .map_err(|e| Error::decode("reading the run's result", e.to_string())),
+            },
         }
     }
 
