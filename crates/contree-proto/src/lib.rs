@@ -17,6 +17,7 @@
 
 #[rustfmt::skip]
 mod generated;
+mod de;
 pub mod image_ref;
 pub mod json;
 mod lenient;

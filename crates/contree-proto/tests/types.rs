@@ -208,3 +208,227 @@ fn statics_are_reachable() {
     assert_eq!(ops::LIST_FILES.id, "listFiles");
     assert_eq!(ops::GET_FILE.id, "getFile");
 }
+
+/// Events as the server sends them (one per payload type), plus odd ones.
+const EVENTS: &[&str] = &[
+    r#"{"data":{"boot_id":"b","hostname":"h","init_pid":1,"kernel":"k","machine":"x86_64","runtime_path":"/run/i","started_at":"2026-11-26T16:14:20Z","verbose":false},"id":0,"spid":0,"ts":"2026-11-26T16:14:20Z","type":"init"}"#,
+    r#"{"data":{"configured":{"ip4":"10.0.0.2/24"},"interfaces":[{"name":"eth0","rx_bytes":0,"rx_drop":0,"rx_errs":0,"rx_packets":0,"tx_bytes":0,"tx_drop":0,"tx_errs":0,"tx_packets":0}]},"id":1,"spid":0,"ts":"t","type":"network"}"#,
+    r#"{"data":{"args":["-c","echo hi"],"command":"/bin/sh","cwd":"/","env":{"HOME":"/root","GONE":null},"gid":0,"pid":1001,"shell":true,"timeout":600,"truncate_at":1048576,"uid":0},"id":2,"spid":1,"ts":"t","type":"spawn"}"#,
+    r#"{"data":{"encoding":"ascii","truncated":false,"value":"h\u00e9llo\n\"q\""},"id":3,"spid":1,"ts":"t","type":"stdout"}"#,
+    r#"{"data":{"encoding":"base64","value":"aGk="},"id":4,"spid":1,"ts":"t","type":"stderr"}"#,
+    r#"{"data":{"code":0,"core_dump":false,"duration_ms":0,"pid":1001,"resources":{"block_input_ops":0,"block_output_ops":0,"involuntary_ctx_switches":0,"ipc_msgs_received":0,"ipc_msgs_sent":0,"major_faults":0,"max_rss_kb":2048,"minor_faults":0,"shared_memory":0,"signals_received":0,"swaps":0,"sys_time_us":0,"unshared_memory":0,"user_time_us":0,"voluntary_ctx_switches":0},"signal":0,"timed_out":false},"id":5,"spid":1,"ts":"t","type":"exit"}"#,
+    r#"{"data":{"reason":"job_complete","stopped_at":"t"},"id":6,"spid":0,"ts":"t","type":"shutdown"}"#,
+    r#"{"data":{"duration_ms":3,"image_size_bytes":null,"result_image_uuid":null,"status":"SUCCESS"},"id":7,"ts":"t","type":"completion"}"#,
+    r#"{"data":{"status":"PAUSED","duration_ms":3},"id":8,"ts":"t","type":"completion"}"#,
+    r#"{"data":{"stream":"stdfuture","bytes_emitted":1,"bytes_dropped":2},"id":9,"spid":1,"ts":"t","type":"truncated"}"#,
+    // Mismatching payloads and unknown types: `Raw`, with the JSON intact.
+    r#"{"data":{"encoding":"ascii","value":7,"extra":[1,{"a":null}]},"id":10,"spid":1,"ts":"t","type":"stdout"}"#,
+    r#"{"data":null,"id":11,"spid":1,"ts":"t","type":"exit"}"#,
+    r#"{"type":"checkpoint","id":12,"ts":"t","data":{"n":1.5,"s":"x"}}"#,
+    // A duplicate key: the last one wins, as it did when `data` went through a `Value`.
+    r#"{"type":"stdout","id":13,"ts":"t","data":{"encoding":"ascii","value":"a","value":"b"}}"#,
+];
+
+#[test]
+fn events_decode_alike_from_text_bytes_readers_values_and_frames() {
+    for text in EVENTS {
+        let from_str: OperationEvent = serde_json::from_str(text).expect(text);
+        let from_slice: OperationEvent = serde_json::from_slice(text.as_bytes()).expect(text);
+        let from_reader: OperationEvent = serde_json::from_reader(text.as_bytes()).expect(text);
+        let value: serde_json::Value = serde_json::from_str(text).expect(text);
+        let from_value: OperationEvent = serde_json::from_value(value.clone()).expect(text);
+        let from_ref = <OperationEvent as serde::Deserialize>::deserialize(&value).expect(text);
+        let decoded: OperationEvent = decode(text.as_bytes()).expect(text);
+        for other in [&from_slice, &from_reader, &from_value, &from_ref, &decoded] {
+            assert_eq!(&from_str, other, "{text}");
+        }
+        // The untagged SSE frame buffers the event through serde's `Content`: same event.
+        let frame: types::OperationEventSSEFrameData = serde_json::from_str(text).expect(text);
+        assert_eq!(
+            frame,
+            types::OperationEventSSEFrameData::OperationEvent(from_str.clone()),
+            "{text}"
+        );
+        // What `choose` makes of the `Value` is what the text decode made.
+        let chosen =
+            OperationEventData::choose(Some(&from_str.kind), value["data"].clone()).expect(text);
+        assert_eq!(chosen, from_str.data, "{text}");
+        // Re-encoding gives back the payload (`Raw` keeps the JSON verbatim).
+        if let OperationEventData::Raw(raw) = &from_str.data {
+            assert_eq!(raw, &value["data"], "{text}");
+        }
+    }
+}
+
+#[test]
+fn event_payloads_pick_their_variant_or_stay_raw() {
+    let decoded: Vec<OperationEvent> = EVENTS
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    let kinds: Vec<&str> = decoded
+        .iter()
+        .map(|e| match &e.data {
+            OperationEventData::Init(_) => "init",
+            OperationEventData::Network(_) => "network",
+            OperationEventData::Spawn(_) => "spawn",
+            OperationEventData::Stdout(_) => "stdout",
+            OperationEventData::Stderr(_) => "stderr",
+            OperationEventData::Exit(_) => "exit",
+            OperationEventData::Shutdown(_) => "shutdown",
+            OperationEventData::Completion(_) => "completion",
+            OperationEventData::Truncated(_) => "truncated",
+            OperationEventData::Raw(_) => "raw",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "init",
+            "network",
+            "spawn",
+            "stdout",
+            "stderr",
+            "exit",
+            "shutdown",
+            "completion",
+            "completion",
+            "truncated",
+            "raw",
+            "raw",
+            "raw",
+            "stdout"
+        ]
+    );
+    let OperationEventData::Spawn(spawn) = &decoded[2].data else {
+        panic!()
+    };
+    // The lenient env map still drops the `null` entry.
+    assert_eq!(spawn.env, Some([("HOME".into(), "/root".into())].into()));
+    let OperationEventData::Stdout(out) = &decoded[3].data else {
+        panic!()
+    };
+    assert_eq!(out.value, "h\u{e9}llo\n\"q\"");
+    let OperationEventData::Completion(c) = &decoded[8].data else {
+        panic!()
+    };
+    assert_eq!(
+        c.status,
+        types::EventDataCompletionStatus::Unknown("PAUSED".into())
+    );
+    let OperationEventData::Truncated(t) = &decoded[9].data else {
+        panic!()
+    };
+    assert_eq!(t.stream, types::StdStream::Unknown("stdfuture".into()));
+    assert_eq!(
+        decoded[10].data,
+        OperationEventData::Raw(json!({"encoding":"ascii","value":7,"extra":[1,{"a":null}]}))
+    );
+    assert_eq!(decoded[11].data, OperationEventData::Raw(json!(null)));
+    assert_eq!(
+        decoded[12].kind,
+        OperationEventType::Unknown("checkpoint".into())
+    );
+    let OperationEventData::Stdout(dup) = &decoded[13].data else {
+        panic!()
+    };
+    assert_eq!(dup.value, "b");
+
+    // Still strict where it was: a missing or ill-typed envelope field is an error.
+    for bad in [
+        r#"{"id":1,"ts":"t","type":"stdout"}"#,
+        r#"{"id":"1","ts":"t","type":"stdout","data":{}}"#,
+        r#"{"id":1,"ts":"t","type":5,"data":{}}"#,
+        r#"{"id":1,"ts":"t","type":"stdout","data":{"value":"a"}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<OperationEvent>(bad).is_err(),
+            "{bad}"
+        );
+        assert!(
+            serde_json::from_value::<OperationEvent>(
+                serde_json::from_str(bad).unwrap_or(json!(null))
+            )
+            .is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn choose_str_agrees_with_choose() {
+    let selectors = [
+        None,
+        Some(OperationEventType::Stdout),
+        Some(OperationEventType::Exit),
+        Some(OperationEventType::Unknown("later".into())),
+    ];
+    for json in [
+        r#"{"encoding":"ascii","value":"x"}"#,
+        r#"{"encoding":"ascii"}"#,
+        r#"[1,2]"#,
+        r#""s""#,
+    ] {
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        for s in &selectors {
+            assert_eq!(
+                OperationEventData::choose_str(s.as_ref(), json),
+                OperationEventData::choose(s.as_ref(), value.clone()),
+                "{json} {s:?}"
+            );
+        }
+    }
+    assert!(OperationEventData::choose_str(None, "{not json").is_err());
+
+    let kinds = [
+        None,
+        Some(OperationKind::Instance),
+        Some(OperationKind::ImageImport),
+        Some(OperationKind::Unknown("snapshot".into())),
+    ];
+    for json in [
+        r#"{"command":"ls","image":"019eef27-7ecb-7771-8184-aaf5fa596ce2"}"#,
+        r#"{"image":"019eef27-7ecb-7771-8184-aaf5fa596ce2"}"#,
+        r#"{"command":"ls","image":"nope"}"#,
+        r#"{"registry":{"url":"docker://x"},"tag":null}"#,
+        r#"{"command":"ls","image":"019eef27-7ecb-7771-8184-aaf5fa596ce2","result":{"state":{"exit_code":"zero"}}}"#,
+        r#"7"#,
+    ] {
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        for k in &kinds {
+            // Same variant or the same error text (with its JSON path).
+            assert_eq!(
+                OperationMetadata::choose_str(k.as_ref(), json),
+                OperationMetadata::choose(k.as_ref(), value.clone()),
+                "{json} {k:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn operation_responses_decode_alike_from_text_and_values() {
+    for text in [
+        r#"{"kind":"instance","metadata":{"command":"ls","image":"019eef27-7ecb-7771-8184-aaf5fa596ce2"}}"#,
+        r#"{"metadata":{"command":"ls","image":"019eef27-7ecb-7771-8184-aaf5fa596ce2"}}"#,
+        r#"{"metadata":{"registry":{"url":"docker://x"}},"kind":"image_import"}"#,
+        r#"{"kind":"instance","metadata":null}"#,
+        r#"{"kind":"instance"}"#,
+    ] {
+        let from_str: OperationResponse = serde_json::from_str(text).expect(text);
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        let from_value: OperationResponse = serde_json::from_value(value).expect(text);
+        assert_eq!(from_str, from_value, "{text}");
+    }
+    let bad = r#"{"kind":"instance","metadata":{"image":"019eef27-7ecb-7771-8184-aaf5fa596ce2"}}"#;
+    let a = serde_json::from_str::<OperationResponse>(bad).unwrap_err();
+    let b = serde_json::from_value::<OperationResponse>(serde_json::from_str(bad).unwrap())
+        .unwrap_err();
+    assert!(a.to_string().starts_with(&b.to_string()), "{a} / {b}");
+    assert!(
+        b.to_string()
+            .starts_with("metadata: .: missing field `command`"),
+        "{b}"
+    );
+}

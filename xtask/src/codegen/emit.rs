@@ -473,7 +473,7 @@ fn string_enum(name: &Ident, docs: &TokenStream, values: &[String]) -> TokenStre
         }
         impl<'de> serde::Deserialize<'de> for #name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                String::deserialize(deserializer).map(Self::from)
+                crate::de::string_enum(deserializer)
             }
         }
     }
@@ -585,6 +585,32 @@ fn chosen_enum(
         "Decodes `value` as the variant `selector` picks (`None`: guessed from the payload's keys). The error names the JSON path."
     };
     let choose_doc = doc(choose_doc);
+    // `choose_str`: the selected variant straight from the JSON text (one pass, no tree); on any
+    // miss (no selector, an unknown one, a payload that does not decode) the text is parsed into
+    // a `Value` and `choose` decides, so results and errors are exactly `choose`'s.
+    let fast_arms: Vec<TokenStream> = variants
+        .iter()
+        .flat_map(|v| {
+            let vi = ident(&v.name);
+            let by = by.clone();
+            v.when.iter().map(move |w| {
+                let wi = ident(w);
+                quote!(Some(#by::#wi) => serde_json::from_str(json).ok().map(Self::#vi),)
+            })
+        })
+        .collect();
+    let fast_default = match (raw, default) {
+        (false, Some(def)) => {
+            let di = ident(def);
+            quote!(Some(_) => serde_json::from_str(json).ok().map(Self::#di),)
+        }
+        _ => quote!(),
+    };
+    let choose_str_doc = doc(if raw {
+        "Like `choose`, for the payload's JSON text: the variant `selector` picks is decoded straight from the text (no `Value` tree), and only an unknown selector or a mismatching payload parses it into the `Raw` value. Errs only when `json` is not JSON."
+    } else {
+        "Like `choose`, for the payload's JSON text: the variant `selector` picks is decoded straight from the text (no `Value` tree); without a selector, or when that fails, the result (and the error, with its JSON path) is `choose`'s. Also errs when `json` is not JSON."
+    });
     quote! {
         #docs
         #[derive(Debug, Clone, PartialEq)]
@@ -600,6 +626,21 @@ fn chosen_enum(
                 match selector {
                     #(#choose_arms)*
                     #fallback
+                }
+            }
+            #choose_str_doc
+            pub fn choose_str(selector: Option<&#by>, json: &str) -> Result<Self, String> {
+                let typed = match selector {
+                    #(#fast_arms)*
+                    #fast_default
+                    _ => None,
+                };
+                match typed {
+                    Some(v) => Ok(v),
+                    None => {
+                        let value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+                        Self::choose(selector, value)
+                    }
                 }
             }
         }
@@ -718,7 +759,8 @@ fn struct_def(
 }
 
 /// `Deserialize` for a struct whose `oneOf` field is chosen by a sibling: decode the rest first,
-/// keep the union as JSON, then pick its variant from the sibling's value.
+/// keep the union buffered (its JSON text from serde_json, else a `Value`), then pick and decode
+/// its variant from the sibling's value.
 fn chosen_deserialize(name: &Ident, fields: &[Field], c: &ChosenBy) -> TokenStream {
     let empty = quote!();
     let wire_fields = fields.iter().map(|f| {
@@ -726,9 +768,9 @@ fn chosen_deserialize(name: &Ident, fields: &[Field], c: &ChosenBy) -> TokenStre
         let attrs = field_serde_attrs(f);
         if f.wire == c.field {
             if f.required && !f.nullable {
-                quote!(#attrs #fi: serde_json::Value,)
+                quote!(#attrs #[serde(borrow)] #fi: crate::de::Buffered<'a>,)
             } else {
-                quote!(#attrs #fi: Option<serde_json::Value>,)
+                quote!(#attrs #[serde(borrow)] #fi: Option<crate::de::Buffered<'a>>,)
             }
         } else {
             let t = field_ty(f, &empty);
@@ -752,16 +794,24 @@ fn chosen_deserialize(name: &Ident, fields: &[Field], c: &ChosenBy) -> TokenStre
         .expect("checked in the model");
     let ti = ident(&target.rust);
     let wire_name = &c.field;
+    let choose = quote! {
+        match v {
+            crate::de::Buffered::Text(text) => #union::choose_str(#selector, &text),
+            crate::de::Buffered::Value(value) => #union::choose(#selector, value),
+        }
+        .map_err(|e| serde::de::Error::custom(format!("{}: {e}", #wire_name)))?
+    };
     let decode = if target.required && !target.nullable {
         quote! {
-            let #ti = #union::choose(#selector, wire.#ti)
-                .map_err(|e| serde::de::Error::custom(format!("{}: {e}", #wire_name)))?;
+            let #ti = {
+                let v = wire.#ti;
+                #choose
+            };
         }
     } else {
         quote! {
             let #ti = match wire.#ti {
-                Some(v) => Some(#union::choose(#selector, v)
-                    .map_err(|e| serde::de::Error::custom(format!("{}: {e}", #wire_name)))?),
+                Some(v) => Some(#choose),
                 None => None,
             };
         }
@@ -778,7 +828,7 @@ fn chosen_deserialize(name: &Ident, fields: &[Field], c: &ChosenBy) -> TokenStre
         impl<'de> serde::Deserialize<'de> for #name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 #[derive(serde::Deserialize)]
-                struct Wire {
+                struct Wire<'a> {
                     #(#wire_fields)*
                 }
                 let wire = Wire::deserialize(deserializer)?;

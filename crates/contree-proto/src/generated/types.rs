@@ -352,7 +352,7 @@ impl<'de> serde::Deserialize<'de> for GrepMatchType {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+        crate::de::string_enum(deserializer)
     }
 }
 /// Generated from the spec's `GrepMatch` schema.
@@ -748,7 +748,7 @@ impl<'de> serde::Deserialize<'de> for StreamEncoding {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+        crate::de::string_enum(deserializer)
     }
 }
 /// Generated from the spec's `StreamRepr` schema.
@@ -1240,7 +1240,7 @@ impl<'de> serde::Deserialize<'de> for OperationKind {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+        crate::de::string_enum(deserializer)
     }
 }
 /// Current state of the instance operation
@@ -1333,7 +1333,7 @@ impl<'de> serde::Deserialize<'de> for OperationStatus {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+        crate::de::string_enum(deserializer)
     }
 }
 /// Generated from the spec's `OperationSummary` schema.
@@ -1692,6 +1692,26 @@ impl OperationMetadata {
             }
         }
     }
+    /// Like `choose`, for the payload's JSON text: the variant `selector` picks is decoded straight from the text (no `Value` tree); without a selector, or when that fails, the result (and the error, with its JSON path) is `choose`'s. Also errs when `json` is not JSON.
+    pub fn choose_str(
+        selector: Option<&OperationKind>,
+        json: &str,
+    ) -> Result<Self, String> {
+        let typed = match selector {
+            Some(OperationKind::Instance) => {
+                serde_json::from_str(json).ok().map(Self::Instance)
+            }
+            Some(_) => serde_json::from_str(json).ok().map(Self::ImageImport),
+            _ => None,
+        };
+        match typed {
+            Some(v) => Ok(v),
+            None => {
+                let value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+                Self::choose(selector, value)
+            }
+        }
+    }
 }
 impl serde::Serialize for OperationMetadata {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -1811,7 +1831,7 @@ impl<'de> serde::Deserialize<'de> for OperationResponse {
         deserializer: D,
     ) -> Result<Self, D::Error> {
         #[derive(serde::Deserialize)]
-        struct Wire {
+        struct Wire<'a> {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             uuid: Option<UUIDSchema>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1835,7 +1855,8 @@ impl<'de> serde::Deserialize<'de> for OperationResponse {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             result_image_uuid: Option<UUIDSchema>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            metadata: Option<serde_json::Value>,
+            #[serde(borrow)]
+            metadata: Option<crate::de::Buffered<'a>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             result: Option<OperationResponseResult>,
         }
@@ -1843,7 +1864,14 @@ impl<'de> serde::Deserialize<'de> for OperationResponse {
         let metadata = match wire.metadata {
             Some(v) => {
                 Some(
-                    OperationMetadata::choose(wire.kind.as_ref(), v)
+                    match v {
+                        crate::de::Buffered::Text(text) => {
+                            OperationMetadata::choose_str(wire.kind.as_ref(), &text)
+                        }
+                        crate::de::Buffered::Value(value) => {
+                            OperationMetadata::choose(wire.kind.as_ref(), value)
+                        }
+                    }
                         .map_err(|e| serde::de::Error::custom(
                             format!("{}: {e}", "metadata"),
                         ))?,
@@ -2232,6 +2260,55 @@ impl OperationEventData {
             _ => Ok(Self::Raw(value)),
         }
     }
+    /// Like `choose`, for the payload's JSON text: the variant `selector` picks is decoded straight from the text (no `Value` tree), and only an unknown selector or a mismatching payload parses it into the `Raw` value. Errs only when `json` is not JSON.
+    pub fn choose_str(
+        selector: Option<&OperationEventType>,
+        json: &str,
+    ) -> Result<Self, String> {
+        let typed = match selector {
+            Some(OperationEventType::Init) => {
+                serde_json::from_str(json).ok().map(Self::Init)
+            }
+            Some(OperationEventType::Spawn) => {
+                serde_json::from_str(json).ok().map(Self::Spawn)
+            }
+            Some(OperationEventType::Stdin) => {
+                serde_json::from_str(json).ok().map(Self::Stdin)
+            }
+            Some(OperationEventType::Stdout) => {
+                serde_json::from_str(json).ok().map(Self::Stdout)
+            }
+            Some(OperationEventType::Stderr) => {
+                serde_json::from_str(json).ok().map(Self::Stderr)
+            }
+            Some(OperationEventType::Exit) => {
+                serde_json::from_str(json).ok().map(Self::Exit)
+            }
+            Some(OperationEventType::Truncated) => {
+                serde_json::from_str(json).ok().map(Self::Truncated)
+            }
+            Some(OperationEventType::SizeCap) => {
+                serde_json::from_str(json).ok().map(Self::SizeCap)
+            }
+            Some(OperationEventType::Network) => {
+                serde_json::from_str(json).ok().map(Self::Network)
+            }
+            Some(OperationEventType::Shutdown) => {
+                serde_json::from_str(json).ok().map(Self::Shutdown)
+            }
+            Some(OperationEventType::Completion) => {
+                serde_json::from_str(json).ok().map(Self::Completion)
+            }
+            _ => None,
+        };
+        match typed {
+            Some(v) => Ok(v),
+            None => {
+                let value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+                Self::choose(selector, value)
+            }
+        }
+    }
 }
 impl serde::Serialize for OperationEventData {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2332,18 +2409,29 @@ impl<'de> serde::Deserialize<'de> for OperationEvent {
         deserializer: D,
     ) -> Result<Self, D::Error> {
         #[derive(serde::Deserialize)]
-        struct Wire {
+        struct Wire<'a> {
             id: i64,
             ts: String,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             spid: Option<i64>,
             #[serde(rename = "type")]
             kind: OperationEventType,
-            data: serde_json::Value,
+            #[serde(borrow)]
+            data: crate::de::Buffered<'a>,
         }
         let wire = Wire::deserialize(deserializer)?;
-        let data = OperationEventData::choose(Some(&wire.kind), wire.data)
-            .map_err(|e| serde::de::Error::custom(format!("{}: {e}", "data")))?;
+        let data = {
+            let v = wire.data;
+            match v {
+                crate::de::Buffered::Text(text) => {
+                    OperationEventData::choose_str(Some(&wire.kind), &text)
+                }
+                crate::de::Buffered::Value(value) => {
+                    OperationEventData::choose(Some(&wire.kind), value)
+                }
+            }
+                .map_err(|e| serde::de::Error::custom(format!("{}: {e}", "data")))?
+        };
         Ok(Self {
             id: wire.id,
             ts: wire.ts,
@@ -2505,7 +2593,7 @@ impl<'de> serde::Deserialize<'de> for OperationEventType {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+        crate::de::string_enum(deserializer)
     }
 }
 /// Operation-level startup snapshot.  `hostname`, `kernel`,
@@ -2956,7 +3044,7 @@ impl<'de> serde::Deserialize<'de> for StdStream {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+        crate::de::string_enum(deserializer)
     }
 }
 /// Per-stream summary emitted once on stream EOF when the
@@ -3257,7 +3345,7 @@ impl<'de> serde::Deserialize<'de> for EventDataShutdownReason {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+        crate::de::string_enum(deserializer)
     }
 }
 /// Stream-terminating marker emitted right before the operation
@@ -3363,7 +3451,7 @@ impl<'de> serde::Deserialize<'de> for EventDataCompletionStatus {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+        crate::de::string_enum(deserializer)
     }
 }
 /// Terminal system-event payload, emitted once when the
@@ -3529,6 +3617,6 @@ impl<'de> serde::Deserialize<'de> for GrepCase {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+        crate::de::string_enum(deserializer)
     }
 }
