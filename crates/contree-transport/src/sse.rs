@@ -130,11 +130,17 @@ impl SseDecoder {
                     continue;
                 }
             }
-            match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', bytes) {
                 Some(pos) => {
-                    self.push_line_bytes(&bytes[..pos])?;
                     self.after_cr = bytes[pos] == b'\r';
-                    self.end_line();
+                    if self.line.is_empty() {
+                        // The whole line is in this chunk: decoded in place, not copied.
+                        self.check_len(pos)?;
+                        self.handle_line(&bytes[..pos]);
+                    } else {
+                        self.push_line_bytes(&bytes[..pos])?;
+                        self.end_line();
+                    }
                     bytes = &bytes[pos + 1..];
                 }
                 None => {
@@ -146,12 +152,18 @@ impl SseDecoder {
         Ok(())
     }
 
-    fn push_line_bytes(&mut self, b: &[u8]) -> Result<(), SseDecodeError> {
-        if self.line.len() + b.len() + self.data.len() > self.max_len {
+    /// Refuses `more` bytes of line when the line plus the pending data would pass the cap.
+    fn check_len(&self, more: usize) -> Result<(), SseDecodeError> {
+        if self.line.len() + more + self.data.len() > self.max_len {
             return Err(SseDecodeError {
                 limit: self.max_len,
             });
         }
+        Ok(())
+    }
+
+    fn push_line_bytes(&mut self, b: &[u8]) -> Result<(), SseDecodeError> {
+        self.check_len(b.len())?;
         self.line.extend_from_slice(b);
         Ok(())
     }
@@ -165,43 +177,51 @@ impl SseDecoder {
     }
 
     fn handle_line(&mut self, raw: &[u8]) {
-        // Valid UTF-8 (the normal case) is borrowed; invalid sequences become U+FFFD.
-        let line = match std::str::from_utf8(raw) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(raw),
-        };
-        if line.is_empty() {
+        if raw.is_empty() {
             self.dispatch();
-        } else if line.starts_with(':') {
+            return;
+        }
+        if raw[0] == b':' {
             // A comment (keepalive).
-        } else {
-            let (field, value) = match line.find(':') {
-                Some(pos) => {
-                    let value = &line[pos + 1..];
-                    (&line[..pos], value.strip_prefix(' ').unwrap_or(value))
-                }
-                None => (&*line, ""),
-            };
-            match field {
-                "event" => self.event = value.to_string(),
-                "data" => {
-                    self.data.push_str(value);
-                    self.data.push('\n');
-                }
-                "id" if !value.contains('\0') => {
-                    self.last_event_id = value.to_string();
-                    self.frame_id = Some(value.to_string());
-                }
-                "retry" => {
-                    if !value.is_empty()
-                        && value.bytes().all(|b| b.is_ascii_digit())
-                        && let Ok(ms) = value.parse::<u64>()
-                    {
-                        self.retry = Some(Duration::from_millis(ms));
-                    }
-                }
-                _ => {}
+            return;
+        }
+        // The field name is split off on the bytes (':' is ASCII, so never inside a UTF-8
+        // sequence); only the value needs to be text. Valid UTF-8 (the normal case) is
+        // borrowed; invalid sequences become U+FFFD.
+        let (field, value) = match memchr::memchr(b':', raw) {
+            Some(pos) => {
+                let value = &raw[pos + 1..];
+                (&raw[..pos], value.strip_prefix(b" ").unwrap_or(value))
             }
+            None => (raw, &[][..]),
+        };
+        let value = match std::str::from_utf8(value) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(value),
+        };
+        match field {
+            b"data" => {
+                self.data.push_str(&value);
+                self.data.push('\n');
+            }
+            b"event" => {
+                self.event.clear();
+                self.event.push_str(&value);
+            }
+            b"id" if !value.contains('\0') => {
+                self.last_event_id.clear();
+                self.last_event_id.push_str(&value);
+                self.frame_id = Some(value.into_owned());
+            }
+            b"retry" => {
+                if !value.is_empty()
+                    && value.bytes().all(|b| b.is_ascii_digit())
+                    && let Ok(ms) = value.parse::<u64>()
+                {
+                    self.retry = Some(Duration::from_millis(ms));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -211,7 +231,10 @@ impl SseDecoder {
         if self.data.is_empty() {
             return;
         }
-        let mut data = std::mem::take(&mut self.data);
+        // The next frame's data gets room for as much as this one's (one allocation, no
+        // regrowing line by line).
+        let room = self.data.len();
+        let mut data = std::mem::replace(&mut self.data, String::with_capacity(room));
         if data.ends_with('\n') {
             data.pop();
         }
