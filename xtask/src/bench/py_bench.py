@@ -13,6 +13,16 @@ import json
 import time
 
 
+def describe(e):
+    """One line for an error; for an exception group (cattrs), follow its first leaf."""
+    parts = [f"{type(e).__name__}: {e}"]
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+        notes = "; ".join(getattr(e, "__notes__", []))
+        parts.append(f"{type(e).__name__}: {e}" + (f" ({notes})" if notes else ""))
+    return " -> ".join(parts)
+
+
 def rss_kib():
     hwm = rss = 0
     with open("/proc/self/status") as f:
@@ -54,20 +64,32 @@ async def main():
             raise RuntimeError(f"unexpected run result: exit {r.exit_code} stdout {r.stdout!r}")
         return int(dt * 1e6)
 
+    async def attempt(results):
+        # A failed run is counted and reported, not retried: the SDK's own failures are a finding.
+        try:
+            results.append(await one())
+        except Exception as e:  # noqa: BLE001 - counted and reported
+            results.append(e)
+
+    warm = []
     for _ in range(a.warmup):
-        await one()
+        await attempt(warm)
 
     if a.mode == "seq":
-        lat = []
+        results = []
         cpu_before = time.process_time()
         started = time.perf_counter()
         for _ in range(a.n):
-            lat.append(await one())
+            await attempt(results)
         total = int((time.perf_counter() - started) * 1e6)
         hwm, rss = rss_kib()
+        errs = [r for r in results if not isinstance(r, int)]
         out = {
-            "latencies_us": lat,
+            "latencies_us": [r for r in results if isinstance(r, int)],
             "total_us": total,
+            "attempts": len(results),
+            "errors": len(errs),
+            "first_error": (describe(errs[0]) if errs else None),
             "hwm_kib": hwm,
             "rss_kib": rss,
             "cpu_us": int((time.process_time() - cpu_before) * 1e6),
@@ -82,10 +104,7 @@ async def main():
         async def worker():
             while remaining[0] > 0:
                 remaining[0] -= 1
-                try:
-                    results.append(await one())
-                except Exception as e:  # noqa: BLE001 - counted and reported
-                    results.append(e)
+                await attempt(results)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(a.concurrency)))
@@ -97,7 +116,7 @@ async def main():
             "latencies_us": lat,
             "wall_us": wall,
             "errors": len(errs),
-            "first_error": (f"{type(errs[0]).__name__}: {errs[0]}" if errs else None),
+            "first_error": (describe(errs[0]) if errs else None),
             "hwm_kib": hwm,
             "rss_kib": rss,
             "baseline_rss_kib": baseline,
