@@ -1,11 +1,13 @@
 //! Live output: typed operation events and streamed runs ([`Run::stream`]).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::client::Contree;
 use crate::error::{Error, Result};
@@ -154,15 +156,37 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+/// An event as sent; `data` stays JSON text (borrowed from the frame) until `type` says which
+/// shape to decode it into, so no `Value` tree is built for the events the SDK knows.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct WireOpEvent {
+struct WireOpEvent<'a> {
     id: Option<u64>,
     ts: Option<String>,
     spid: Option<u64>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    data: Option<serde_json::Value>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WireSpawn {
+    pid: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WireSizeCap {
+    limit_bytes: Option<i64>,
+    file_size: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WireShutdown {
+    reason: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -193,8 +217,17 @@ struct WireTruncated {
     bytes_dropped: Option<u64>,
 }
 
-fn field<T: serde::de::DeserializeOwned + Default>(data: &serde_json::Value) -> T {
-    serde_json::from_value(data.clone()).unwrap_or_default()
+/// Decodes an event's payload into the shape its type promises; a payload of another shape
+/// (or none) gives the shape's default, as the official client tolerates odd payloads.
+fn field<T: serde::de::DeserializeOwned + Default>(data: Option<&RawValue>) -> T {
+    data.and_then(|d| serde_json::from_str(d.get()).ok())
+        .unwrap_or_default()
+}
+
+/// The payload as a JSON value (for events the SDK does not model), `null` when absent.
+fn value(data: Option<&RawValue>) -> serde_json::Value {
+    data.and_then(|d| serde_json::from_str(d.get()).ok())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 fn ms(v: Option<i64>) -> Option<Duration> {
@@ -202,7 +235,7 @@ fn ms(v: Option<i64>) -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
-pub(crate) fn exit_status(data: &serde_json::Value) -> ExitStatus {
+fn exit_status(data: Option<&RawValue>) -> ExitStatus {
     let e: WireExit = field(data);
     ExitStatus {
         code: e.code.and_then(|c| i32::try_from(c).ok()).unwrap_or(-1),
@@ -220,29 +253,32 @@ impl Event {
     /// Decodes the transport's raw SSE event; payload mismatches become [`EventKind::Other`]
     /// rather than errors (as the official client does).
     pub(crate) fn decode(sse: &contree_transport::SseEvent) -> Event {
-        let w: WireOpEvent = serde_json::from_str(&sse.data).unwrap_or_default();
-        let kind_name = w
-            .kind
-            .clone()
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| sse.event.clone());
-        let data = w.data.unwrap_or(serde_json::Value::Null);
-        let stream_bytes = |d: &serde_json::Value| -> Bytes {
+        let w: WireOpEvent<'_> = serde_json::from_str(&sse.data).unwrap_or_default();
+        let kind_name: &str = match w.kind.as_deref() {
+            Some(k) if !k.is_empty() => k,
+            _ => &sse.event,
+        };
+        let data = w.data;
+        let stream_bytes = |d| -> Bytes {
             let s: wire::WireStream = field(d);
             s.bytes()
         };
-        let kind = match kind_name.as_str() {
+        let other = || EventKind::Other {
+            kind: kind_name.to_string(),
+            data: value(data),
+        };
+        let kind = match kind_name {
             "init" => EventKind::Init,
             "network" => EventKind::Network,
             "spawn" => EventKind::Spawn {
-                pid: data.get("pid").and_then(|p| p.as_i64()).unwrap_or(-1),
+                pid: field::<WireSpawn>(data).pid.unwrap_or(-1),
             },
-            "stdin" => EventKind::Stdin(stream_bytes(&data)),
-            "stdout" => EventKind::Stdout(stream_bytes(&data)),
-            "stderr" => EventKind::Stderr(stream_bytes(&data)),
-            "exit" => EventKind::Exit(exit_status(&data)),
+            "stdin" => EventKind::Stdin(stream_bytes(data)),
+            "stdout" => EventKind::Stdout(stream_bytes(data)),
+            "stderr" => EventKind::Stderr(stream_bytes(data)),
+            "exit" => EventKind::Exit(exit_status(data)),
             "truncated" => {
-                let t: WireTruncated = field(&data);
+                let t: WireTruncated = field(data);
                 let stream = match t.stream.as_deref() {
                     Some("stdin") => Some(StdStream::Stdin),
                     Some("stdout") => Some(StdStream::Stdout),
@@ -255,28 +291,21 @@ impl Event {
                         bytes_emitted: t.bytes_emitted.unwrap_or(0),
                         bytes_dropped: t.bytes_dropped.unwrap_or(0),
                     }),
-                    None => EventKind::Other {
-                        kind: kind_name.clone(),
-                        data: data.clone(),
-                    },
+                    None => other(),
                 }
             }
-            "size_cap" => EventKind::SizeCap {
-                limit_bytes: data
-                    .get("limit_bytes")
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or(0),
-                file_size: data.get("file_size").and_then(|v| v.as_i64()).unwrap_or(0),
-            },
+            "size_cap" => {
+                let c: WireSizeCap = field(data);
+                EventKind::SizeCap {
+                    limit_bytes: c.limit_bytes.unwrap_or(0),
+                    file_size: c.file_size.unwrap_or(0),
+                }
+            }
             "shutdown" => EventKind::Shutdown {
-                reason: data
-                    .get("reason")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string(),
+                reason: field::<WireShutdown>(data).reason.unwrap_or_default(),
             },
             "completion" => {
-                let c: WireCompletion = field(&data);
+                let c: WireCompletion = field(data);
                 EventKind::Completion(Completion {
                     status: OperationStatus::parse(c.status.as_deref().unwrap_or("")),
                     result_image: c.result_image_uuid,
@@ -285,10 +314,7 @@ impl Event {
                     image_size: c.image_size_bytes,
                 })
             }
-            _ => EventKind::Other {
-                kind: kind_name.clone(),
-                data,
-            },
+            _ => other(),
         };
         Event {
             id: sse.id.or(w.id),
@@ -735,5 +761,84 @@ mod tests {
         let ev = Event::decode(&sse("stdout", 1, "not json"));
         assert_eq!(ev.kind, EventKind::Stdout(Bytes::new()));
         assert_eq!(ev.id, Some(1));
+    }
+
+    #[test]
+    fn decodes_every_modelled_kind_and_tolerates_odd_payloads() {
+        let kind = |event: &str, data: &str| Event::decode(&sse(event, 1, data)).kind;
+        assert_eq!(
+            kind(
+                "spawn",
+                r#"{"type":"spawn","data":{"pid":1001,"args":["-c","x"]}}"#
+            ),
+            EventKind::Spawn { pid: 1001 }
+        );
+        // A pid of the wrong shape, or no payload, is -1 (unknown), not an error.
+        assert_eq!(
+            kind("spawn", r#"{"type":"spawn","data":{"pid":"7"}}"#),
+            EventKind::Spawn { pid: -1 }
+        );
+        assert_eq!(
+            kind("spawn", r#"{"type":"spawn"}"#),
+            EventKind::Spawn { pid: -1 }
+        );
+        assert_eq!(
+            kind(
+                "size_cap",
+                r#"{"type":"size_cap","data":{"limit_bytes":10,"file_size":12}}"#
+            ),
+            EventKind::SizeCap {
+                limit_bytes: 10,
+                file_size: 12
+            }
+        );
+        assert_eq!(
+            kind(
+                "shutdown",
+                r#"{"type":"shutdown","data":{"reason":"done \"now\""}}"#
+            ),
+            EventKind::Shutdown {
+                reason: "done \"now\"".into()
+            }
+        );
+        assert_eq!(
+            kind(
+                "truncated",
+                r#"{"type":"truncated","data":{"stream":"stderr","bytes_emitted":5,"bytes_dropped":2}}"#
+            ),
+            EventKind::Truncated(Truncation {
+                stream: StdStream::Stderr,
+                bytes_emitted: 5,
+                bytes_dropped: 2,
+            })
+        );
+        // A truncation of an unknown stream keeps its payload as a value.
+        assert_eq!(
+            kind(
+                "truncated",
+                r#"{"type":"truncated","data":{"stream":"fd3"}}"#
+            ),
+            EventKind::Other {
+                kind: "truncated".into(),
+                data: serde_json::json!({"stream": "fd3"}),
+            }
+        );
+        // `type` with an escape is still read; without `type`, the SSE event name decides.
+        assert_eq!(
+            kind("x", r#"{"type":"std\u006fut","data":{"value":"hi"}}"#),
+            EventKind::Stdout(Bytes::from_static(b"hi"))
+        );
+        assert_eq!(
+            kind("stderr", r#"{"data":{"value":"e"}}"#),
+            EventKind::Stderr(Bytes::from_static(b"e"))
+        );
+        // An unknown kind without a payload carries `null`.
+        assert_eq!(
+            kind("later", r#"{"type":"later"}"#),
+            EventKind::Other {
+                kind: "later".into(),
+                data: serde_json::Value::Null
+            }
+        );
     }
 }
