@@ -250,13 +250,36 @@ fn exit_status(data: Option<&RawValue>) -> ExitStatus {
 }
 
 impl Event {
-    /// Decodes the transport's raw SSE event; payload mismatches become [`EventKind::Other`]
-    /// rather than errors (as the official client does).
+    /// Decodes the transport's raw SSE event (its SSE id, when present, wins over the JSON's).
     pub(crate) fn decode(sse: &contree_transport::SseEvent) -> Event {
-        let w: WireOpEvent<'_> = serde_json::from_str(&sse.data).unwrap_or_default();
+        let mut ev = Event::from_json(&sse.event, &sse.data);
+        ev.id = sse.id.or(ev.id);
+        ev
+    }
+
+    /// Decodes one event of an operation's event log the way the SDK does while following a
+    /// run: `name` is the frame's SSE `event:` field (used only when the JSON carries no
+    /// `type`) and `json` its `data:` text, an `OperationEvent` object.
+    ///
+    /// It never fails, as the official client tolerates odd payloads: a payload that does not
+    /// match its type leaves the fields it could not read at their defaults (an exit code of
+    /// -1, empty output), and a type this SDK does not know is kept as [`EventKind::Other`].
+    /// Useful for event logs saved or fetched by other means.
+    ///
+    /// ```
+    /// use contree::{Event, EventKind};
+    /// let ev = Event::from_json(
+    ///     "stdout",
+    ///     r#"{"id":3,"spid":1,"type":"stdout","data":{"value":"aGk=","encoding":"base64"}}"#,
+    /// );
+    /// assert_eq!((ev.id, ev.spid), (Some(3), Some(1)));
+    /// assert_eq!(ev.kind, EventKind::Stdout("hi".into()));
+    /// ```
+    pub fn from_json(name: &str, json: &str) -> Event {
+        let w: WireOpEvent<'_> = serde_json::from_str(json).unwrap_or_default();
         let kind_name: &str = match w.kind.as_deref() {
             Some(k) if !k.is_empty() => k,
-            _ => &sse.event,
+            _ => name,
         };
         let data = w.data;
         let stream_bytes = |d| -> Bytes {
@@ -317,7 +340,7 @@ impl Event {
             _ => other(),
         };
         Event {
-            id: sse.id.or(w.id),
+            id: w.id,
             spid: w.spid,
             ts: w.ts,
             kind,

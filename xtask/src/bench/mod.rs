@@ -431,7 +431,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     c.args([
         "bench",
         "-p",
-        "contree-transport",
+        "contree",
         "--bench",
         "sse_decode",
         "--",

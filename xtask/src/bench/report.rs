@@ -630,6 +630,7 @@ impl Report {
         for (name, label) in [
             ("decode", "SSE decode"),
             ("decode_json", "SSE decode + JSON into `OperationEvent`"),
+            ("decode_sdk", "SSE decode + the SDK's `Event` decoding"),
         ] {
             let ns = mean_ns(name)?;
             let s = ns / 1e9;
@@ -651,8 +652,9 @@ impl Report {
         }
         let notes = vec![
             "Criterion (10 samples, flat sampling), one thread. The stream repeats the frames of \
-             runs recorded from the mock (`crates/contree-transport/benches/fixtures`), with ids \
-             renumbered."
+             runs recorded from the mock (`crates/contree/benches/fixtures`), with ids renumbered. \
+             `OperationEvent` is the generated wire type with every field typed; the SDK's \
+             `Event` (`Event::from_json`) is what following a run decodes per event."
                 .to_string(),
         ];
         self.section("5. Event stream decoding", rows, notes);

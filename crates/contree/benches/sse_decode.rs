@@ -6,8 +6,10 @@
 //! when run as a test by `cargo test --all-targets`), then measures:
 //! - `sse/decode`: [`SseDecoder`] fed in 16 KiB chunks (what a socket read yields), every
 //!   frame taken out;
-//! - `sse/decode_json`: the same plus decoding each frame's `data` into
-//!   `contree_proto::types::OperationEvent` (what a client of the event stream does).
+//! - `sse/decode_json`: the same plus decoding each frame's `data` into the generated wire type
+//!   `contree_proto::types::OperationEvent` (every field of every event, typed);
+//! - `sse/decode_sdk`: the same plus [`contree::Event::from_json`], the SDK's own decoding of
+//!   each event while it follows a run (what a user of `Run::stream` pays per event).
 //!
 //! When `CONTREE_BENCH_META` names a file, the input's event and byte counts are written to
 //! it as JSON (for the report of `cargo xtask bench`).
@@ -64,18 +66,40 @@ fn stream(n: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
-fn decode(input: &[u8], json: bool) -> usize {
+/// What is done with each frame.
+#[derive(Clone, Copy)]
+enum Json {
+    /// Nothing: the SSE decoding alone.
+    None,
+    /// Decoded into the generated `OperationEvent`.
+    Proto,
+    /// Decoded by the SDK into `contree::Event`.
+    Sdk,
+}
+
+fn decode(input: &[u8], json: Json) -> usize {
     let mut d = SseDecoder::new();
     let mut frames = 0;
     for chunk in input.chunks(CHUNK) {
         d.feed(chunk).expect("the recorded stream decodes");
         while let Some(f) = d.next_frame() {
-            if json {
-                let ev: contree_proto::types::OperationEvent =
-                    serde_json::from_str(&f.data).expect("the recorded events are valid");
-                std::hint::black_box(ev);
-            } else {
-                std::hint::black_box(&f);
+            match json {
+                Json::None => {
+                    std::hint::black_box(&f);
+                }
+                Json::Proto => {
+                    let ev: contree_proto::types::OperationEvent =
+                        serde_json::from_str(&f.data).expect("the recorded events are valid");
+                    std::hint::black_box(ev);
+                }
+                Json::Sdk => {
+                    let ev = contree::Event::from_json(&f.event, &f.data);
+                    assert!(
+                        !matches!(ev.kind, contree::EventKind::Other { .. }),
+                        "the SDK knows every recorded event: {ev:?}"
+                    );
+                    std::hint::black_box(ev);
+                }
             }
             frames += 1;
         }
@@ -90,7 +114,8 @@ fn bench(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if under_bench { 1_000_000 } else { 1_000 });
     let input = stream(n);
-    assert_eq!(decode(&input, true), n, "every event is decoded");
+    assert_eq!(decode(&input, Json::Proto), n, "every event is decoded");
+    assert_eq!(decode(&input, Json::Sdk), n, "every event is decoded");
     if let Ok(path) = std::env::var("CONTREE_BENCH_META") {
         let meta = serde_json::json!({ "events": n, "bytes": input.len(), "chunk": CHUNK });
         std::fs::write(&path, meta.to_string()).expect("the meta file is writable");
@@ -105,8 +130,9 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(secs))
         .throughput(Throughput::Elements(n as u64));
-    g.bench_function("decode", |b| b.iter(|| decode(&input, false)));
-    g.bench_function("decode_json", |b| b.iter(|| decode(&input, true)));
+    g.bench_function("decode", |b| b.iter(|| decode(&input, Json::None)));
+    g.bench_function("decode_json", |b| b.iter(|| decode(&input, Json::Proto)));
+    g.bench_function("decode_sdk", |b| b.iter(|| decode(&input, Json::Sdk)));
     g.finish();
 }
 
