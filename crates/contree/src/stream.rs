@@ -224,12 +224,6 @@ fn field<T: serde::de::DeserializeOwned + Default>(data: Option<&RawValue>) -> T
         .unwrap_or_default()
 }
 
-/// The payload as a JSON value (for events the SDK does not model), `null` when absent.
-fn value(data: Option<&RawValue>) -> serde_json::Value {
-    data.and_then(|d| serde_json::from_str(d.get()).ok())
-        .unwrap_or(serde_json::Value::Null)
-}
-
 fn ms(v: Option<i64>) -> Option<Duration> {
     v.and_then(|m| u64::try_from(m).ok())
         .map(Duration::from_millis)
@@ -288,7 +282,8 @@ impl Event {
         };
         let other = || EventKind::Other {
             kind: kind_name.to_string(),
-            data: value(data),
+            // The payload as a JSON value (`null` when absent).
+            data: field::<serde_json::Value>(data),
         };
         let kind = match kind_name {
             "init" => EventKind::Init,
