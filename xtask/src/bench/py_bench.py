@@ -23,6 +23,17 @@ def describe(e):
     return " -> ".join(parts)
 
 
+def outcome(results):
+    """The latencies of the runs that succeeded, and the count and first cause of the others."""
+    errs = [r for r in results if not isinstance(r, int)]
+    return {
+        "latencies_us": [r for r in results if isinstance(r, int)],
+        "attempts": len(results),
+        "errors": len(errs),
+        "first_error": (describe(errs[0]) if errs else None),
+    }
+
+
 def rss_kib():
     hwm = rss = 0
     with open("/proc/self/status") as f:
@@ -83,13 +94,9 @@ async def main():
             await attempt(results)
         total = int((time.perf_counter() - started) * 1e6)
         hwm, rss = rss_kib()
-        errs = [r for r in results if not isinstance(r, int)]
         out = {
-            "latencies_us": [r for r in results if isinstance(r, int)],
+            **outcome(results),
             "total_us": total,
-            "attempts": len(results),
-            "errors": len(errs),
-            "first_error": (describe(errs[0]) if errs else None),
             "hwm_kib": hwm,
             "rss_kib": rss,
             "cpu_us": int((time.process_time() - cpu_before) * 1e6),
@@ -110,13 +117,9 @@ async def main():
         await asyncio.gather(*(worker() for _ in range(a.concurrency)))
         wall = int((time.perf_counter() - started) * 1e6)
         hwm, rss = rss_kib()
-        lat = [r for r in results if isinstance(r, int)]
-        errs = [r for r in results if not isinstance(r, int)]
         out = {
-            "latencies_us": lat,
+            **outcome(results),
             "wall_us": wall,
-            "errors": len(errs),
-            "first_error": (describe(errs[0]) if errs else None),
             "hwm_kib": hwm,
             "rss_kib": rss,
             "baseline_rss_kib": baseline,
