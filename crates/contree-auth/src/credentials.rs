@@ -349,8 +349,7 @@ impl CredentialsBuilder {
             _ if kind == AuthKind::Iam => (DEFAULT_BASE_URL.to_string(), Source::Default),
             _ => return error::JwtNeedsUrlSnafu.fail().map_err(Error::from),
         };
-        let base_url = base_url.trim().trim_end_matches('/').to_string();
-        validate_url(&base_url)?;
+        let base_url = normalize_url(base_url.trim().trim_end_matches('/'))?;
         let project = self
             .project
             .map(|p| p.trim().to_string())
@@ -370,27 +369,91 @@ impl CredentialsBuilder {
     }
 }
 
-/// Checks the scheme and host of a base URL.
-fn validate_url(url: &str) -> Result<(), Error> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let ok = match rest {
-        Some(rest) => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && !host.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
-    };
-    if ok {
-        Ok(())
-    } else {
+/// Checks the scheme and host of a base URL and lower-cases its scheme. Userinfo
+/// (`user@host`) is refused: the host is what follows `@`, and a password there would be
+/// echoed in messages. (The transport applies the plain-http loopback rule on top.)
+fn normalize_url(url: &str) -> Result<String, Error> {
+    let split = url.find("://").map(|i| (&url[..i], &url[i + 3..]));
+    let invalid = |expected: &'static str, shown: String| -> Result<String, Error> {
         error::InvalidValueSnafu {
             what: "base URL",
-            value: url.to_string(),
-            expected: "an http:// or https:// URL with a host",
+            value: shown,
+            expected,
         }
         .fail()
         .map_err(Error::from)
+    };
+    let Some((scheme, rest)) =
+        split.filter(|(s, _)| s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http"))
+    else {
+        return invalid(
+            "an http:// or https:// URL with a host",
+            redact_userinfo(url),
+        );
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return invalid(
+            "a URL without userinfo (remove everything between `//` and `@`: the host is what follows `@`)",
+            redact_userinfo(url),
+        );
+    }
+    if authority.is_empty()
+        || authority
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return invalid("an http:// or https:// URL with a host", url.to_string());
+    }
+    Ok(format!("{}://{rest}", scheme.to_ascii_lowercase()))
+}
+
+/// The URL with the userinfo of its authority replaced.
+fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => (&url[..i + 3], &url[i + 3..]),
+        None => ("", url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}<userinfo redacted>{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(url: &str) -> Result<Credentials, Error> {
+        Credentials::builder(SecretToken::new("t"))
+            .base_url(url)
+            .build()
+    }
+
+    #[test]
+    fn base_url_scheme_is_normalised_and_userinfo_refused() {
+        assert_eq!(
+            build("HTTPS://Api.Example.com/x/").unwrap().base_url(),
+            "https://Api.Example.com/x"
+        );
+        assert_eq!(
+            build("Http://127.0.0.1:1").unwrap().base_url(),
+            "http://127.0.0.1:1"
+        );
+        for bad in [
+            "http://u:hunter2@h",
+            "https://127.0.0.1@evil.example",
+            "ftp://h",
+            "h",
+            "http://",
+            "http:// h",
+        ] {
+            let e = build(bad).expect_err(bad);
+            assert_eq!(e.kind(), crate::ErrorKind::Invalid, "{bad}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        // The path may hold an `@`.
+        assert!(build("https://h/p@x").is_ok());
     }
 }

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
@@ -39,6 +40,11 @@ struct Lazy {
 pub(crate) struct Connector {
     http: HttpConnector,
     lazy: Arc<Lazy>,
+    /// Plain-http connections must end at a loopback peer (the transport allowed them only
+    /// because their host is loopback; see `base_url`).
+    loopback_only_http: bool,
+    /// Connections started (TCP connects attempted), shared by clones.
+    started: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Connector {
@@ -50,15 +56,22 @@ impl fmt::Debug for Connector {
 }
 
 impl Connector {
-    pub(crate) fn new(http: HttpConnector, setup: TlsSetup) -> Self {
+    pub(crate) fn new(http: HttpConnector, setup: TlsSetup, loopback_only_http: bool) -> Self {
         Connector {
             http: http.clone(),
+            loopback_only_http,
+            started: Arc::new(AtomicU64::new(0)),
             lazy: Arc::new(Lazy {
                 setup,
                 http,
                 https: OnceLock::new(),
             }),
         }
+    }
+
+    /// How many connections were started so far.
+    pub(crate) fn connections_started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
     }
 
     fn https(&self) -> Result<HttpsConnector<HttpConnector>, String> {
@@ -133,10 +146,26 @@ impl tower_service::Service<Uri> for Connector {
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
+        self.started.fetch_add(1, Ordering::Relaxed);
         if dst.scheme() == Some(&http::uri::Scheme::HTTP) {
             let connecting = self.http.call(dst);
+            let loopback_only = self.loopback_only_http;
             return Box::pin(async move {
                 let tcp = connecting.await.map_err(|e| Box::new(e) as BoxError)?;
+                if loopback_only {
+                    // Nothing has been written yet: a name that resolved off the machine
+                    // never sees the request (or its token).
+                    let peer = tcp
+                        .inner()
+                        .peer_addr()
+                        .map_err(|e| Box::new(e) as BoxError)?;
+                    if !crate::base_url::is_loopback_ip(peer.ip()) {
+                        return Err(format!(
+                            "refusing plain http to {peer}: the host name resolved to an address that is not loopback; use https:// or `allow_insecure_http(true)`"
+                        )
+                        .into());
+                    }
+                }
                 Ok(MaybeHttpsStream::Http(tcp))
             });
         }
@@ -160,6 +189,7 @@ mod tests {
                 native_roots: false,
                 extra_roots: Vec::new(),
             },
+            true,
         )
     }
 

@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+mod base_url;
 mod body;
 mod config;
 mod connector;
@@ -35,6 +36,7 @@ pub mod retry;
 pub mod sse;
 mod transport;
 
+pub use base_url::{check_base_url, is_loopback_host};
 pub use body::{Body, BodyReader, Progress, ResponseBody};
 pub use config::{RequestOptions, RetryConfig, Timeouts};
 pub use error::{Error, ErrorKind};

@@ -1,7 +1,6 @@
 //! The client: connection setup (TLS, pooling), URL and header rules, the retry loop.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::time::Instant;
 
+use crate::base_url::{check_uri, redact_url};
 use crate::body::{Body, BodySourceError, ReqBody, ResponseBody};
 use crate::config::{RequestOptions, RetryConfig, Timeouts};
 use crate::connector::{Connector, TlsSetup};
@@ -70,6 +70,7 @@ pub struct Transport {
 
 struct Shared {
     client: HttpClient,
+    connector: Connector,
     credentials: Arc<dyn ProvideCredentials>,
     timeouts: Timeouts,
     retry: RetryConfig,
@@ -257,18 +258,20 @@ impl TransportBuilder {
                 native_roots: self.native_roots,
                 extra_roots,
             },
+            !self.allow_insecure_http,
         );
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(self.pool_idle_timeout)
-            .build(connector);
+            .build(connector.clone());
 
         let mut retry = self.retry;
         retry.max_attempts = retry.max_attempts.max(1);
         Ok(Transport {
             inner: Arc::new(Shared {
                 client,
+                connector,
                 credentials,
                 timeouts: self.timeouts,
                 retry,
@@ -309,16 +312,6 @@ pub fn join_url(base: &str, path_and_query: &str) -> String {
     } else {
         format!("{base}/v1/{path_and_query}")
     }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    if h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost") {
-        return true;
-    }
-    h.parse::<IpAddr>()
-        .map(|ip| ip.is_loopback())
-        .unwrap_or(false)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,6 +358,25 @@ impl Transport {
     /// [`TransportBuilder::compress_event_streams`]).
     pub fn compress_event_streams(&self) -> bool {
         self.inner.compress_event_streams
+    }
+
+    /// How many connections this transport (and its clones) started opening so far: TCP
+    /// connects attempted, successful or not. Pooled connections are reused, so this grows
+    /// only when no idle connection was available; a request refused by the base-URL rules
+    /// ([`check_base_url`](crate::check_base_url)) never starts one.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use contree_auth::{Credentials, SecretToken, StaticProvider};
+    /// # let creds = Credentials::builder(SecretToken::new("t")).build().unwrap();
+    /// let t = contree_transport::Transport::builder()
+    ///     .credentials(Arc::new(StaticProvider::new(creds)))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(t.connections_started(), 0);
+    /// ```
+    pub fn connections_started(&self) -> u64 {
+        self.inner.connector.connections_started()
     }
 
     /// The `User-Agent` sent with every request (unless the request sets its own).
@@ -605,27 +617,12 @@ impl Transport {
         let uri: Uri = url.parse().map_err(|e| {
             Error::config(format!(
                 "cannot build a URL from the base URL {:?} and the path {:?}: {e}",
-                creds.base_url(),
+                redact_url(creds.base_url()),
                 ctx.path
             ))
         })?;
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") => {
-                let host = uri.host().unwrap_or_default();
-                if !shared.allow_insecure_http && !is_loopback(host) {
-                    return Err(Error::config(format!(
-                        "refusing to send credentials over plain http to {host}; use an https:// base URL, or opt in with `allow_insecure_http(true)`"
-                    )));
-                }
-            }
-            _ => {
-                return Err(Error::config(format!(
-                    "the base URL {:?} must start with https:// or http://",
-                    creds.base_url()
-                )));
-            }
-        }
+        // Checked on the parsed URL before any connection (no DNS lookup, no connect).
+        check_uri(&uri, &redact_url(&url), shared.allow_insecure_http)?;
         let len = http_body::Body::size_hint(&body).exact();
         let mut req = Request::new(body);
         *req.method_mut() = parts.method.clone();
@@ -863,30 +860,6 @@ mod tests {
         ];
         for (base, pq, want) in table {
             assert_eq!(join_url(base, pq), want, "{base} + {pq}");
-        }
-    }
-
-    #[test]
-    fn loopback_hosts() {
-        for h in [
-            "localhost",
-            "LOCALHOST",
-            "127.0.0.1",
-            "127.1.2.3",
-            "[::1]",
-            "::1",
-            "a.localhost",
-        ] {
-            assert!(is_loopback(h), "{h}");
-        }
-        for h in [
-            "example.com",
-            "10.0.0.1",
-            "[::2]",
-            "localhost.example.com",
-            "",
-        ] {
-            assert!(!is_loopback(h), "{h}");
         }
     }
 
