@@ -3,8 +3,8 @@
 //! Feed it the body chunks as they arrive, in any split; it yields the same frames as if the
 //! whole body had been decoded at once. Handled: LF, CR and CRLF line endings (also split
 //! across chunks), a leading UTF-8 BOM, comments (`:` lines, e.g. `: keepalive`), multi-line
-//! `data` (joined with `\n`), `event`, `id` (ignored when it contains NUL), `retry` (ASCII
-//! digits only) and unknown fields (ignored). Blocks without data are not dispatched, and an
+//! `data` (joined with `\n`), `event`, `id` (ignored when it contains NUL or is longer than
+//! [`MAX_ID_LEN`]), `retry` (ASCII digits only) and unknown fields (ignored). Blocks without data are not dispatched, and an
 //! unterminated block at end of stream is discarded, as the standard requires.
 //!
 //! A `cargo fuzz` target checks that it never panics and that chunking never changes the
@@ -29,7 +29,15 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// The default cap on one line plus the pending `data` of a frame (8 MiB).
 pub const DEFAULT_MAX_FRAME_LEN: usize = 8 * 1024 * 1024;
 
+/// The longest `id:` value taken (1 KiB); a longer one is ignored like an id with NUL.
+/// ConTree's ids are decimal integers: anything this long is not one.
+pub const MAX_ID_LEN: usize = 1024;
+
 /// One dispatched SSE frame ("event" in WHATWG terms).
+///
+/// A frame holds only what its own block said: the WHATWG "last event ID" (carried over from
+/// earlier blocks) is kept once, in the decoder ([`SseDecoder::last_event_id`]), never copied
+/// into each frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SseFrame {
     /// The event type: the last `event:` field of the block, or `message` when absent.
@@ -38,8 +46,6 @@ pub struct SseFrame {
     pub data: String,
     /// The `id:` field given in *this* block, if any (ids are not carried over here).
     pub id: Option<String>,
-    /// The WHATWG "last event ID" at dispatch time (carried over from earlier blocks).
-    pub last_event_id: String,
 }
 
 /// The decoder refused its input (a frame larger than the configured cap).
@@ -171,8 +177,12 @@ impl SseDecoder {
     fn end_line(&mut self) {
         let mut raw = std::mem::take(&mut self.line);
         self.handle_line(&raw);
-        // The line buffer keeps its capacity for the next line.
+        // The line buffer keeps its capacity for the next line, unless one huge line grew it:
+        // an idle stream should not hold megabytes.
         raw.clear();
+        if raw.capacity() > 64 * 1024 {
+            raw = Vec::new();
+        }
         self.line = raw;
     }
 
@@ -208,7 +218,7 @@ impl SseDecoder {
                 self.event.clear();
                 self.event.push_str(&value);
             }
-            b"id" if !value.contains('\0') => {
+            b"id" if value.len() <= MAX_ID_LEN && !value.contains('\0') => {
                 self.last_event_id.clear();
                 self.last_event_id.push_str(&value);
                 self.frame_id = Some(value.into_owned());
@@ -246,7 +256,6 @@ impl SseDecoder {
             },
             data,
             id,
-            last_event_id: self.last_event_id.clone(),
         });
     }
 
@@ -260,7 +269,7 @@ impl SseDecoder {
         self.retry
     }
 
-    /// The WHATWG "last event ID" buffer.
+    /// The WHATWG "last event ID" buffer (the last `id:` taken, carried across blocks).
     pub fn last_event_id(&self) -> &str {
         &self.last_event_id
     }
@@ -304,12 +313,11 @@ mod tests {
         std::iter::from_fn(|| d.next_frame()).collect()
     }
 
-    fn f(event: &str, data: &str, id: Option<&str>, last: &str) -> SseFrame {
+    fn f(event: &str, data: &str, id: Option<&str>, _last: &str) -> SseFrame {
         SseFrame {
             event: event.into(),
             data: data.into(),
             id: id.map(Into::into),
-            last_event_id: last.into(),
         }
     }
 
@@ -439,6 +447,53 @@ mod tests {
         d.feed(b"retry: 15x\n\nretry: -1\n\nretry:\n\n").unwrap();
         assert_eq!(d.retry(), Some(Duration::from_millis(1500)));
         assert!(d.next_frame().is_none());
+    }
+
+    /// What the frames hold on the heap.
+    fn heap(frames: &[SseFrame]) -> usize {
+        frames
+            .iter()
+            .map(|f| {
+                std::mem::size_of::<SseFrame>()
+                    + f.data.capacity()
+                    + f.event.capacity()
+                    + f.id.as_ref().map_or(0, String::capacity)
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_long_last_event_id_is_not_copied_into_every_frame() {
+        // One id as long as allowed, then 2,000 small frames that do not repeat it.
+        let mut input = format!("id: {}\n", "7".repeat(MAX_ID_LEN)).into_bytes();
+        for _ in 0..2000 {
+            input.extend_from_slice(b"data: x\n\n");
+        }
+        let frames = decode_all(&input);
+        assert_eq!(frames.len(), 2000);
+        let held = heap(&frames);
+        // 2,000 copies of the id would be 2 MB; the frames hold only their own few bytes.
+        assert!(held < 2000 * 128, "frames hold {held} bytes");
+        assert_eq!(frames[0].id.as_deref().map(str::len), Some(MAX_ID_LEN));
+        assert!(frames[1..].iter().all(|f| f.id.is_none()));
+    }
+
+    #[test]
+    fn an_id_over_the_cap_is_ignored() {
+        // ~1 MiB of id then 2,000 frames: the memory the audit saw grow to 2,000 MiB.
+        let mut input = format!("id: 1\ndata: a\n\nid: {}\n", "9".repeat(1 << 20)).into_bytes();
+        for _ in 0..2000 {
+            input.extend_from_slice(b"data: x\n\n");
+        }
+        let mut d = SseDecoder::new();
+        for chunk in input.chunks(16 * 1024) {
+            d.feed(chunk).unwrap();
+        }
+        let frames: Vec<_> = std::iter::from_fn(|| d.next_frame()).collect();
+        assert_eq!(frames.len(), 2001);
+        assert_eq!(d.last_event_id(), "1", "the oversized id was ignored");
+        let held = heap(&frames);
+        assert!(held < 2001 * 128, "frames hold {held} bytes");
     }
 
     #[test]
