@@ -135,19 +135,19 @@
 //! `contree.run` span with the source `image`, `parent`, the `operation_id` and the
 //! `result_image`; imports a `contree.import` span. Tokens and passwords never appear.
 
+mod api;
 pub mod blocking;
 mod client;
 mod error;
-mod fanout;
+mod events;
 mod files;
-mod images;
+mod image;
 mod inspect;
 mod operations;
 mod process;
 mod run;
 mod session;
-mod stream;
-mod wait;
+mod util;
 mod wire;
 
 pub use client::{
@@ -155,20 +155,20 @@ pub use client::{
     WhoAmI,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use fanout::{DEFAULT_FAN_OUT_CONCURRENCY, FanOut, FanOutResult, FanOutStream};
+pub use events::{Completion, Event, EventKind, ExitStatus, StdStream, Truncation};
 pub use files::{FileInfo, Files, ListFiles, ProgressFn, Upload, UploadSource, UploadedFile};
-pub use images::{
-    BoxFuture, BoxStream, DEFAULT_IMPORT_TIMEOUT, Image, Images, ImportImage, ListImages,
-    OciReference, TimeFilter,
-};
+pub use image::{DEFAULT_IMPORT_TIMEOUT, Image, Images, ImportImage, ListImages, OciReference};
 pub use inspect::{Archive, DirEntry, EntryKind, Grep, GrepCase, GrepMatch, GrepResult, Submatch};
 pub use operations::{
     ListOperations, OperationInfo, OperationKind, OperationStatus, Operations, RunHandle,
 };
 pub use process::{Exec, ExecOutput, OutputReader, Process, ProcessStdin, Signal};
-pub use run::{FileSource, FileSpec, Resources, Run, RunOutput};
+pub use run::{
+    DEFAULT_FAN_OUT_CONCURRENCY, FanOut, FanOutResult, FanOutStream, FileSource, FileSpec,
+    Resources, Run, RunEvent, RunOutput,
+};
 pub use session::Session;
-pub use stream::{Completion, Event, EventKind, ExitStatus, RunEvent, StdStream, Truncation};
+pub use util::{BoxFuture, BoxStream, TimeFilter};
 
 /// Credential types and resolution (the `contree-auth` crate).
 pub use contree_auth as auth;

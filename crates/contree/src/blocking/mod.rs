@@ -64,6 +64,7 @@ mod files;
 mod images;
 mod io;
 mod live;
+mod process;
 mod run;
 mod runtime;
 
@@ -80,10 +81,8 @@ use crate::{RetryConfig, Timeouts, WhoAmI};
 pub use files::{Files, ListFiles, Upload};
 pub use images::{Archive, Grep, Image, Images, ImportImage, ListImages};
 pub use io::{ByteReader, Iter};
-pub use live::{
-    Exec, FanOut, FanOutResult, ListOperations, Operations, Popen, Process, ProcessOutput,
-    ProcessStdin, RunHandle,
-};
+pub use live::{FanOut, FanOutResult, ListOperations, Operations, RunHandle};
+pub use process::{Exec, Popen, Process, ProcessOutput, ProcessStdin};
 pub use run::{Run, RunOutput, Session};
 
 use runtime::RuntimeThread;

@@ -8,8 +8,9 @@ use futures_util::StreamExt as _;
 
 use crate::client::Contree;
 use crate::error::Result;
-use crate::images::{BoxFuture, Image};
+use crate::image::Image;
 use crate::run::{Run, RunOutput};
+use crate::util::BoxFuture;
 
 /// The stream of a [`FanOut`]: results in the order the runs finish.
 pub type FanOutStream =

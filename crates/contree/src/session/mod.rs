@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::images::Image;
+use crate::image::Image;
 use crate::run::{Run, RunOutput, Target};
 
 /// A session follows an image as it changes: each run starts from the session's current

@@ -1,55 +1,13 @@
-//! Waiting for operations: follow the event stream to `completion`, then fetch the
-//! operation once. Polling is used only for imports (which have no documented event log)
-//! and as a fallback when the token may not follow events (HTTP 403).
+//! Waiting for an operation: its event stream to `completion`, or polling.
 
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
-use crate::client::{Contree, Query, request, seg};
+use crate::api::{cancel_operation, get_operation};
+use crate::client::Contree;
 use crate::error::{Error, Inner, Result};
 use crate::wire;
-
-/// Fetches an operation once.
-pub(crate) async fn get_operation(
-    client: &Contree,
-    op_id: &str,
-) -> Result<(wire::WireOperation, Option<Duration>)> {
-    let req = request(
-        http::Method::GET,
-        format!("/operations/{}", seg(op_id)),
-        &Query::new(),
-    );
-    let action = format!("getting operation {op_id}");
-    let resp = client
-        .send(&contree_proto::ops::GET_OPERATION_STATUS, req, &action)
-        .await?;
-    let retry_after = resp
-        .headers()
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let op: wire::WireOperation = wire::decode(&action, resp.body())?;
-    Ok((op, retry_after))
-}
-
-/// Asks the server to cancel an operation (best effort).
-pub(crate) async fn cancel_operation(client: &Contree, op_id: &str) -> Result<()> {
-    let req = request(
-        http::Method::DELETE,
-        format!("/operations/{}", seg(op_id)),
-        &Query::new(),
-    );
-    client
-        .send(
-            &contree_proto::ops::CANCEL_OPERATION,
-            req,
-            &format!("cancelling operation {op_id}"),
-        )
-        .await?;
-    Ok(())
-}
 
 /// Waits until the operation is terminal and returns its final state, giving up (and
 /// asking the server to cancel it) after `deadline`.

@@ -1,0 +1,329 @@
+//! [`ContreeBuilder`]: credentials, transport options and client defaults.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use contree_auth::{AuthKind, Credentials, ProvideCredentials, SecretToken, StaticProvider};
+use contree_transport::{RetryConfig, Timeouts, Transport};
+use tokio::sync::Semaphore;
+
+use super::{
+    Config, Contree, DEFAULT_RUN_TIMEOUT, DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_WAIT_MARGIN, Inner,
+};
+use crate::error::{Error, Result};
+
+/// Builder for [`Contree`]. All options are optional; unset credentials are resolved from
+/// the environment and `auth.ini` as `contree-auth` does.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// # fn demo() -> contree::Result<()> {
+/// let contree = contree::Contree::builder()
+///     .token("my-token")
+///     .project("my-project")
+///     .concurrency_limit(16)
+///     .default_run_timeout(Duration::from_secs(120))
+///     .user_agent_prefix("my-agent/1.0")
+///     .build()?;
+/// # let _ = contree; Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct ContreeBuilder {
+    token: Option<SecretToken>,
+    base_url: Option<String>,
+    project: Option<String>,
+    kind: Option<AuthKind>,
+    credentials: Option<Credentials>,
+    provider: Option<Arc<dyn ProvideCredentials>>,
+    env: Option<Arc<dyn contree_auth::Env>>,
+    fs: Option<Arc<dyn contree_auth::Fs>>,
+    profile: Option<String>,
+    auth_file: Option<std::path::PathBuf>,
+    timeouts: Option<Timeouts>,
+    retry: Option<RetryConfig>,
+    user_agent_prefix: Option<String>,
+    concurrency_limit: Option<usize>,
+    allow_insecure_http: Option<bool>,
+    compress_event_streams: bool,
+    default_run_timeout: Option<Duration>,
+    wait_margin: Option<Duration>,
+    upload_concurrency: Option<usize>,
+}
+
+impl fmt::Debug for ContreeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContreeBuilder")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("project", &self.project)
+            .field("concurrency_limit", &self.concurrency_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContreeBuilder {
+    /// Uses this bearer token (taken literally; it is never looked up as an env var name).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(SecretToken::new(token));
+        self
+    }
+
+    /// Uses this base URL (without `/v1`), e.g. `https://api.tokenfactory.nebius.com/sandboxes`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Uses this Nebius project id (the `Project` header).
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.project = Some(project.into());
+        self
+    }
+
+    /// Uses this auth kind with an explicit token (IAM by default).
+    pub fn auth_kind(mut self, kind: AuthKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Uses fully resolved credentials.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Asks this provider for credentials before requests (and again after a 401).
+    pub fn credentials_provider(mut self, provider: Arc<dyn ProvideCredentials>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Resolves unset credentials against this environment instead of the process one
+    /// (for tests, or apps that compute their environment).
+    pub fn env(mut self, env: Arc<dyn contree_auth::Env>) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Reads `auth.ini` through this filesystem (for tests).
+    pub fn fs(mut self, fs: Arc<dyn contree_auth::Fs>) -> Self {
+        self.fs = Some(fs);
+        self
+    }
+
+    /// Uses this `auth.ini` profile (instead of `CONTREE_PROFILE` or the file's default).
+    pub fn profile(mut self, name: impl Into<String>) -> Self {
+        self.profile = Some(name.into());
+        self
+    }
+
+    /// Reads profiles from this file instead of the default location.
+    pub fn auth_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.auth_file = Some(path.into());
+        self
+    }
+
+    /// Connect, per-attempt, idle-read and total timeouts of single requests.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = Some(timeouts);
+        self
+    }
+
+    /// How failed requests are retried.
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Prepends this to the `User-Agent` header (e.g. `my-agent/1.0`).
+    pub fn user_agent_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.user_agent_prefix = Some(prefix.into());
+        self
+    }
+
+    /// At most this many requests in flight at once across all clones of the client.
+    pub fn concurrency_limit(mut self, limit: usize) -> Self {
+        self.concurrency_limit = Some(limit.max(1));
+        self
+    }
+
+    /// Allows a plain `http://` base URL. Loopback URLs (`127.0.0.1`, `localhost`, `[::1]`)
+    /// are allowed without this.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = Some(allow);
+        self
+    }
+
+    /// Asks for event streams gzip-compressed (default: uncompressed). Each run being waited
+    /// on or streamed holds its event stream open; uncompressed, that costs about a third of
+    /// the memory (no inflate window), which counts when thousands of runs are in flight.
+    /// Turn it on when bandwidth matters more, e.g. runs printing megabytes over a slow link.
+    /// Other responses are always asked for gzip.
+    ///
+    /// ```
+    /// let contree = contree::Contree::builder()
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .token("t")
+    ///     .compress_event_streams(true)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(contree);
+    /// ```
+    pub fn compress_event_streams(mut self, enabled: bool) -> Self {
+        self.compress_event_streams = enabled;
+        self
+    }
+
+    /// The server-side timeout of runs that set none (default 10 minutes).
+    pub fn default_run_timeout(mut self, timeout: Duration) -> Self {
+        self.default_run_timeout = Some(timeout);
+        self
+    }
+
+    /// How much longer than a run's server-side timeout the client waits for its result
+    /// (default 2 minutes; covers queueing and VM start). The client deadline is always
+    /// the server timeout plus this margin, so it always exceeds the server timeout.
+    pub fn wait_margin(mut self, margin: Duration) -> Self {
+        self.wait_margin = Some(margin);
+        self
+    }
+
+    /// How many files one run uploads at once (default 4).
+    pub fn upload_concurrency(mut self, n: usize) -> Self {
+        self.upload_concurrency = Some(n.max(1));
+        self
+    }
+
+    /// Resolves credentials and builds the client. Needs no async runtime; the client's
+    /// calls need a Tokio runtime.
+    pub fn build(self) -> Result<Contree> {
+        // Timeouts and retries from `CONTREE_TIMEOUT`, `CONTREE_CONNECT_TIMEOUT`,
+        // `CONTREE_MAX_RETRIES` and the profile's keys, when resolved through the default
+        // chain; options set on this builder win over them.
+        let mut settings = contree_auth::ClientSettings::default();
+        let (provider, base_url): (Arc<dyn ProvideCredentials>, Option<String>) =
+            if let Some(p) = self.provider {
+                (p, self.base_url.clone())
+            } else {
+                let creds = match self.credentials {
+                    Some(c) => c,
+                    None => {
+                        let mut chain = contree_auth::DefaultChain::builder();
+                        if let Some(t) = self.token {
+                            chain = chain.token(t);
+                        }
+                        if let Some(u) = self.base_url.clone() {
+                            chain = chain.base_url(u);
+                        }
+                        if let Some(p) = self.project.clone() {
+                            chain = chain.project(p);
+                        }
+                        if let Some(k) = self.kind {
+                            chain = chain.kind(k);
+                        }
+                        if let Some(p) = self.profile.clone() {
+                            chain = chain.profile(p);
+                        }
+                        if let Some(f) = self.auth_file.clone() {
+                            chain = chain.auth_file(f);
+                        }
+                        if let Some(e) = self.env.clone() {
+                            chain = chain.env(e);
+                        }
+                        if let Some(fs) = self.fs.clone() {
+                            chain = chain.fs(fs);
+                        }
+                        let chain = chain.build();
+                        settings = chain.settings()?;
+                        chain.resolve()?
+                    }
+                };
+                let url = creds.base_url().to_string();
+                (Arc::new(StaticProvider::new(creds)), Some(url))
+            };
+        let insecure = self
+            .allow_insecure_http
+            .unwrap_or_else(|| base_url.as_deref().map(is_loopback_http).unwrap_or(false));
+        let mut tb = Transport::builder()
+            .credentials(provider)
+            .allow_insecure_http(insecure)
+            .compress_event_streams(self.compress_event_streams);
+        let timeouts = self.timeouts.or_else(|| settings_timeouts(&settings));
+        if let Some(t) = timeouts {
+            tb = tb.timeouts(t);
+        }
+        let retry = self.retry.or_else(|| {
+            settings.max_retries.map(|n| RetryConfig {
+                max_attempts: n.saturating_add(1),
+                ..RetryConfig::default()
+            })
+        });
+        if let Some(r) = retry {
+            tb = tb.retry(r);
+        }
+        if let Some(ua) = self.user_agent_prefix {
+            tb = tb.user_agent_prefix(ua);
+        }
+        let transport = tb
+            .build()
+            .map_err(|e| Error::config(format!("could not build the HTTP transport: {e}")))?;
+        Ok(Contree {
+            inner: Arc::new(Inner {
+                transport,
+                limiter: self.concurrency_limit.map(|n| Arc::new(Semaphore::new(n))),
+                config: Config {
+                    default_run_timeout: self.default_run_timeout.unwrap_or(DEFAULT_RUN_TIMEOUT),
+                    wait_margin: self.wait_margin.unwrap_or(DEFAULT_WAIT_MARGIN),
+                    upload_concurrency: self
+                        .upload_concurrency
+                        .unwrap_or(DEFAULT_UPLOAD_CONCURRENCY),
+                },
+                whoami: Mutex::new(None),
+                base_url,
+            }),
+        })
+    }
+}
+
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = if host.starts_with('[') {
+        host.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    host == "localhost" || host == "::1" || host.starts_with("127.")
+}
+
+/// The transport timeouts that [`contree_auth::ClientSettings`] asks for, if any.
+fn settings_timeouts(settings: &contree_auth::ClientSettings) -> Option<Timeouts> {
+    if settings.timeout.is_none() && settings.connect_timeout.is_none() {
+        return None;
+    }
+    let mut t = Timeouts::default();
+    if let Some(d) = settings.timeout {
+        t.attempt = d;
+    }
+    if let Some(d) = settings.connect_timeout {
+        t.connect = d;
+    }
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback_http("http://127.0.0.1:8080"));
+        assert!(is_loopback_http("http://localhost:1/x"));
+        assert!(is_loopback_http("http://[::1]:80"));
+        assert!(!is_loopback_http("http://example.com"));
+        assert!(!is_loopback_http("https://127.0.0.1"));
+    }
+}

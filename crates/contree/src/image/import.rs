@@ -1,0 +1,345 @@
+//! Importing images from a registry, and parsing OCI references.
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use contree_auth::SecretToken;
+use contree_proto::types;
+use serde::Serialize;
+
+use super::{Image, ImageRef, Images};
+use crate::api::{Query, json_request};
+use crate::client::Contree;
+use crate::error::{Error, Result};
+use crate::operations::wait;
+use crate::util::BoxFuture;
+use crate::wire;
+
+/// A parsed OCI reference: the registry URL to import from and the tag it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciReference {
+    /// `docker://host/path[:tag|@digest]`.
+    pub url: String,
+    /// The tag the image is stored under (e.g. `ubuntu:latest`, `ghcr.io/org/img:1`);
+    /// `None` for digest references, which no tag can express.
+    pub tag: Option<String>,
+}
+
+impl OciReference {
+    /// Parses `ubuntu`, `ubuntu:24.04`, `docker.io/library/ubuntu:24.04`,
+    /// `ghcr.io/org/img:1`, `localhost:5000/img:1`, `docker://...`, `img@sha256:...`.
+    /// A missing tag means `latest`.
+    ///
+    /// ```
+    /// use contree::OciReference;
+    /// let r = OciReference::parse("ubuntu").unwrap();
+    /// assert_eq!(r.url, "docker://docker.io/library/ubuntu:latest");
+    /// assert_eq!(r.tag.as_deref(), Some("ubuntu:latest"));
+    /// let r = OciReference::parse("localhost:5000/img:1").unwrap();
+    /// assert_eq!(r.url, "docker://localhost:5000/img:1");
+    /// ```
+    pub fn parse(reference: &str) -> Result<Self> {
+        let r = reference.trim();
+        let rest = match r.split_once("://") {
+            Some(("docker", rest)) => rest,
+            Some((scheme, _)) => {
+                return Err(Error::invalid(format!(
+                    "unsupported scheme `{scheme}` in image reference `{r}`; use docker:// or none"
+                )));
+            }
+            None => r,
+        };
+        if rest.is_empty()
+            || rest.starts_with([':', '@', '/'])
+            || rest.contains(char::is_whitespace)
+        {
+            return Err(Error::invalid(format!(
+                "`{reference}` is not a valid OCI image reference (expected e.g. ubuntu:24.04)"
+            )));
+        }
+        let (host, path) = match rest.split_once('/') {
+            Some((first, path))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_string(), path.to_string())
+            }
+            _ => ("docker.io".to_string(), rest.to_string()),
+        };
+        let (name, suffix) = if let Some((n, d)) = path.split_once('@') {
+            (n.to_string(), format!("@{d}"))
+        } else {
+            let last_slash = path.rfind('/').map(|i| i + 1).unwrap_or(0);
+            match path[last_slash..].rfind(':') {
+                Some(i) => (
+                    path[..last_slash + i].to_string(),
+                    path[last_slash + i..].to_string(),
+                ),
+                None => (path.clone(), ":latest".to_string()),
+            }
+        };
+        if name.is_empty() || suffix == ":" {
+            return Err(Error::invalid(format!(
+                "`{reference}` is not a valid OCI image reference"
+            )));
+        }
+        let full_name = if host == "docker.io" && !name.contains('/') {
+            format!("library/{name}")
+        } else {
+            name.clone()
+        };
+        let url = format!("docker://{host}/{full_name}{suffix}");
+        let short = if host == "docker.io" {
+            full_name
+                .strip_prefix("library/")
+                .unwrap_or(&full_name)
+                .to_string()
+        } else {
+            format!("{host}/{full_name}")
+        };
+        let tag = (!suffix.starts_with('@')).then(|| format!("{short}{suffix}"));
+        Ok(OciReference { url, tag })
+    }
+}
+
+/// Imports an image from a registry ([`Images::import`]) or uses it if present
+/// ([`Images::oci`]). Await it for the [`Image`].
+///
+/// ```no_run
+/// # async fn demo(contree: contree::Contree) -> contree::Result<()> {
+/// use std::time::Duration;
+/// let img = contree
+///     .images()
+///     .import("ghcr.io/acme/private:1")
+///     .credentials("robot", "s3cret")
+///     .tag("acme:1")
+///     .timeout(Duration::from_secs(900))
+///     .await?;
+/// # let _ = img; Ok(()) }
+/// ```
+#[derive(Clone)]
+#[must_use = "an ImportImage does nothing until awaited"]
+pub struct ImportImage {
+    client: Contree,
+    reference: String,
+    use_existing: bool,
+    tag: Option<Option<String>>,
+    credentials: Option<(String, SecretToken)>,
+    timeout: Option<Duration>,
+}
+
+impl fmt::Debug for ImportImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportImage")
+            .field("reference", &self.reference)
+            .field("use_existing", &self.use_existing)
+            .field("tag", &self.tag)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|(u, _)| (u, "<redacted>")),
+            )
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The default import timeout (the server's default).
+pub const DEFAULT_IMPORT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl ImportImage {
+    pub(crate) fn new(client: Contree, reference: String, use_existing: bool) -> Self {
+        Self {
+            client,
+            reference,
+            use_existing,
+            tag: None,
+            credentials: None,
+            timeout: None,
+        }
+    }
+
+    /// Stores the image under this tag instead of the one derived from the reference.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(Some(tag.into()));
+        self
+    }
+
+    /// Imports without a tag (reachable by UUID only). Ignored by `oci()`'s lookup.
+    pub fn untagged(mut self) -> Self {
+        self.tag = Some(None);
+        self
+    }
+
+    /// Registry credentials for a private image. The password never appears in logs.
+    pub fn credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials = Some((username.into(), SecretToken::new(password)));
+        self
+    }
+
+    /// Server-side import timeout (default 5 minutes); the client waits a margin longer.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    async fn execute(self) -> Result<Image> {
+        let parsed = OciReference::parse(&self.reference)?;
+        let tag = match &self.tag {
+            Some(t) => t.clone(),
+            None => parsed.tag.clone(),
+        };
+        if self.use_existing
+            && let Some(t) = &tag
+        {
+            match Images::new(self.client.clone()).get(t).await {
+                Ok(image) => return Ok(image),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let timeout = self.timeout.unwrap_or(DEFAULT_IMPORT_TIMEOUT);
+        if let Some(who) = self.client.cached_whoami()
+            && let Some(max) = who.images_import_max_timeout()
+            && timeout > max
+        {
+            tracing::warn!(
+                timeout_secs = timeout.as_secs(),
+                max_secs = max.as_secs(),
+                "import timeout exceeds the token's images_import_max_timeout"
+            );
+        }
+        #[derive(Serialize)]
+        struct Creds<'a> {
+            username: &'a str,
+            password: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Registry<'a> {
+            url: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            credentials: Option<Creds<'a>>,
+        }
+        #[derive(Serialize)]
+        struct Body<'a> {
+            registry: Registry<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tag: Option<&'a str>,
+            timeout: u64,
+        }
+        let body = Body {
+            registry: Registry {
+                url: &parsed.url,
+                credentials: self.credentials.as_ref().map(|(u, p)| Creds {
+                    username: u,
+                    password: p.expose_secret(),
+                }),
+            },
+            tag: tag.as_deref(),
+            timeout: timeout.as_secs().max(1),
+        };
+        let req = json_request(
+            http::Method::POST,
+            "/images/import".into(),
+            &Query::new(),
+            &body,
+        )?;
+        let action = format!("importing {}", self.reference);
+        let resp = self
+            .client
+            .send(&contree_proto::ops::IMPORT_IMAGE, req, &action)
+            .await?;
+        let op: types::ImportImageCreatedBody = wire::decode(&action, resp.body())?;
+        let op_id = op.uuid.to_string();
+        tracing::Span::current().record("operation_id", op_id.as_str());
+        let deadline = timeout + self.client.wait_margin();
+        let op = wait::wait_operation(&self.client, &op_id, deadline, false).await?;
+        wait::check_terminal(&op, &op_id)?;
+        let uuid = op.result_image().ok_or_else(|| {
+            Error::new(crate::error::Inner::OperationFailed {
+                operation_id: op_id.clone(),
+                message: "the import finished without an image".into(),
+            })
+        })?;
+        let mut image = Image::from_ref(self.client.clone(), ImageRef::Uuid(uuid));
+        image.tag = op.result.and_then(|r| r.tag).or(tag);
+        image.operation_id = Some(op_id);
+        Ok(image)
+    }
+}
+
+impl IntoFuture for ImportImage {
+    type Output = Result<Image>;
+    type IntoFuture = BoxFuture<Result<Image>>;
+    fn into_future(self) -> Self::IntoFuture {
+        let span = tracing::info_span!(
+            "contree.import",
+            reference = %self.reference,
+            operation_id = tracing::field::Empty
+        );
+        Box::pin(tracing::Instrument::instrument(self.execute(), span))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oci_parsing() {
+        let cases = [
+            (
+                "ubuntu:latest",
+                "docker://docker.io/library/ubuntu:latest",
+                Some("ubuntu:latest"),
+            ),
+            (
+                "ubuntu",
+                "docker://docker.io/library/ubuntu:latest",
+                Some("ubuntu:latest"),
+            ),
+            (
+                "docker://docker.io/busybox:1",
+                "docker://docker.io/library/busybox:1",
+                Some("busybox:1"),
+            ),
+            (
+                "library/ubuntu:22.04",
+                "docker://docker.io/library/ubuntu:22.04",
+                Some("ubuntu:22.04"),
+            ),
+            (
+                "nebius/foo:1",
+                "docker://docker.io/nebius/foo:1",
+                Some("nebius/foo:1"),
+            ),
+            (
+                "ghcr.io/org/img:tag",
+                "docker://ghcr.io/org/img:tag",
+                Some("ghcr.io/org/img:tag"),
+            ),
+            (
+                "registry.example.com:5000/ns/img:1",
+                "docker://registry.example.com:5000/ns/img:1",
+                Some("registry.example.com:5000/ns/img:1"),
+            ),
+            (
+                "localhost:5000/img:1",
+                "docker://localhost:5000/img:1",
+                Some("localhost:5000/img:1"),
+            ),
+            (
+                "ubuntu@sha256:abc",
+                "docker://docker.io/library/ubuntu@sha256:abc",
+                None,
+            ),
+        ];
+        for (input, url, tag) in cases {
+            let r = OciReference::parse(input).unwrap();
+            assert_eq!(r.url, url, "{input}");
+            assert_eq!(r.tag.as_deref(), tag, "{input}");
+        }
+        for bad in ["", ":bad", "oci://x/y", "a b"] {
+            assert!(OciReference::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

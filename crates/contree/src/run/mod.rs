@@ -1,0 +1,531 @@
+//! Runs: the [`Run`] builder and every way to execute it (await, stream, start, spawn).
+
+mod fanout;
+mod output;
+mod spec;
+mod stream;
+mod upload;
+
+pub use fanout::{DEFAULT_FAN_OUT_CONCURRENCY, FanOut, FanOutResult, FanOutStream};
+pub use output::{Resources, RunOutput};
+pub(crate) use spec::Target;
+pub use spec::{FileSource, FileSpec};
+pub use stream::RunEvent;
+pub(crate) use stream::{Finisher, run_events, terminal_operation};
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::future::IntoFuture;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use tokio::io::{AsyncRead, AsyncReadExt as _};
+use tracing::Instrument as _;
+
+use crate::api::{Query, json_request};
+use crate::client::Contree;
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::operations::RunHandle;
+use crate::operations::wait;
+use crate::process::Process;
+use crate::session::Session;
+use crate::util::BoxFuture;
+use crate::util::BoxStream;
+use crate::wire;
+use spec::{RunSpec, Stdin};
+use upload::prepare_files;
+
+/// A command to run in a fresh VM from an image (or a session's current version).
+///
+/// Build it with [`Image::shell`]/[`Image::run`] or [`Session::shell`]/[`Session::run`],
+/// set options, then `.await` it: that spawns the run, follows its event stream until
+/// completion, and returns the [`RunOutput`]. The builder is `Clone` and reusable: await a
+/// clone as many times as you like (each is a new run). A non-zero exit is not an error;
+/// see [`RunOutput::check`].
+///
+/// Runs are kept by default (`disposable(false)`): every run yields a new image version
+/// you can chain from.
+///
+/// ```no_run
+/// # async fn demo(contree: contree::Contree) -> contree::Result<()> {
+/// use std::time::Duration;
+/// let img = contree.images().use_tag("python:3.12-slim");
+/// let out = img
+///     .run("python3")
+///     .args(["-c", "import sys; print(sys.stdin.read().upper())"])
+///     .stdin("hello")
+///     .env("PYTHONUNBUFFERED", "1")
+///     .cwd("/work")
+///     .file("/work/data.txt", b"payload".to_vec())
+///     .timeout(Duration::from_secs(60))
+///     .networking(false)
+///     .await?
+///     .check()?;
+/// assert_eq!(out.stdout_str()?, "HELLO\n");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a Run does nothing until awaited"]
+pub struct Run {
+    client: Contree,
+    target: Target,
+    spec: RunSpec,
+}
+
+impl Run {
+    pub(crate) fn new(client: Contree, target: Target, command: String, shell: bool) -> Self {
+        Self {
+            client,
+            target,
+            spec: RunSpec {
+                command,
+                shell,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Adds one argument (for [`Image::run`]; a shell script takes none).
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.spec.args.push(arg.into());
+        self
+    }
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.spec.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+    /// Sets an environment variable (merged with the image's env for shell runs).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.spec
+            .env
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key.into(), value.into());
+        self
+    }
+    /// Sets several environment variables.
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let env = self.spec.env.get_or_insert_with(BTreeMap::new);
+        for (k, v) in vars {
+            env.insert(k.into(), v.into());
+        }
+        self
+    }
+    /// Working directory (absolute; created if missing).
+    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
+        self.spec.cwd = Some(cwd.into());
+        self
+    }
+    /// Runs as this uid.
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.spec.uid = Some(uid);
+        self
+    }
+    /// Runs with this gid.
+    pub fn gid(mut self, gid: u32) -> Self {
+        self.spec.gid = Some(gid);
+        self
+    }
+    /// The VM's hostname.
+    pub fn hostname(mut self, hostname: impl Into<String>) -> Self {
+        self.spec.hostname = Some(hostname.into());
+        self
+    }
+    /// Feeds these bytes (or this text) on stdin. Each await of a clone sends them again.
+    pub fn stdin(mut self, data: impl AsRef<[u8]>) -> Self {
+        self.spec.stdin = Some(Stdin::Bytes(Bytes::copy_from_slice(data.as_ref())));
+        self
+    }
+    /// Feeds the content of a local file on stdin (read when the run starts).
+    pub fn stdin_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.spec.stdin = Some(Stdin::File(path.into()));
+        self
+    }
+    /// Feeds what this reader yields on stdin (read to the end when the run starts). A
+    /// reader can be consumed once: awaiting a second clone of this run fails.
+    pub fn stdin_reader(mut self, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
+        self.spec.stdin = Some(Stdin::Reader(Arc::new(tokio::sync::Mutex::new(Some(
+            Box::new(reader),
+        )))));
+        self
+    }
+    /// Places a file (mode `0644`, owned by root) at absolute path `dest` before running.
+    pub fn file(self, dest: impl Into<String>, source: impl Into<FileSource>) -> Self {
+        self.file_spec(FileSpec::new(dest, source))
+    }
+    /// Places a file with explicit mode and owner.
+    pub fn file_spec(mut self, spec: FileSpec) -> Self {
+        self.spec.files.push(spec);
+        self
+    }
+    /// Server-side time limit of the command (default: the client's default run timeout).
+    /// The client waits this plus its wait margin, so it never gives up before the server.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.spec.timeout = Some(timeout);
+        self
+    }
+    /// Whether to discard the result (default `false`: every run yields a new image).
+    pub fn disposable(mut self, disposable: bool) -> Self {
+        self.spec.disposable = disposable;
+        self
+    }
+    /// Caps captured stdout and stderr at this many bytes each (server default 1 MiB,
+    /// max 10 MiB); see [`RunOutput::stdout_truncated`].
+    pub fn truncate_output_at(mut self, bytes: u64) -> Self {
+        self.spec.truncate_output_at = Some(bytes);
+        self
+    }
+    /// Network access on or off (server default: on).
+    pub fn networking(mut self, enabled: bool) -> Self {
+        self.spec.networking = Some(enabled);
+        self
+    }
+    /// Largest image layer the run may write, in bytes.
+    pub fn max_layer_bytes(mut self, bytes: u64) -> Self {
+        self.spec.max_layer_bytes = Some(bytes);
+        self
+    }
+    /// Saves the merged environment into the resulting image.
+    pub fn preserve_env(mut self, preserve: bool) -> Self {
+        self.spec.preserve_env = preserve;
+        self
+    }
+    /// Saves the working directory as the resulting image's default.
+    pub fn preserve_cwd(mut self, preserve: bool) -> Self {
+        self.spec.preserve_cwd = preserve;
+        self
+    }
+    /// Tags the resulting image.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.spec.tag = Some(tag.into());
+        self
+    }
+
+    /// The server-side timeout this run will send.
+    pub fn server_timeout(&self) -> Duration {
+        self.spec
+            .timeout
+            .unwrap_or(self.client.inner.config.default_run_timeout)
+    }
+
+    /// How long the client will wait for the result: always longer than
+    /// [`server_timeout`](Self::server_timeout).
+    pub fn wait_deadline(&self) -> Duration {
+        self.server_timeout()
+            + self
+                .client
+                .inner
+                .config
+                .wait_margin
+                .max(Duration::from_secs(1))
+    }
+
+    async fn execute(self) -> Result<RunOutput> {
+        match self.target.clone() {
+            Target::Image(image) => self.execute_on(image).await,
+            Target::Session(session) => session.execute(self).await,
+        }
+    }
+
+    /// Runs from `image` (used by sessions with their current version).
+    pub(crate) async fn execute_on(self, image: Image) -> Result<RunOutput> {
+        let span = tracing::info_span!(
+            "contree.run",
+            image = %image,
+            parent = image.uuid().unwrap_or(""),
+            operation_id = tracing::field::Empty,
+            result_image = tracing::field::Empty,
+        );
+        self.execute_inner(image).instrument(span).await
+    }
+
+    async fn execute_inner(self, image: Image) -> Result<RunOutput> {
+        // Each phase's future is boxed: a run spends nearly all its life waiting, and this
+        // way only the (small) waiting future is held then, not space for the largest phase
+        // (spawning, with the request's retry loop): what a fan-out pays per run in flight.
+        let op_id = Box::pin(self.spawn_on(&image, false)).await?;
+        let op = Box::pin(wait::wait_operation(
+            &self.client,
+            &op_id,
+            self.wait_deadline(),
+            true,
+        ))
+        .await?;
+        Box::pin(self.finish_on(&image, &op_id, &op)).await
+    }
+
+    /// The client this run uses.
+    pub(crate) fn client_ref(&self) -> &Contree {
+        &self.client
+    }
+
+    /// The session this run advances, if it was built from one.
+    pub(crate) fn session_target(&self) -> Option<Session> {
+        match &self.target {
+            Target::Session(s) => Some(s.clone()),
+            Target::Image(_) => None,
+        }
+    }
+
+    /// The image a run from an image target starts from (`None` for sessions).
+    pub(crate) fn image_target(&self) -> Option<Image> {
+        match &self.target {
+            Target::Image(i) => Some(i.clone()),
+            Target::Session(_) => None,
+        }
+    }
+
+    /// Validates, uploads files and spawns the run from `image`; returns the operation id.
+    /// With `keep_stdin_open`, stdin is sent with `close: false` (for interactive runs).
+    pub(crate) async fn spawn_on(&self, image: &Image, keep_stdin_open: bool) -> Result<String> {
+        let client = self.client.clone();
+        let spec = &self.spec;
+        if spec.shell && !spec.args.is_empty() {
+            return Err(Error::invalid(
+                "a shell run takes no arguments (the server ignores them); put them in the script, or use run() for an executable",
+            ));
+        }
+        if spec.command.trim().is_empty() {
+            return Err(Error::invalid("the command is empty"));
+        }
+        if let Some(cwd) = &spec.cwd
+            && !cwd.is_empty()
+            && !cwd.starts_with('/')
+        {
+            return Err(Error::invalid(format!(
+                "cwd `{cwd}` must be an absolute path"
+            )));
+        }
+        let files = prepare_files(&client, &spec.files).await?;
+        let stdin = match &spec.stdin {
+            None => None,
+            Some(Stdin::Bytes(b)) => Some(wire::WireStdin::encode(b)),
+            Some(Stdin::File(p)) => {
+                let data = tokio::fs::read(p)
+                    .await
+                    .map_err(|e| Error::io("reading stdin from", p.clone(), e))?;
+                Some(wire::WireStdin::encode(&data))
+            }
+            Some(Stdin::Reader(r)) => {
+                let mut guard = r.lock().await;
+                let mut reader = guard.take().ok_or_else(|| {
+                    Error::invalid(
+                        "this run's stdin reader was already consumed by an earlier await; give each run its own reader, or use stdin(bytes)",
+                    )
+                })?;
+                let mut data = Vec::new();
+                reader
+                    .read_to_end(&mut data)
+                    .await
+                    .map_err(|e| Error::io("reading stdin from", "<reader>", e))?;
+                Some(wire::WireStdin::encode(&data))
+            }
+        };
+        let timeout = self.server_timeout();
+        if let Some(who) = client.cached_whoami()
+            && let Some(msg) = who.check_run_timeout(timeout)
+        {
+            tracing::warn!("{msg}");
+        }
+        let stdin = if keep_stdin_open {
+            let mut w = stdin.unwrap_or_else(|| wire::WireStdin::encode(b""));
+            w.close = false;
+            Some(w)
+        } else {
+            stdin
+        };
+        let body = wire::WireSpawn {
+            command: spec.command.clone(),
+            image: image.spawn_ref(),
+            args: spec.args.clone(),
+            shell: spec.shell,
+            env: spec.env.clone(),
+            cwd: spec.cwd.clone(),
+            uid: spec.uid,
+            gid: spec.gid,
+            hostname: spec.hostname.clone(),
+            stdin,
+            timeout: timeout.as_secs().max(1),
+            truncate_output_at: spec.truncate_output_at,
+            disposable: spec.disposable,
+            networking: spec.networking.map(|enabled| wire::WireEnabled { enabled }),
+            resources_limits: spec
+                .max_layer_bytes
+                .map(|max_layer_bytes| wire::WireLimits { max_layer_bytes }),
+            preserve_env: spec.preserve_env,
+            preserve_cwd: spec.preserve_cwd,
+            files,
+        };
+        let req = json_request(
+            http::Method::POST,
+            "/instances".into(),
+            &Query::new(),
+            &body,
+        )?;
+        let action = format!("starting `{}` on {image}", short(&spec.command));
+        let resp = client
+            .send(&contree_proto::ops::SPAWN_INSTANCE, req, &action)
+            .await?;
+        let spawned: wire::WireUuid = wire::decode(&action, resp.body())?;
+        let op_id = spawned
+            .uuid
+            .ok_or_else(|| Error::decode(&action, "no operation uuid in the answer"))?;
+        tracing::Span::current().record("operation_id", op_id.as_str());
+        tracing::debug!(operation_id = %op_id, "run spawned");
+        Ok(op_id)
+    }
+
+    /// Turns the terminal operation `op` of this run into its [`RunOutput`] (tagging the
+    /// result if asked).
+    pub(crate) async fn finish_on(
+        &self,
+        image: &Image,
+        op_id: &str,
+        op: &wire::WireOperation,
+    ) -> Result<RunOutput> {
+        let client = &self.client;
+        let spec = &self.spec;
+        wait::check_terminal(op, op_id)?;
+        let mut out = RunOutput::from_operation(client, image, op_id, op, spec)?;
+        if let Some(img) = &out.image {
+            tracing::Span::current().record("result_image", img.uuid().unwrap_or(""));
+        }
+        if let (Some(tag), Some(img)) = (&spec.tag, &out.image) {
+            let tagged = img.tag_as(tag).await?;
+            out.image = Some(Image {
+                parent: img.parent.clone(),
+                operation_id: img.operation_id.clone(),
+                ..tagged
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl IntoFuture for Run {
+    type Output = Result<RunOutput>;
+    type IntoFuture = BoxFuture<Result<RunOutput>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.execute())
+    }
+}
+
+pub(crate) fn short(s: &str) -> Cow<'_, str> {
+    let first = s.lines().next().unwrap_or("");
+    if first.len() > 60 || first.len() != s.len() {
+        let mut end = first.len().min(60);
+        while !first.is_char_boundary(end) {
+            end -= 1;
+        }
+        Cow::Owned(format!("{}…", &first[..end]))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+impl Run {
+    /// Spawns the run and streams its live output: `Started`, then stdout/stderr chunks
+    /// as they are produced (in order, exactly once, resuming across dropped
+    /// connections), `Exit`, `Completion`, and finally the [`RunOutput`].
+    ///
+    /// Nothing happens until the stream is polled. On a session, the stream waits for the
+    /// session's turn and advances it when the output arrives; dropping the stream early
+    /// leaves the session where it was.
+    ///
+    /// ```no_run
+    /// # async fn demo(img: contree::Image) -> contree::Result<()> {
+    /// use futures_util::StreamExt as _;
+    /// let mut live = img.shell("for i in 1 2 3; do echo $i; sleep 1; done").stream();
+    /// while let Some(ev) = live.next().await {
+    ///     match ev? {
+    ///         contree::RunEvent::Stdout(chunk) => print!("{}", String::from_utf8_lossy(&chunk)),
+    ///         contree::RunEvent::Output(out) => println!("exit {}", out.exit_code()),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(self) -> BoxStream<RunEvent> {
+        let fut = async move {
+            let handle = self.start_inner(false).await?;
+            Ok::<_, Error>(run_events(handle, None, true))
+        };
+        futures_util::stream::once(fut)
+            .flat_map(|r| match r {
+                Ok(s) => s,
+                Err(e) => futures_util::stream::iter([Err(e)]).boxed(),
+            })
+            .boxed()
+    }
+
+    /// Spawns the run and returns at once with a detached [`RunHandle`]: its operation id,
+    /// live [`events`](RunHandle::events), [`wait`](RunHandle::wait) and
+    /// [`cancel`](RunHandle::cancel). Re-attach later from the id alone with
+    /// [`Operations::attach`](crate::Operations::attach).
+    ///
+    /// On a session, the session is reserved until the handle's `wait` (or `events`
+    /// output) completes, and advanced then.
+    pub async fn start(self) -> Result<RunHandle> {
+        self.start_inner(false).await
+    }
+
+    /// Spawns the run (`keep_stdin_open` for interactive processes) and returns its handle.
+    pub(crate) async fn start_inner(self, keep_stdin_open: bool) -> Result<RunHandle> {
+        let client = self.client_ref().clone();
+        let session = self.session_target();
+        let guard = match &session {
+            Some(s) => Some(s.lock_runs().await),
+            None => None,
+        };
+        let image = match (&session, self.image_target()) {
+            (Some(s), _) => s.current(),
+            (None, Some(i)) => i,
+            (None, None) => return Err(Error::invalid("internal: a run without a target")),
+        };
+        let op_id = self.spawn_on(&image, keep_stdin_open).await?;
+        let deadline = self.wait_deadline();
+        Ok(RunHandle::new(
+            client,
+            op_id,
+            Some(deadline),
+            Finisher {
+                run: Some(self),
+                image: Some(image),
+                session,
+                guard,
+            },
+        ))
+    }
+}
+
+impl Run {
+    /// Spawns the run as an interactive process: stdin stays open
+    /// (`stdin: {value: …, close: false}`) for [`ProcessStdin`](crate::ProcessStdin) writes, and stdout and
+    /// stderr stream live. Stdin set on the builder is written first.
+    ///
+    /// On a session, the session is reserved until the run finishes, then advanced (even
+    /// if the handle is dropped).
+    pub async fn spawn(self) -> Result<Process> {
+        let client = self.client_ref().clone();
+        let handle = self.start_inner(true).await?;
+        Ok(Process::start(
+            client,
+            handle.operation_id().to_string(),
+            1,
+            Some(handle),
+        ))
+    }
+}
