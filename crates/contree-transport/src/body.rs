@@ -409,6 +409,8 @@ type ErrStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
 pub struct ResponseBody {
     inner: ErrStream,
     done: bool,
+    /// Where the body came from and whether it is gzip (for the size-cap error).
+    origin: Option<(Ctx, bool)>,
 }
 
 impl fmt::Debug for ResponseBody {
@@ -453,7 +455,7 @@ impl ResponseBody {
             // of the body: that checks nothing trails the data, and a response read to its
             // end gives its connection back to the pool instead of closing it.
             decoder.multiple_members(true);
-            let ctx2 = ctx;
+            let ctx2 = ctx.clone();
             Box::pin(
                 tokio_util::io::ReaderStream::with_capacity(decoder, DECODE_CHUNK).map(move |r| {
                     r.map_err(|e| {
@@ -481,9 +483,14 @@ impl ResponseBody {
                 }),
             )
         } else {
-            Box::pin(raw.map(move |r| r.map_err(|e| raw_to_error(e, &ctx))))
+            let ctx2 = ctx.clone();
+            Box::pin(raw.map(move |r| r.map_err(|e| raw_to_error(e, &ctx2))))
         };
-        Self { inner, done: false }
+        Self {
+            inner,
+            done: false,
+            origin: Some((ctx, gzip)),
+        }
     }
 
     /// A body that yields already-buffered bytes.
@@ -492,6 +499,7 @@ impl ResponseBody {
         Self {
             inner: Box::pin(futures_util::stream::iter(items)),
             done: false,
+            origin: None,
         }
     }
 
@@ -500,6 +508,37 @@ impl ResponseBody {
         let mut buf = bytes::BytesMut::new();
         while let Some(chunk) = self.next().await {
             buf.extend_from_slice(&chunk?);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// Reads the whole body, failing with [`ErrorKind::ResponseTooLarge`](crate::ErrorKind)
+    /// as soon as more than `limit` decoded bytes arrived (memory stays within `limit` plus
+    /// one chunk whatever the server sends, a gzip bomb included).
+    pub(crate) async fn collect_capped(mut self, limit: usize) -> Result<Bytes, Error> {
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = self.next().await {
+            let chunk = chunk?;
+            if buf.len() + chunk.len() > limit {
+                let (ctx, decompressed) = self.origin.take().unwrap_or_else(|| {
+                    (
+                        Ctx {
+                            op: "unknown",
+                            method: http::Method::GET,
+                            path: String::new(),
+                            attempts: 0,
+                        },
+                        false,
+                    )
+                });
+                return Err(Inner::TooLarge {
+                    ctx,
+                    limit,
+                    decompressed,
+                }
+                .into());
+            }
+            buf.extend_from_slice(&chunk);
         }
         Ok(buf.freeze())
     }

@@ -130,4 +130,12 @@ pub struct RequestOptions {
     pub read_idle: Option<Option<Duration>>,
     /// Overrides the transport's operation deadline for this call.
     pub operation_timeout: Option<Option<Duration>>,
+    /// Overrides the transport's cap on the decoded size of a buffered response body
+    /// ([`TransportBuilder::max_response_bytes`](crate::TransportBuilder::max_response_bytes)).
+    pub max_response_bytes: Option<usize>,
 }
+
+/// The default cap on the decoded (decompressed) size of a buffered response body: 64 MiB.
+/// Streamed bodies ([`Transport::send_streaming`](crate::Transport::send_streaming), event
+/// streams) are not buffered and have no such cap.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;

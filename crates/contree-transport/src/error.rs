@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Stream,
     /// The request body source (reader or stream) failed, or cannot be replayed.
     Body,
+    /// A buffered response body was larger than the cap on decoded bytes
+    /// ([`TransportBuilder::max_response_bytes`](crate::TransportBuilder::max_response_bytes)).
+    ResponseTooLarge,
 }
 
 /// Where a request failed: operation, method and path (never a query string or a secret).
@@ -140,7 +143,20 @@ pub(crate) enum Inner {
 
     #[snafu(display("{ctx}: the request body failed: {message}"))]
     Body { ctx: Ctx, message: String },
+
+    #[snafu(display(
+        "{ctx}: the response body exceeds the limit of {limit} bytes{}; the cap protects memory from a runaway or hostile server: raise it with `max_response_bytes` if this response is legitimately that large",
+        if *decompressed { " once decompressed" } else { "" }
+    ))]
+    TooLarge {
+        ctx: Ctx,
+        limit: usize,
+        decompressed: bool,
+    },
 }
+
+/// Appended to the message of a call that may have taken effect although it failed.
+const MAYBE_PROCESSED: &str = "; the request was sent and this call is not idempotent, so it may already have taken effect on the server and was not replayed: check its result (e.g. list the operations) before trying again";
 
 fn opt_ctx(ctx: &Option<Ctx>) -> String {
     ctx.as_ref().map(|c| format!("{c}: ")).unwrap_or_default()
@@ -185,6 +201,8 @@ fn retry_hint(status: StatusCode, retry_after: Option<Duration>) -> String {
 /// ```
 pub struct Error {
     inner: Box<Inner>,
+    /// A non-idempotent call that failed after it was sent: the server may have processed it.
+    maybe_processed: bool,
 }
 
 impl Error {
@@ -199,7 +217,21 @@ impl Error {
             Inner::Decode { .. } => ErrorKind::Decode,
             Inner::Stream { .. } => ErrorKind::Stream,
             Inner::Body { .. } => ErrorKind::Body,
+            Inner::TooLarge { .. } => ErrorKind::ResponseTooLarge,
         }
+    }
+
+    /// Whether this call may have taken effect on the server although it failed: a
+    /// non-idempotent request (e.g. a spawn) that was sent before the connection broke or the
+    /// attempt timed out. Such a call is never replayed; check its result before repeating it.
+    pub fn may_have_taken_effect(&self) -> bool {
+        self.maybe_processed
+    }
+
+    /// Marks the error as "the request was sent and may have been processed".
+    pub(crate) fn maybe_processed(mut self) -> Self {
+        self.maybe_processed = true;
+        self
     }
 
     /// The HTTP status, for [`ErrorKind::Api`] errors.
@@ -268,7 +300,8 @@ impl Error {
             | Inner::Api { ctx, .. }
             | Inner::Decode { ctx, .. }
             | Inner::Stream { ctx, .. }
-            | Inner::Body { ctx, .. } => Some(ctx),
+            | Inner::Body { ctx, .. }
+            | Inner::TooLarge { ctx, .. } => Some(ctx),
         }
     }
 
@@ -282,7 +315,8 @@ impl Error {
             | Inner::Api { ctx, .. }
             | Inner::Decode { ctx, .. }
             | Inner::Stream { ctx, .. }
-            | Inner::Body { ctx, .. } => Some(ctx),
+            | Inner::Body { ctx, .. }
+            | Inner::TooLarge { ctx, .. } => Some(ctx),
         }
     }
 
@@ -313,7 +347,11 @@ impl fmt::Debug for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
+        self.inner.fmt(f)?;
+        if self.maybe_processed {
+            f.write_str(MAYBE_PROCESSED)?;
+        }
+        Ok(())
     }
 }
 
@@ -330,6 +368,7 @@ impl From<Inner> for Error {
     fn from(inner: Inner) -> Self {
         Self {
             inner: Box::new(inner),
+            maybe_processed: false,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::Body;
 use crate::body::ResponseBody;
 use crate::config::{RequestOptions, RetryConfig};
 use crate::error::{Ctx, Error, ErrorKind, Inner};
+use crate::retry::{self, TooEarly};
 use crate::sse::SseDecoder;
 use crate::transport::{Mode, Payload, Transport};
 
@@ -68,7 +69,12 @@ pub struct SseEvent {
 ///
 /// It reconnects after a dropped connection, an `sse_error` frame, a read-idle timeout and
 /// HTTP 408/410/425/429/5xx, sending `Last-Event-Id` and honouring `Retry-After` and the
-/// server's `retry:`; it drops events whose id it has already yielded, so every event arrives
+/// server's `retry:` (capped at [`RetryConfig::max_backoff`], jittered). A 425 (the
+/// operation is not streamable yet, e.g. still PENDING right after the spawn) is asked again
+/// on the short schedule of [`TooEarly`](crate::retry::TooEarly) (first after 25–50 ms,
+/// never later than `Retry-After`, at most 8 requests in the first second and 5 a second
+/// after), so a stream opens within tens of milliseconds of the operation becoming
+/// streamable instead of a whole second later. It drops events whose id it has already yielded, so every event arrives
 /// exactly once and in order. It ends after the `completion` event; a stream with a `spid`
 /// filter, or without `follow`, ends at the server's end of stream. Other errors (400, 401
 /// after one refresh, 403, 404, …) are yielded once and end the stream; so does giving up
@@ -131,6 +137,8 @@ struct State {
     /// Whether the current connection delivered a new event.
     progressed: bool,
     server_retry: Option<Duration>,
+    /// The run of 425s (operation not streamable yet) being waited out.
+    too_early: TooEarly,
     after: Option<After>,
     episode_start: Option<Instant>,
     done: bool,
@@ -222,21 +230,38 @@ impl State {
     }
 
     /// Handles a failure: sleeps before reconnecting, or returns the error to give up.
+    ///
+    /// A 425 (the operation has no worker yet) is asked again on the short [`TooEarly`]
+    /// schedule; such retries do not count as failed reconnections while the waiting stays
+    /// within what `max_stream_reconnects` sleeps of the server's `Retry-After` would take.
+    /// Otherwise the delay is the server's `Retry-After`, else its SSE `retry:` (capped at
+    /// `max_backoff`, jittered), else the exponential backoff.
     async fn back_off(&mut self, err: Error) -> Result<(), Error> {
         if !reconnectable(&err) {
             return Err(err);
         }
-        self.streak += 1;
+        let retry_after = err.retry_after();
+        if retry_after.is_some_and(|ra| ra > self.retry.max_retry_after) {
+            return Err(err);
+        }
+        let delay = if err.is_status(425) {
+            let budget = retry::too_early_budget(self.retry.max_stream_reconnects, retry_after);
+            let delay = self.too_early.next_delay(retry_after);
+            if self.too_early.waited() > budget {
+                self.streak += 1;
+            }
+            delay
+        } else {
+            self.streak += 1;
+            match (retry_after, self.server_retry) {
+                (Some(ra), _) => ra,
+                (None, Some(server)) => retry::server_retry_delay(server, self.retry.max_backoff),
+                (None, None) => self.retry.backoff(self.streak),
+            }
+        };
         if self.streak > self.retry.max_stream_reconnects {
             return Err(err.with_attempts(self.streak));
         }
-        let delay = match err.retry_after() {
-            Some(ra) if ra > self.retry.max_retry_after => return Err(err),
-            Some(ra) => ra,
-            None => self
-                .server_retry
-                .unwrap_or_else(|| self.retry.backoff(self.streak)),
-        };
         let start = *self.episode_start.get_or_insert_with(Instant::now);
         if let Some(limit) = self.transport.timeouts().operation
             && start.elapsed() + delay > limit
@@ -246,6 +271,7 @@ impl State {
         tracing::info!(
             op_id = %self.op_id,
             attempt = self.streak,
+            too_early = self.too_early.count(),
             delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             last_event_id = ?self.last_id,
             reason = %err,
@@ -263,6 +289,7 @@ impl State {
                     self.body = Some(body);
                     self.decoder = SseDecoder::new();
                     self.progressed = false;
+                    self.too_early = TooEarly::default();
                 }
                 Err(e) => self.back_off(e).await?,
             }
@@ -416,6 +443,7 @@ impl Transport {
             streak: 0,
             progressed: false,
             server_retry: None,
+            too_early: TooEarly::default(),
             after: None,
             episode_start: None,
             done: false,

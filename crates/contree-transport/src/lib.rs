@@ -32,13 +32,14 @@ mod config;
 mod connector;
 mod error;
 mod events;
+mod execute;
 pub mod retry;
 pub mod sse;
 mod transport;
 
 pub use base_url::{check_base_url, is_loopback_host};
 pub use body::{Body, BodyReader, Progress, ResponseBody};
-pub use config::{RequestOptions, RetryConfig, Timeouts};
+pub use config::{DEFAULT_MAX_RESPONSE_BYTES, RequestOptions, RetryConfig, Timeouts};
 pub use error::{Error, ErrorKind};
 pub use events::{EventParams, EventStream, SseEvent};
 pub use transport::{Transport, TransportBuilder, default_user_agent, join_url};

@@ -92,6 +92,88 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// The first delay after a 425 Too Early (before jitter).
+pub const TOO_EARLY_FIRST: Duration = Duration::from_millis(50);
+/// The largest delay between two requests answered 425 (before jitter).
+pub const TOO_EARLY_MAX: Duration = Duration::from_millis(400);
+
+/// Asking again after `425 Too Early` ("not yet": the operation has no worker yet, so its
+/// events or subprocesses are not available). The service can only say `Retry-After: 1`
+/// (whole seconds), while the operation usually becomes ready within tens of milliseconds,
+/// so the client asks again sooner than that, on a short capped schedule:
+///
+/// - the n-th 425 in a row waits a delay drawn from `[cap/2, cap]` ("equal jitter") with
+///   `cap = min(400 ms, 50 ms * 2^(n-1), Retry-After)`, and never less than 25 ms;
+/// - so a waiting call asks at most 8 times in its first second and at most 5 times a
+///   second after that, and never later than the server's `Retry-After`.
+///
+/// A 425 means the request was not processed, so it is safe to repeat for any call. How
+/// long the schedule may go on is up to the caller (the transport allows as much waiting
+/// as the plain `Retry-After` schedule would have: see [`RetryConfig`](crate::RetryConfig)).
+///
+/// ```
+/// use std::time::Duration;
+/// use contree_transport::retry::TooEarly;
+/// let mut w = TooEarly::default();
+/// let first = w.next_delay(Some(Duration::from_secs(1)));
+/// assert!(first >= Duration::from_millis(25) && first <= Duration::from_millis(50));
+/// assert_eq!(w.waited(), first);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TooEarly {
+    n: u32,
+    waited: Duration,
+}
+
+impl TooEarly {
+    /// The delay before asking again after one more 425 (with the server's `Retry-After`).
+    pub fn next_delay(&mut self, retry_after: Option<Duration>) -> Duration {
+        self.n = self.n.saturating_add(1);
+        let exp = self.n.saturating_sub(1).min(16);
+        let mut cap = TOO_EARLY_FIRST.saturating_mul(1 << exp).min(TOO_EARLY_MAX);
+        if let Some(ra) = retry_after {
+            cap = cap.min(ra);
+        }
+        let floor = TOO_EARLY_FIRST / 2;
+        let cap = cap.max(floor);
+        let lo = (cap / 2).max(floor);
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let d = Duration::from_nanos(rand::random_range(nanos(lo)..=nanos(cap)));
+        self.waited += d;
+        d
+    }
+
+    /// How many 425s in a row were answered so far.
+    pub fn count(&self) -> u32 {
+        self.n
+    }
+
+    /// The total delay handed out so far.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+}
+
+/// How long a run of 425s may be waited out: as long as `units` plain `Retry-After`
+/// sleeps would have taken (at least one second each; no units, no waiting).
+pub(crate) fn too_early_budget(units: u32, retry_after: Option<Duration>) -> Duration {
+    let unit = retry_after
+        .unwrap_or(Duration::from_secs(1))
+        .max(Duration::from_secs(1));
+    unit.saturating_mul(units)
+}
+
+/// The server's SSE `retry:` as a reconnection delay: capped at `max_backoff`, with equal
+/// jitter (`[d/2, d]`) so that many clients told the same value do not come back at once.
+pub(crate) fn server_retry_delay(server: Duration, max_backoff: Duration) -> Duration {
+    let cap = server.min(max_backoff);
+    let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(rand::random_range(nanos / 2..=nanos))
+}
+
 /// Reads `Retry-After` from response headers.
 pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     headers
@@ -175,6 +257,62 @@ mod tests {
         );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn too_early_schedule_is_short_capped_and_bounded() {
+        let one = Some(Duration::from_secs(1));
+        for _ in 0..200 {
+            let mut w = TooEarly::default();
+            let caps = [50, 100, 200, 400, 400, 400, 400, 400];
+            let mut at = Duration::ZERO;
+            let mut in_first_second = 1; // the first request
+            for cap in caps {
+                let d = w.next_delay(one);
+                assert!(d <= Duration::from_millis(cap), "{d:?} > {cap} ms");
+                assert!(d >= Duration::from_millis(cap / 2).max(Duration::from_millis(25)));
+                at += d;
+                if at < Duration::from_secs(1) {
+                    in_first_second += 1;
+                }
+            }
+            assert!(
+                in_first_second <= 8,
+                "{in_first_second} requests in the first second"
+            );
+            // Never later than the server's Retry-After.
+            let mut w = TooEarly::default();
+            for _ in 0..10 {
+                assert!(
+                    w.next_delay(Some(Duration::from_millis(120))) <= Duration::from_millis(120)
+                );
+            }
+            // A Retry-After of 0 does not make the client spin.
+            assert!(
+                TooEarly::default().next_delay(Some(Duration::ZERO)) >= Duration::from_millis(25)
+            );
+        }
+        assert_eq!(too_early_budget(2, one), Duration::from_secs(2));
+        assert_eq!(
+            too_early_budget(2, Some(Duration::ZERO)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            too_early_budget(3, Some(Duration::from_secs(5))),
+            Duration::from_secs(15)
+        );
+    }
+
+    #[test]
+    fn server_retry_is_capped_and_jittered() {
+        let cap = Duration::from_secs(20);
+        let hour = Duration::from_millis(3_600_000);
+        let draws: std::collections::HashSet<_> =
+            (0..50).map(|_| server_retry_delay(hour, cap)).collect();
+        assert!(draws.iter().all(|d| *d <= cap && *d >= cap / 2));
+        assert!(draws.len() > 1, "jittered");
+        assert!(server_retry_delay(Duration::from_millis(300), cap) <= Duration::from_millis(300));
+        assert_eq!(server_retry_delay(Duration::ZERO, cap), Duration::ZERO);
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub struct Recorded {
     pub target: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request head had arrived.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -185,6 +187,7 @@ async fn read_request(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recorde
         }
         buf.extend_from_slice(&tmp[..n]);
     };
+    let at = std::time::Instant::now();
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     buf.drain(..head_end + 4);
     let mut lines = head.split("\r\n");
@@ -249,6 +252,7 @@ async fn read_request(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recorde
         target,
         headers,
         body,
+        at,
     })
 }
 
