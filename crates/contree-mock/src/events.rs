@@ -107,7 +107,8 @@ impl EventLog {
 #[derive(Debug, Clone)]
 pub(crate) struct SseOptions {
     pub(crate) since: Option<u64>,
-    pub(crate) spid: Option<u32>,
+    /// Only events of this spid (a number beyond the 32-bit counter matches nothing).
+    pub(crate) spid: Option<u64>,
     pub(crate) follow: bool,
     pub(crate) keepalive: Duration,
     pub(crate) cut_after: Option<u64>,
@@ -152,7 +153,7 @@ pub(crate) fn spawn_writer(log: Arc<EventLog>, opts: SseOptions) -> mpsc::Receiv
             let (evs, closed) = log.after(last);
             for ev in evs {
                 last = Some(ev.id);
-                if opts.spid.is_some() && ev.spid != opts.spid {
+                if opts.spid.is_some() && ev.spid.map(u64::from) != opts.spid {
                     continue;
                 }
                 if opts.cut_after.is_some_and(|k| sent >= k) {

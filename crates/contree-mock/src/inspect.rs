@@ -66,8 +66,8 @@ pub(crate) fn find_by_tag(ctx: &Ctx) -> R {
 pub(crate) fn inspect_image(ctx: &Ctx, id: &str) -> R {
     let (uuid, _) = image_fs(ctx, id)?;
     let st = ctx.shared.state();
-    st.image_json_first(uuid)
-        .map(|v| Resp::json(200, v))
+    st.image_first(uuid)
+        .map(|v| Resp::typed(200, &v, &[crate::wire::IMAGE_NULLS]))
         .ok_or_else(|| Resp::error(404, format!("image {uuid} not found")))
 }
 

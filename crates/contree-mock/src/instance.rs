@@ -563,33 +563,16 @@ async fn drive_proc(
     {
         p.running = false;
         p.stdin = None;
-        p.state = Some(json!({
-            "exit_code": outcome.code,
-            "signal": outcome.signal,
-            "timed_out": outcome.timed_out,
-            "pid": pid,
-            "core_dump": false,
-            "stopped": false,
-            "continued": false,
-        }));
-        p.resources = Some(json!({
-            "elapsed_time": elapsed.as_secs_f64(),
-            "monotonic_time": elapsed.as_secs_f64(),
-            "user_cpu_time": 0.001,
-            "system_cpu_time": 0.0,
-            "max_rss": 2048,
-            "block_input": 0,
-            "block_output": 0,
-            "page_faults": 0,
-            "page_faults_io": 0,
-            "voluntary_switches": 1,
-            "involuntary_switches": 0,
-            "shared_memory": 0,
-            "unshared_memory": 0,
-            "signals": i32::from(outcome.signal > 0),
-            "swaps": 0,
-            "cost": 0.0,
-        }));
+        p.state = Some(crate::wire::process_state(
+            pid,
+            outcome.code,
+            outcome.signal,
+            outcome.timed_out,
+        ));
+        p.resources = Some(crate::wire::process_resources(
+            elapsed.as_secs_f64(),
+            outcome.signal,
+        ));
     }
     outcome
 }

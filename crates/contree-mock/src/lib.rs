@@ -39,8 +39,10 @@ mod respond;
 mod router;
 mod server;
 pub mod shell;
+mod spawn;
 mod state;
 mod util;
+mod wire;
 
 pub use faults::{CloseMode, FaultRule};
 pub use server::{

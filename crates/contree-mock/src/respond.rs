@@ -67,9 +67,18 @@ impl Resp {
         }))
     }
 
+    /// A proto value as the JSON body, with the listed nullable keys written as `null`
+    /// (see [`crate::wire`]).
+    pub(crate) fn typed<T: serde::Serialize>(status: u16, v: &T, nulls: &[&[&str]]) -> Self {
+        Self::json(status, crate::wire::to_json(v, nulls))
+    }
+
     /// An `Error` JSON body: `{"error": msg, "status": code}`.
     pub(crate) fn error(status: u16, msg: impl Into<String>) -> Self {
-        Self::json(status, json!({"error": msg.into(), "status": status}))
+        let mut e =
+            contree_proto::types::Error::new(contree_proto::types::ErrorDetail::String(msg.into()));
+        e.status = Some(i64::from(status));
+        Self::typed(status, &e, &[])
     }
 
     pub(crate) fn bytes(status: u16, content_type: &'static str, b: Bytes) -> Self {

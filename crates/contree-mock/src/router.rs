@@ -84,6 +84,23 @@ fn dec(s: &str) -> String {
         .into_owned()
 }
 
+/// The `Allow` header value for a path: every method that routes there (for a 405).
+pub(crate) fn allowed_methods(path: &str) -> String {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ]
+    .into_iter()
+    .filter(|m| route(m, path).is_ok())
+    .map(|m| m.as_str().to_string())
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
 /// Routes `path` (the part after `/v1`, starting with `/`).
 pub(crate) fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
     use NoRoute::{MethodNotAllowed as M, NotFound as N};
@@ -181,6 +198,10 @@ mod tests {
             Err(NoRoute::MethodNotAllowed)
         );
         assert_eq!(route(&Method::GET, "/nope"), Err(NoRoute::NotFound));
+        assert_eq!(allowed_methods("/whoami"), "GET");
+        assert_eq!(allowed_methods("/files/ab"), "GET, HEAD");
+        assert_eq!(allowed_methods("/images/x/tag"), "PATCH, DELETE");
+        assert_eq!(allowed_methods("/operations/x"), "GET, DELETE");
         assert_eq!(
             route(&Method::GET, "/whoami").unwrap().operation_id(),
             "whoAmI"

@@ -644,10 +644,13 @@ async fn handle(
             return Ok(finalize(resp, gzip, head, fault.as_ref()));
         }
         Err(NoRoute::MethodNotAllowed) => {
+            let rest = below_prefix.strip_prefix("/v1").unwrap_or_default();
+            let allow = crate::router::allowed_methods(rest);
             let resp = Resp::error(
                 405,
-                format!("method {method} is not allowed on {full_path}"),
-            );
+                format!("method {method} is not allowed on {full_path}; use {allow}"),
+            )
+            .header(header::ALLOW, allow);
             return Ok(finalize(resp, gzip, head, fault.as_ref()));
         }
     };

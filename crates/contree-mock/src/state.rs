@@ -5,7 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde_json::{Value, json};
+use contree_proto::types::{
+    File, Image, InstanceResult, InstanceResultResources, InstanceResultState, OperationKind,
+    OperationMetadata, OperationResponse, OperationResponseResult, OperationStatus,
+    OperationSummary, StreamRepr,
+};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -14,7 +18,8 @@ use uuid::Uuid;
 
 use crate::events::EventLog;
 use crate::fs::Fs;
-use crate::util::{stream_repr, ts_iso};
+use crate::util::ts_iso;
+use crate::wire;
 
 /// The default `PATH` of every process.
 pub(crate) const DEFAULT_PATH: &str =
@@ -61,14 +66,15 @@ pub(crate) struct FileRec {
 }
 
 impl FileRec {
-    pub(crate) fn json(&self) -> Value {
-        json!({
-            "uuid": self.uuid,
-            "sha256": self.sha256,
-            "size": self.data.len(),
-            "created_at": ts_iso(self.created_at),
-            "updated_at": ts_iso(self.updated_at),
-        })
+    /// This file as the spec's `File`.
+    pub(crate) fn proto(&self) -> File {
+        File::new(
+            self.uuid,
+            self.sha256.clone(),
+            self.data.len() as i64,
+            ts_iso(self.created_at),
+            ts_iso(self.updated_at),
+        )
     }
 }
 
@@ -80,10 +86,20 @@ pub(crate) enum OpKind {
 }
 
 impl OpKind {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The wire value (proto's enum owns the spelling).
+    pub(crate) fn proto(self) -> OperationKind {
         match self {
-            OpKind::Instance => "instance",
-            OpKind::ImageImport => "image_import",
+            OpKind::Instance => OperationKind::Instance,
+            OpKind::ImageImport => OperationKind::ImageImport,
+        }
+    }
+
+    /// Parses a `kind` query value.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match OperationKind::from(s) {
+            OperationKind::Instance => Some(OpKind::Instance),
+            OperationKind::ImageImport => Some(OpKind::ImageImport),
+            _ => None,
         }
     }
 }
@@ -100,27 +116,34 @@ pub(crate) enum Status {
 }
 
 impl Status {
-    pub(crate) fn as_str(self) -> &'static str {
+    const ALL: [Status; 6] = [
+        Status::Pending,
+        Status::Assigned,
+        Status::Executing,
+        Status::Success,
+        Status::Failed,
+        Status::Cancelled,
+    ];
+
+    /// The wire value (proto's enum owns the spelling).
+    pub(crate) fn proto(self) -> OperationStatus {
         match self {
-            Status::Pending => "PENDING",
-            Status::Assigned => "ASSIGNED",
-            Status::Executing => "EXECUTING",
-            Status::Success => "SUCCESS",
-            Status::Failed => "FAILED",
-            Status::Cancelled => "CANCELLED",
+            Status::Pending => OperationStatus::Pending,
+            Status::Assigned => OperationStatus::Assigned,
+            Status::Executing => OperationStatus::Executing,
+            Status::Success => OperationStatus::Success,
+            Status::Failed => OperationStatus::Failed,
+            Status::Cancelled => OperationStatus::Cancelled,
         }
     }
 
+    pub(crate) fn as_str(self) -> String {
+        self.proto().as_str().to_string()
+    }
+
+    /// Parses a `status` query value (exactly as the spec spells it).
     pub(crate) fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "PENDING" => Status::Pending,
-            "ASSIGNED" => Status::Assigned,
-            "EXECUTING" => Status::Executing,
-            "SUCCESS" => Status::Success,
-            "FAILED" => Status::Failed,
-            "CANCELLED" => Status::Cancelled,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|st| st.proto().as_str() == s)
     }
 
     pub(crate) fn is_terminal(self) -> bool {
@@ -161,8 +184,10 @@ impl StreamAcc {
         self.dropped > 0
     }
 
-    pub(crate) fn repr(&self) -> Value {
-        stream_repr(&self.data, self.truncated())
+    pub(crate) fn repr(&self) -> StreamRepr {
+        let mut r = StreamRepr::from_bytes(&self.data);
+        r.truncated = Some(self.truncated());
+        r
     }
 }
 
@@ -177,26 +202,28 @@ pub(crate) struct ProcRec {
     pub(crate) stdout: StreamAcc,
     pub(crate) stderr: StreamAcc,
     /// `InstanceResult.state` once exited.
-    pub(crate) state: Option<Value>,
-    pub(crate) resources: Option<Value>,
+    pub(crate) state: Option<InstanceResultState>,
+    pub(crate) resources: Option<InstanceResultResources>,
 }
 
 impl ProcRec {
-    /// This process as an `InstanceResult`.
-    pub(crate) fn result(&self) -> Value {
-        let state = self.state.clone().unwrap_or_else(|| {
-            json!({"exit_code": -1, "signal": -1, "timed_out": false, "pid": self.pid,
-                   "core_dump": false, "stopped": false, "continued": false})
-        });
-        let resources = self.resources.clone().unwrap_or_else(|| {
-            json!({"elapsed_time": 0.0, "user_cpu_time": 0.0, "system_cpu_time": 0.0, "max_rss": 0})
-        });
-        json!({
-            "state": state,
-            "stdout": self.stdout.repr(),
-            "stderr": self.stderr.repr(),
-            "resources": resources,
-        })
+    /// This process as an `InstanceResult` (a running one: exit code and signal -1, every
+    /// resource key present, as the official SDK's models require).
+    pub(crate) fn result(&self) -> InstanceResult {
+        let mut r = InstanceResult::new();
+        r.state = Some(
+            self.state
+                .clone()
+                .unwrap_or_else(|| wire::process_state(self.pid, -1, -1, false)),
+        );
+        r.resources = Some(
+            self.resources
+                .clone()
+                .unwrap_or_else(|| wire::process_resources(0.0, -1)),
+        );
+        r.stdout = Some(self.stdout.repr());
+        r.stderr = Some(self.stderr.repr());
+        r
     }
 }
 
@@ -233,48 +260,67 @@ pub(crate) struct OpRec {
     pub(crate) consumed_cpu: Option<f64>,
     pub(crate) consumed_memory: Option<i64>,
     /// Instance: the normalised spawn request; import: the import metadata.
-    pub(crate) metadata: Value,
+    pub(crate) metadata: OperationMetadata,
     pub(crate) events: Arc<EventLog>,
     pub(crate) inst: Option<InstanceRt>,
     pub(crate) cancel: CancellationToken,
 }
 
 impl OpRec {
-    /// `OperationSummary` fields.
-    pub(crate) fn summary(&self) -> Value {
-        json!({
-            "uuid": self.uuid,
-            "kind": self.kind.as_str(),
-            "status": self.status.as_str(),
-            "error": self.error,
-            "created_at": ts_iso(self.created_at),
-            "duration": self.duration,
-            "image_size": self.image_size,
-            "consumed_cpu": self.consumed_cpu,
-            "consumed_memory": self.consumed_memory,
-            "image_uuid": self.image_uuid,
-            "result_image_uuid": self.result_image,
-        })
+    /// Seconds since the operation was created; final once it is terminal.
+    pub(crate) fn duration_so_far(&self) -> f64 {
+        self.duration
+            .unwrap_or_else(|| self.started.elapsed().as_secs_f64())
+    }
+
+    /// `OperationSummary`.
+    pub(crate) fn summary(&self) -> OperationSummary {
+        let mut s = OperationSummary::new();
+        s.uuid = Some(self.uuid);
+        s.kind = Some(self.kind.proto());
+        s.status = Some(self.status.proto());
+        s.error = self.error.clone();
+        s.created_at = Some(ts_iso(self.created_at));
+        s.duration = Some(self.duration_so_far());
+        s.image_size = self.image_size;
+        s.consumed_cpu = self.consumed_cpu;
+        s.consumed_memory = self.consumed_memory;
+        s.image_uuid = self.image_uuid;
+        s.result_image_uuid = self.result_image;
+        s
     }
 
     /// The main process result (`metadata.result`), if there is one to show.
-    pub(crate) fn main_result(&self, inflight: bool) -> Option<Value> {
+    pub(crate) fn main_result(&self, inflight: bool) -> Option<InstanceResult> {
         let inst = self.inst.as_ref()?;
         let p = inst.procs.get(&1)?;
         (!p.running || inflight).then(|| p.result())
     }
 
     /// `OperationResponse`.
-    pub(crate) fn response(&self, inflight: bool) -> Value {
-        let mut v = self.summary();
+    pub(crate) fn response(&self, inflight: bool) -> OperationResponse {
+        let s = self.summary();
+        let mut v = OperationResponse::new();
+        v.uuid = s.uuid;
+        v.kind = s.kind;
+        v.status = s.status;
+        v.error = s.error;
+        v.created_at = s.created_at;
+        v.duration = s.duration;
+        v.image_size = s.image_size;
+        v.consumed_cpu = s.consumed_cpu;
+        v.consumed_memory = s.consumed_memory;
+        v.image_uuid = s.image_uuid;
+        v.result_image_uuid = s.result_image_uuid;
         let mut meta = self.metadata.clone();
-        if self.kind == OpKind::Instance
-            && let Some(r) = self.main_result(inflight && self.status == Status::Executing)
-        {
-            meta["result"] = r;
+        if let OperationMetadata::Instance(m) = &mut meta {
+            m.result = self.main_result(inflight && self.status == Status::Executing);
         }
-        v["metadata"] = meta;
-        v["result"] = json!({"image": self.result_image, "tag": self.result_tag});
+        v.metadata = Some(meta);
+        let mut result = OperationResponseResult::new();
+        result.image = self.result_image;
+        result.tag = self.result_tag.clone();
+        v.result = Some(result);
         v
     }
 }
@@ -331,21 +377,21 @@ impl State {
         out
     }
 
-    /// `Image` JSON for one image with a given tag.
-    pub(crate) fn image_json(&self, img: &ImageRec, tag: Option<&str>) -> Value {
-        json!({
-            "uuid": img.uuid,
-            "tag": tag,
-            "created_at": ts_iso(img.created_at),
-            "operation_uuid": img.operation_uuid,
-        })
+    /// `Image` for one image with a given tag.
+    pub(crate) fn image(&self, img: &ImageRec, tag: Option<&str>) -> Image {
+        let mut i = Image::new();
+        i.uuid = Some(img.uuid);
+        i.tag = tag.map(str::to_string);
+        i.created_at = Some(ts_iso(img.created_at));
+        i.operation_uuid = img.operation_uuid;
+        i
     }
 
-    /// `Image` JSON for an image with its first current tag.
-    pub(crate) fn image_json_first(&self, id: Uuid) -> Option<Value> {
+    /// `Image` for an image with its first current tag.
+    pub(crate) fn image_first(&self, id: Uuid) -> Option<Image> {
         let img = self.images.get(&id)?;
         let tags = self.tags_of(id);
-        Some(self.image_json(img, tags.first().map(String::as_str)))
+        Some(self.image(img, tags.first().map(String::as_str)))
     }
 }
 

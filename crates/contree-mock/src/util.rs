@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use serde_json::{Value, json};
 use time::{OffsetDateTime, UtcOffset};
 
 /// `2026-06-08T20:00:00.123456789Z` (event timestamps: nanoseconds, `Z`).
@@ -52,12 +51,6 @@ pub(crate) fn encode_stream(b: &[u8]) -> (String, &'static str) {
             "base64",
         )
     }
-}
-
-/// A `StreamRepr` JSON object.
-pub(crate) fn stream_repr(b: &[u8], truncated: bool) -> Value {
-    let (value, encoding) = encode_stream(b);
-    json!({"value": value, "encoding": encoding, "truncated": truncated})
 }
 
 /// Decodes a `ClosableStreamRepr`-style value; `None` if base64 is invalid or the encoding unknown.

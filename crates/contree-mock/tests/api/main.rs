@@ -8,6 +8,7 @@ mod auth;
 mod binary;
 mod events;
 mod faults;
+mod fidelity;
 mod files;
 mod images;
 mod inspect;

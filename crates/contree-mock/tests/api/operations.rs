@@ -146,8 +146,8 @@ async fn inflight_shows_partial_output() {
         .expect("partial output");
     let plain = c.get(&format!("/operations/{op}")).await.json();
     assert!(
-        plain["metadata"].get("result").is_none(),
-        "no result without inflight while running"
+        plain["metadata"]["result"].is_null(),
+        "result is null without inflight while running"
     );
     assert_eq!(c.delete(&format!("/operations/{op}")).await.status, 202);
 }

@@ -57,6 +57,12 @@ fn components() -> Option<&'static Value> {
             if let Some(one) = om.remove("oneOf") {
                 om.insert("anyOf".into(), one);
             }
+            // The spec does not mark `OperationInstanceMetadata.result` nullable, but the
+            // service sends `result: null` until the process ends (the official SDK's model
+            // requires the key): docs/SPEC-DEFECTS.md, "metadata.result".
+            schemas["OperationInstanceMetadata"]["allOf"][1]["properties"]["result"] = json!({
+                "anyOf": [{"$ref": "#/components/schemas/InstanceResult"}, {"type": "null"}]
+            });
             Some(schemas)
         })
         .as_ref()
