@@ -535,6 +535,7 @@ fn events(ctx: &Ctx, id: &str) -> R {
             cut_after: fault.and_then(|f| f.cut_stream_after),
             error_after: fault.and_then(|f| f.sse_error_after),
             extra_fields: fault.is_some_and(|f| f.extra_fields),
+            stall: fault.and_then(|f| f.stall_spec()),
         },
     );
     Ok(Resp::stream(200, "text/event-stream", rx).header(header::CACHE_CONTROL, "no-cache"))

@@ -114,6 +114,8 @@ pub(crate) struct SseOptions {
     pub(crate) cut_after: Option<u64>,
     pub(crate) error_after: Option<u64>,
     pub(crate) extra_fields: bool,
+    /// Send nothing for `.1` once `.0` events were sent (the `stall` fault).
+    pub(crate) stall: Option<(u64, Duration)>,
 }
 
 /// Formats one normal SSE frame.
@@ -148,6 +150,7 @@ pub(crate) fn spawn_writer(log: Arc<EventLog>, opts: SseOptions) -> mpsc::Receiv
         let mut version = log.subscribe();
         let mut last = opts.since;
         let mut sent: u64 = 0;
+        let mut stall = opts.stall;
         loop {
             version.borrow_and_update();
             let (evs, closed) = log.after(last);
@@ -166,6 +169,12 @@ pub(crate) fn spawn_writer(log: Arc<EventLog>, opts: SseOptions) -> mpsc::Receiv
                         ))
                         .await;
                     return;
+                }
+                if let Some((after, d)) = stall
+                    && sent >= after
+                {
+                    stall = None;
+                    tokio::time::sleep(d).await;
                 }
                 if tx.send(frame(&ev, opts.extra_fields)).await.is_err() {
                     return;

@@ -67,6 +67,20 @@ pub struct FaultRule {
     /// Add unknown fields to every JSON object and unknown values to open enums.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub extra_fields: bool,
+    /// Stall (send nothing, not even keepalives) for this many milliseconds once
+    /// `stall_after` events (event streams) or body bytes (other responses) were sent, then
+    /// go on if the client is still there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stall_ms: Option<u64>,
+    /// Where the stall starts: events of an event stream, bytes of any other body (default 0:
+    /// right after the headers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stall_after: Option<u64>,
+    /// Answer gzip-encoded (whatever `Accept-Encoding` says) and end the body cleanly after
+    /// this many compressed bytes, without the rest of the deflate stream and its trailer
+    /// (at least the 8-byte trailer is always missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated_gzip: Option<u64>,
 }
 
 impl Default for FaultRule {
@@ -84,6 +98,9 @@ impl Default for FaultRule {
             sse_error_after: None,
             malformed_json: false,
             extra_fields: false,
+            stall_ms: None,
+            stall_after: None,
+            truncated_gzip: None,
         }
     }
 }
@@ -181,6 +198,29 @@ impl FaultRule {
         self
     }
 
+    /// Stall for `d` once `after` events (event streams) or body bytes (other responses)
+    /// were sent: a stall longer than the client's read-idle timeout must make it give up
+    /// on the connection and resume.
+    pub fn stall(mut self, after: u64, d: Duration) -> Self {
+        self.stall_after = Some(after);
+        self.stall_ms = Some(d.as_millis().min(u128::from(u64::MAX)) as u64);
+        self
+    }
+
+    /// Answer gzip-encoded and end the body cleanly after `bytes` compressed bytes (the
+    /// deflate stream and its trailer incomplete): the decoder, not the connection, must
+    /// notice.
+    pub fn truncated_gzip(mut self, bytes: u64) -> Self {
+        self.truncated_gzip = Some(bytes);
+        self
+    }
+
+    /// The stall of this rule (where it starts, how long), if any.
+    pub(crate) fn stall_spec(&self) -> Option<(u64, Duration)> {
+        self.stall_ms
+            .map(|ms| (self.stall_after.unwrap_or(0), Duration::from_millis(ms)))
+    }
+
     /// How many more requests this rule applies to (`None`: unlimited).
     pub fn remaining(&self) -> Option<u32> {
         self.times
@@ -267,5 +307,15 @@ mod tests {
         assert_eq!(r.times, Some(1));
         let r: FaultRule = serde_json::from_str(r#"{"path":"/v1/","times":null}"#).unwrap();
         assert_eq!(r.times, None);
+        let r: FaultRule = serde_json::from_str(
+            r#"{"path":"/v1/","stall_ms":900,"stall_after":2,"truncated_gzip":10}"#,
+        )
+        .unwrap();
+        assert_eq!(r.stall_spec(), Some((2, Duration::from_millis(900))));
+        assert_eq!(r.truncated_gzip, Some(10));
+        let back =
+            serde_json::to_value(FaultRule::any_method("/").stall(0, Duration::from_secs(1)))
+                .unwrap();
+        assert_eq!(back["stall_ms"], 1000);
     }
 }

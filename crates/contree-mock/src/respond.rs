@@ -163,10 +163,29 @@ enum Src {
 struct BodyState {
     src: Src,
     gz: Option<GzEncoder<Vec<u8>>>,
-    limit: Option<u64>,
+    faults: BodyFaults,
+    /// Encoded bytes held back by a stall that starts inside a chunk.
+    pending: Option<Bytes>,
     sent: u64,
     done: bool,
     fail_next: bool,
+}
+
+/// The faults applied to a body while it is sent.
+#[derive(Debug, Clone, Copy, Default)]
+struct BodyFaults {
+    /// `close_mid_body`: bytes sent before the connection breaks.
+    limit: Option<u64>,
+    /// `stall`: bytes sent before the stall, and its length.
+    stall: Option<(u64, std::time::Duration)>,
+    /// `truncated_gzip`: compressed bytes sent before the body ends cleanly.
+    gz_cut: Option<u64>,
+}
+
+impl BodyFaults {
+    fn any(&self) -> bool {
+        self.limit.is_some() || self.stall.is_some() || self.gz_cut.is_some()
+    }
 }
 
 fn gz_chunk(gz: &mut GzEncoder<Vec<u8>>, data: &[u8]) -> Bytes {
@@ -184,11 +203,39 @@ fn mid_body_error() -> BoxError {
     ))
 }
 
-fn streamed(src: Src, gzip: bool, limit: Option<u64>) -> RespBody {
+/// The next encoded chunk of the source (`None` once it ended; the gzip trailer, cut
+/// under `truncated_gzip`, comes last).
+async fn next_encoded(st: &mut BodyState) -> Option<Bytes> {
+    let next = match &mut st.src {
+        Src::Once(o) => o.take(),
+        Src::Chan(rx) => rx.recv().await,
+    };
+    match next {
+        Some(chunk) => Some(match &mut st.gz {
+            Some(gz) => gz_chunk(gz, &chunk),
+            None => chunk,
+        }),
+        None => {
+            st.done = true;
+            let mut tail = st
+                .gz
+                .take()
+                .map(|gz| gz.finish().unwrap_or_default())
+                .unwrap_or_default();
+            if st.faults.gz_cut.is_some() {
+                tail.truncate(tail.len().saturating_sub(8));
+            }
+            Some(Bytes::from(tail))
+        }
+    }
+}
+
+fn streamed(src: Src, gzip: bool, faults: BodyFaults) -> RespBody {
     let state = BodyState {
         src,
         gz: gzip.then(|| GzEncoder::new(Vec::new(), Compression::fast())),
-        limit,
+        faults,
+        pending: None,
         sent: 0,
         done: false,
         fail_next: false,
@@ -201,30 +248,15 @@ fn streamed(src: Src, gzip: bool, limit: Option<u64>) -> RespBody {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             return Some((Err(mid_body_error()), st));
         }
-        if st.done {
-            return None;
-        }
         loop {
-            let next = match &mut st.src {
-                Src::Once(o) => o.take(),
-                Src::Chan(rx) => rx.recv().await,
-            };
-            let mut out = match next {
-                Some(chunk) => match &mut st.gz {
-                    Some(gz) => gz_chunk(gz, &chunk),
-                    None => chunk,
-                },
-                None => {
-                    st.done = true;
-                    match st.gz.take() {
-                        Some(gz) => Bytes::from(gz.finish().unwrap_or_default()),
-                        None => Bytes::new(),
-                    }
-                }
+            let mut out = match st.pending.take() {
+                Some(p) => p,
+                None if st.done => return None,
+                None => next_encoded(&mut st).await.unwrap_or_default(),
             };
             if out.is_empty() {
                 if st.done {
-                    if st.limit.is_some() {
+                    if st.faults.limit.is_some() {
                         // A mid-body fault always ends in a broken connection.
                         return Some((Err(mid_body_error()), st));
                     }
@@ -232,10 +264,34 @@ fn streamed(src: Src, gzip: bool, limit: Option<u64>) -> RespBody {
                 }
                 continue;
             }
-            if let Some(limit) = st.limit {
+            if let Some((after, d)) = st.faults.stall {
+                let room = after.saturating_sub(st.sent);
+                if room == 0 {
+                    st.faults.stall = None;
+                    tokio::time::sleep(d).await;
+                } else if (out.len() as u64) > room {
+                    // Send up to the stall point now, the rest after the stall.
+                    st.pending = Some(out.split_off(room as usize));
+                }
+            }
+            if let Some(cut) = st.faults.gz_cut {
+                let room = cut.saturating_sub(st.sent);
+                if (out.len() as u64) >= room {
+                    out.truncate(room as usize);
+                    // End cleanly: no more source, no trailer.
+                    st.pending = None;
+                    st.gz = None;
+                    st.done = true;
+                    if out.is_empty() {
+                        return None;
+                    }
+                }
+            }
+            if let Some(limit) = st.faults.limit {
                 let room = limit.saturating_sub(st.sent);
                 if (out.len() as u64) >= room {
                     out.truncate(room as usize);
+                    st.pending = None;
                     st.fail_next = true;
                     st.done = true;
                     if out.is_empty() {
@@ -281,36 +337,47 @@ pub(crate) fn finalize(
         }
         other => other,
     };
-    let limit = fault.and_then(|f| f.close_mid_body);
+    let is_sse = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let faults = BodyFaults {
+        limit: fault.and_then(|f| f.close_mid_body),
+        // An event stream stalls by events, in its writer.
+        stall: fault.and_then(FaultRule::stall_spec).filter(|_| !is_sse),
+        gz_cut: fault.and_then(|f| f.truncated_gzip),
+    };
+    // A truncated gzip body is sent gzip-encoded whatever the client asked.
+    let gzip = gzip || faults.gz_cut.is_some();
+    let set_gzip = |headers: &mut HeaderMap| {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    };
     let body = if head {
         empty_body()
     } else {
         match payload {
             Payload::Empty | Payload::Json(_) => empty_body(),
             Payload::Bytes(b) => {
-                if gzip && !b.is_empty() {
-                    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-                    if limit.is_some() {
-                        streamed(Src::Once(Some(b)), true, limit)
-                    } else {
-                        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-                        let _ = gz.write_all(&b);
-                        let out = gz.finish().unwrap_or_default();
-                        Full::new(Bytes::from(out)).map_err(|e| match e {}).boxed()
-                    }
-                } else if limit.is_some() {
-                    streamed(Src::Once(Some(b)), false, limit)
+                let gz = gzip && !b.is_empty();
+                if gz {
+                    set_gzip(&mut headers);
+                }
+                if faults.any() {
+                    streamed(Src::Once(Some(b)), gz, faults)
+                } else if gz {
+                    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+                    let _ = enc.write_all(&b);
+                    let out = enc.finish().unwrap_or_default();
+                    Full::new(Bytes::from(out)).map_err(|e| match e {}).boxed()
                 } else {
                     Full::new(b).map_err(|e| match e {}).boxed()
                 }
             }
             Payload::Stream(rx) => {
                 if gzip {
-                    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+                    set_gzip(&mut headers);
                 }
-                streamed(Src::Chan(rx), gzip, limit)
+                streamed(Src::Chan(rx), gzip, faults)
             }
         }
     };
@@ -343,6 +410,77 @@ mod tests {
             HeaderValue::from_static("identity"),
         );
         assert!(!accepts_gzip(&h));
+    }
+
+    async fn collect(body: RespBody) -> (Vec<u8>, bool) {
+        let mut body = body;
+        let mut out = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => out.extend_from_slice(f.data_ref().map(|b| &b[..]).unwrap_or(&[])),
+                Err(_) => return (out, false),
+            }
+        }
+        (out, true)
+    }
+
+    fn gunzip(b: &[u8]) -> std::io::Result<Vec<u8>> {
+        use std::io::Read as _;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(b).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn truncated_gzip_ends_cleanly_with_a_body_that_does_not_decode() {
+        let payload: Vec<u8> = (0..20_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        for cut in [0u64, 10, 100, 1 << 30] {
+            let rule = FaultRule::any_method("/").truncated_gzip(cut);
+            let resp = Resp::bytes(
+                200,
+                "application/octet-stream",
+                Bytes::from(payload.clone()),
+            );
+            // Not asked for gzip: it is sent gzip-encoded anyway.
+            let r = finalize(resp, false, false, Some(&rule));
+            assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+            let (bytes, clean) = collect(r.into_body()).await;
+            assert!(clean, "the body ends cleanly (cut {cut})");
+            assert!(
+                bytes.len() as u64 <= cut,
+                "cut {cut}: {} bytes",
+                bytes.len()
+            );
+            assert!(gunzip(&bytes).is_err(), "cut {cut} still decodes");
+        }
+        // Streamed bodies too: the trailer is never sent.
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(Bytes::from_static(b"hello")).await.unwrap();
+        drop(tx);
+        let rule = FaultRule::any_method("/").truncated_gzip(1 << 30);
+        let r = finalize(
+            Resp::stream(200, "application/x-tar", rx),
+            true,
+            false,
+            Some(&rule),
+        );
+        let (bytes, clean) = collect(r.into_body()).await;
+        assert!(clean);
+        assert!(gunzip(&bytes).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_holds_the_rest_of_the_body_back() {
+        let rule = FaultRule::any_method("/").stall(3, std::time::Duration::from_secs(60));
+        let resp = Resp::bytes(200, "text/plain", Bytes::from_static(b"abcdefgh"));
+        let mut body = finalize(resp, false, false, Some(&rule)).into_body();
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&first[..], b"abc");
+        let t0 = tokio::time::Instant::now();
+        let rest = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&rest[..], b"defgh");
+        assert!(t0.elapsed() >= std::time::Duration::from_secs(60));
+        assert!(body.frame().await.is_none());
     }
 
     #[test]
