@@ -7,9 +7,11 @@
 //! - `cargo xtask codegen [--check] [--spec PATH]`: generate `contree-proto` from the OpenAPI spec.
 //! - `cargo xtask mock [ARGS]`: run the mock server in the foreground.
 //! - `cargo xtask bench [--quick]`: benchmarks (see the README).
+//! - `cargo xtask faults [--seeds N] [--quick]`: seeded fault schedules against the mock.
 
 mod bench;
 mod codegen;
+mod faults;
 mod util;
 
 use std::process::ExitCode;
@@ -21,7 +23,8 @@ fn usage() -> &'static str {
        ci                        fmt, clippy, codegen --check, test, doc\n  \
        codegen [--check] [--spec PATH]\n                            generate contree-proto from the OpenAPI spec\n  \
        mock [ARGS]               run the mock server in the foreground\n  \
-       bench [--quick]           run the benchmarks\n"
+       bench [--quick]           run the benchmarks\n  \
+       faults [--seeds N] [--quick]\n                            seeded fault schedules (default 1,000; quick 100)\n"
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         "ci" => util::ci(&rest),
         "mock" => util::mock(&rest),
         "bench" => bench::run(&rest),
+        "faults" => faults::run_faults(&rest),
         "-h" | "--help" | "help" => {
             print!("{}", usage());
             Ok(())

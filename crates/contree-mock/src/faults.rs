@@ -38,6 +38,9 @@ pub struct FaultRule {
     pub method: Option<String>,
     /// Path prefix to match, below the origin (e.g. `/v1/operations/`).
     pub path: String,
+    /// When set, the path must also end with this (e.g. `/events` for every event stream).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_suffix: Option<String>,
     /// How many matching requests the rule applies to (default 1); `None` (JSON `null`) means forever.
     pub times: Option<u32>,
     /// Answer with this status (and an `Error` body) instead of processing the request.
@@ -88,6 +91,7 @@ impl Default for FaultRule {
         Self {
             method: None,
             path: "/".to_string(),
+            path_suffix: None,
             times: Some(1),
             status: None,
             retry_after: None,
@@ -124,6 +128,13 @@ impl FaultRule {
             times: Some(1),
             ..Self::default()
         }
+    }
+
+    /// Match only paths that also end with `suffix` (e.g. `/events`: the event stream of
+    /// whichever operation).
+    pub fn path_suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.path_suffix = Some(suffix.into());
+        self
     }
 
     /// Apply to the next `n` matching requests.
@@ -233,6 +244,10 @@ impl FaultRule {
             return false;
         }
         path.starts_with(&self.path)
+            && self
+                .path_suffix
+                .as_deref()
+                .is_none_or(|suffix| path.ends_with(suffix))
     }
 }
 
@@ -296,6 +311,13 @@ mod tests {
         );
         assert!(e.take(&Method::POST, "/v1/instances").is_none());
         assert!(e.take(&Method::GET, "/other").is_none());
+        e.inject(
+            FaultRule::new(Method::GET, "/v1/operations/")
+                .path_suffix("/events")
+                .status(503),
+        );
+        assert!(e.take(&Method::GET, "/v1/operations/abc").is_none());
+        assert!(e.take(&Method::GET, "/v1/operations/abc/events").is_some());
     }
 
     #[test]
