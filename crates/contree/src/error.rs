@@ -43,6 +43,10 @@ pub enum ErrorKind {
     /// An interactive process or subprocess could not be used as asked (not registered
     /// yet, stdin already closed, an outcome that is unknown after a gateway timeout).
     Process,
+    /// A buffered answer was larger than the cap on decoded bytes
+    /// ([`ContreeBuilder::max_response_bytes`](crate::ContreeBuilder::max_response_bytes));
+    /// see [`Error::is_response_too_large`].
+    ResponseTooLarge,
 }
 
 #[derive(Debug, Snafu)]
@@ -197,6 +201,8 @@ impl Error {
                     }
                 } else if source.is_timeout() {
                     ErrorKind::Timeout
+                } else if source.kind() == contree_transport::ErrorKind::ResponseTooLarge {
+                    ErrorKind::ResponseTooLarge
                 } else {
                     ErrorKind::Transport
                 }
@@ -251,6 +257,23 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match &*self.inner {
             Inner::Transport { source, .. } => source.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// Whether a buffered answer passed the cap on decoded bytes (a runaway or hostile
+    /// server, or a legitimately large answer: raise
+    /// [`ContreeBuilder::max_response_bytes`](crate::ContreeBuilder::max_response_bytes)).
+    pub fn is_response_too_large(&self) -> bool {
+        self.kind() == ErrorKind::ResponseTooLarge
+    }
+
+    /// Whether the failed call may have taken effect on the server: a non-idempotent request
+    /// (e.g. a spawn) that was sent before its connection broke or its attempt timed out. It
+    /// was not replayed; check its result before repeating it.
+    pub fn may_have_taken_effect(&self) -> bool {
+        match &*self.inner {
+            Inner::Transport { source, .. } => source.may_have_taken_effect(),
             _ => false,
         }
     }

@@ -369,6 +369,7 @@ impl ContreeBuilder {
         user_agent_prefix(prefix: impl Into<String>);
         concurrency_limit(limit: usize);
         allow_insecure_http(allow: bool);
+        max_response_bytes(limit: usize);
         default_run_timeout(timeout: Duration);
         wait_margin(margin: Duration);
         upload_concurrency(n: usize);

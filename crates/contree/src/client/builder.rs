@@ -46,6 +46,7 @@ pub struct ContreeBuilder {
     concurrency_limit: Option<usize>,
     allow_insecure_http: Option<bool>,
     compress_event_streams: bool,
+    max_response_bytes: Option<usize>,
     default_run_timeout: Option<Duration>,
     wait_margin: Option<Duration>,
     upload_concurrency: Option<usize>,
@@ -148,10 +149,32 @@ impl ContreeBuilder {
         self
     }
 
-    /// Allows a plain `http://` base URL. Loopback URLs (`127.0.0.1`, `localhost`, `[::1]`)
-    /// are allowed without this.
+    /// Allows a plain `http://` base URL to any host (the token then travels unencrypted).
+    /// Loopback hosts (`127.0.0.0/8`, `[::1]`, `[::ffff:127.x.y.z]`, `localhost`) are allowed
+    /// without this; the rule is the transport's ([`contree_transport::check_base_url`]),
+    /// applied to the parsed host when the client is built and again to every request. A
+    /// base URL with userinfo (`user@host`) is always refused.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = Some(allow);
+        self
+    }
+
+    /// The cap on the decoded (decompressed) size of a buffered response body (default
+    /// 64 MiB); a larger answer fails with [`ErrorKind::ResponseTooLarge`](crate::ErrorKind)
+    /// instead of filling memory. Streamed reads (downloads, archives, event streams) are
+    /// not capped.
+    ///
+    /// ```
+    /// let contree = contree::Contree::builder()
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .token("t")
+    ///     .max_response_bytes(256 << 20)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(contree);
+    /// ```
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = Some(limit);
         self
     }
 
@@ -242,13 +265,21 @@ impl ContreeBuilder {
                 let url = creds.base_url().to_string();
                 (Arc::new(StaticProvider::new(creds)), Some(url))
             };
-        let insecure = self
-            .allow_insecure_http
-            .unwrap_or_else(|| base_url.as_deref().map(is_loopback_http).unwrap_or(false));
+        // The transport owns the loopback rule (a parsed host, never a text prefix); checking
+        // here makes a bad URL fail at build time. The guard itself stays on for every host
+        // unless the caller opted in.
+        let insecure = self.allow_insecure_http.unwrap_or(false);
+        if let Some(url) = base_url.as_deref() {
+            contree_transport::check_base_url(url, insecure)
+                .map_err(|e| Error::config(e.to_string()))?;
+        }
         let mut tb = Transport::builder()
             .credentials(provider)
             .allow_insecure_http(insecure)
             .compress_event_streams(self.compress_event_streams);
+        if let Some(limit) = self.max_response_bytes {
+            tb = tb.max_response_bytes(limit);
+        }
         let timeouts = self.timeouts.or_else(|| settings_timeouts(&settings));
         if let Some(t) = timeouts {
             tb = tb.timeouts(t);
@@ -286,19 +317,6 @@ impl ContreeBuilder {
     }
 }
 
-fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = if host.starts_with('[') {
-        host.split(']').next().unwrap_or("").trim_start_matches('[')
-    } else {
-        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
-    };
-    host == "localhost" || host == "::1" || host.starts_with("127.")
-}
-
 /// The transport timeouts that [`contree_auth::ClientSettings`] asks for, if any.
 fn settings_timeouts(settings: &contree_auth::ClientSettings) -> Option<Timeouts> {
     if settings.timeout.is_none() && settings.connect_timeout.is_none() {
@@ -319,11 +337,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_detection() {
-        assert!(is_loopback_http("http://127.0.0.1:8080"));
-        assert!(is_loopback_http("http://localhost:1/x"));
-        assert!(is_loopback_http("http://[::1]:80"));
-        assert!(!is_loopback_http("http://example.com"));
-        assert!(!is_loopback_http("https://127.0.0.1"));
+    fn hostile_base_urls_fail_at_build_time() {
+        let build = |url: &str| {
+            Contree::builder()
+                .base_url(url)
+                .token("CANARY-tok-9d1e")
+                .project("p")
+                .build()
+        };
+        // What the old text-prefix check let through (and then switched the guard off).
+        for url in [
+            "http://127.0.0.1@other-host.invalid:9",
+            "http://127.anything.invalid",
+            "http://127.0.0.1.invalid:9",
+            "http://x.localhost:9",
+            "http://[::ffff:10.0.0.1]:9",
+            "HTTP://example.invalid",
+            "http://example.invalid.",
+        ] {
+            let err = build(url).expect_err(url);
+            assert!(!err.to_string().contains("CANARY"), "{err}");
+        }
+        for url in [
+            "http://127.0.0.1:9",
+            "HTTP://127.0.0.1:9",
+            "http://localhost:9",
+            "http://[::1]:9",
+            "http://[::ffff:127.0.0.1]:9",
+        ] {
+            assert!(build(url).is_ok(), "{url}");
+        }
     }
 }
