@@ -68,8 +68,6 @@ impl std::fmt::Debug for ContreeMcp {
     }
 }
 
-type ToolResult<T> = Result<Json<T>, String>;
-
 impl ContreeMcp {
     /// A server on `contree`. `cache_dir` holds the `rsync` cache (default
     /// `$CONTREE_HOME/mcp`, next to `auth.ini`); `None` without a home keeps it in memory.
@@ -109,7 +107,7 @@ impl ContreeMcp {
     }
 }
 
-fn json<T>(r: Result<T, String>) -> ToolResult<T> {
+fn json<T>(r: Result<T, String>) -> Result<Json<T>, String> {
     r.map(Json)
 }
 
@@ -125,7 +123,7 @@ impl ContreeMcp {
         &self,
         Parameters(p): Parameters<RunParams>,
         ctx: RequestContext<RoleServer>,
-    ) -> ToolResult<RunResult> {
+    ) -> Result<Json<RunResult>, String> {
         json(crate::tools::run(self, p, ctx).await)
     }
 
@@ -136,7 +134,7 @@ impl ContreeMcp {
     async fn import_image(
         &self,
         Parameters(p): Parameters<ImportImageParams>,
-    ) -> ToolResult<RunResult> {
+    ) -> Result<Json<RunResult>, String> {
         json(crate::tools::import_image(self, p).await)
     }
 
@@ -147,7 +145,7 @@ impl ContreeMcp {
     async fn registry_token_obtain(
         &self,
         Parameters(p): Parameters<RegistryParams>,
-    ) -> ToolResult<RegistryTokenOutput> {
+    ) -> Result<Json<RegistryTokenOutput>, String> {
         Ok(Json(crate::registry::token_obtain(&p.registry_url)))
     }
 
@@ -161,7 +159,7 @@ impl ContreeMcp {
     async fn registry_auth(
         &self,
         Parameters(p): Parameters<RegistryAuthParams>,
-    ) -> ToolResult<RegistryAuthOutput> {
+    ) -> Result<Json<RegistryAuthOutput>, String> {
         json(self.registry.authenticate(&p).await)
     }
 
@@ -170,13 +168,16 @@ impl ContreeMcp {
     async fn list_images(
         &self,
         Parameters(p): Parameters<ListImagesParams>,
-    ) -> ToolResult<ImageList> {
+    ) -> Result<Json<ImageList>, String> {
         json(crate::tools::list_images(self, p).await)
     }
 
     /// Details of one image by UUID, `tag:NAME` or bare tag.
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
-    async fn get_image(&self, Parameters(p): Parameters<ImageParams>) -> ToolResult<ImageOutput> {
+    async fn get_image(
+        &self,
+        Parameters(p): Parameters<ImageParams>,
+    ) -> Result<Json<ImageOutput>, String> {
         json(crate::tools::get_image(self, p).await)
     }
 
@@ -186,7 +187,10 @@ impl ContreeMcp {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn set_tag(&self, Parameters(p): Parameters<SetTagParams>) -> ToolResult<ImageOutput> {
+    async fn set_tag(
+        &self,
+        Parameters(p): Parameters<SetTagParams>,
+    ) -> Result<Json<ImageOutput>, String> {
         json(crate::tools::set_tag(self, p).await)
     }
 
@@ -199,7 +203,10 @@ impl ContreeMcp {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn rsync(&self, Parameters(p): Parameters<RsyncParams>) -> ToolResult<RsyncOutput> {
+    async fn rsync(
+        &self,
+        Parameters(p): Parameters<RsyncParams>,
+    ) -> Result<Json<RsyncOutput>, String> {
         if let Err(e) = self.require_local_files("rsync") {
             return Err(e);
         }
@@ -213,7 +220,10 @@ impl ContreeMcp {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn upload(&self, Parameters(p): Parameters<UploadParams>) -> ToolResult<UploadOutput> {
+    async fn upload(
+        &self,
+        Parameters(p): Parameters<UploadParams>,
+    ) -> Result<Json<UploadOutput>, String> {
         json(crate::tools::upload(self, p).await)
     }
 
@@ -227,7 +237,7 @@ impl ContreeMcp {
     async fn download(
         &self,
         Parameters(p): Parameters<DownloadParams>,
-    ) -> ToolResult<DownloadOutput> {
+    ) -> Result<Json<DownloadOutput>, String> {
         if let Err(e) = self.require_local_files("download") {
             return Err(e);
         }
@@ -236,7 +246,10 @@ impl ContreeMcp {
 
     /// List a directory of an image without starting a VM.
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
-    async fn list_files(&self, Parameters(p): Parameters<ListFilesParams>) -> ToolResult<FileList> {
+    async fn list_files(
+        &self,
+        Parameters(p): Parameters<ListFilesParams>,
+    ) -> Result<Json<FileList>, String> {
         json(crate::tools::list_files(self, p).await)
     }
 
@@ -245,13 +258,16 @@ impl ContreeMcp {
     async fn read_file(
         &self,
         Parameters(p): Parameters<ReadFileParams>,
-    ) -> ToolResult<ReadFileOutput> {
+    ) -> Result<Json<ReadFileOutput>, String> {
         json(crate::tools::read_file(self, p).await)
     }
 
     /// Search the files of an image with a regular expression, without starting a VM.
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
-    async fn grep(&self, Parameters(p): Parameters<GrepParams>) -> ToolResult<GrepOutput> {
+    async fn grep(
+        &self,
+        Parameters(p): Parameters<GrepParams>,
+    ) -> Result<Json<GrepOutput>, String> {
         json(crate::tools::grep(self, p).await)
     }
 
@@ -260,7 +276,7 @@ impl ContreeMcp {
     async fn get_operation(
         &self,
         Parameters(p): Parameters<OperationIdParams>,
-    ) -> ToolResult<OperationOutput> {
+    ) -> Result<Json<OperationOutput>, String> {
         json(crate::tools::get_operation(self, &p.operation_id).await)
     }
 
@@ -269,7 +285,7 @@ impl ContreeMcp {
     async fn list_operations(
         &self,
         Parameters(p): Parameters<ListOperationsParams>,
-    ) -> ToolResult<OperationList> {
+    ) -> Result<Json<OperationList>, String> {
         json(crate::tools::list_operations(self, p).await)
     }
 
@@ -284,7 +300,7 @@ impl ContreeMcp {
     async fn wait_operations(
         &self,
         Parameters(p): Parameters<WaitOperationsParams>,
-    ) -> ToolResult<WaitOutput> {
+    ) -> Result<Json<WaitOutput>, String> {
         json(crate::tools::wait_operations(self, p).await)
     }
 
@@ -297,20 +313,23 @@ impl ContreeMcp {
     async fn cancel_operation(
         &self,
         Parameters(p): Parameters<OperationIdParams>,
-    ) -> ToolResult<CancelOutput> {
+    ) -> Result<Json<CancelOutput>, String> {
         json(crate::tools::cancel_operation(self, &p.operation_id).await)
     }
 
     /// Who the configured token is: permissions and limits (never the token itself).
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
-    async fn whoami(&self) -> ToolResult<WhoamiOutput> {
+    async fn whoami(&self) -> Result<Json<WhoamiOutput>, String> {
         json(crate::tools::whoami(self).await)
     }
 
     /// A section of the guide to this server: workflow, reference, quickstart, state,
     /// async, tagging, errors.
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
-    async fn get_guide(&self, Parameters(p): Parameters<GuideParams>) -> ToolResult<GuideOutput> {
+    async fn get_guide(
+        &self,
+        Parameters(p): Parameters<GuideParams>,
+    ) -> Result<Json<GuideOutput>, String> {
         json(crate::guide::guide(&p.section))
     }
 }
