@@ -415,14 +415,14 @@ pub(crate) async fn list_operations(
 }
 
 enum Waited {
-    Done(String, OperationOutput),
+    Done(String, Box<OperationOutput>),
     Error(String, String),
 }
 
 async fn wait_one(s: ContreeMcp, id: String, deadline: Duration) -> Waited {
     match s.contree.operations().wait(&id, deadline).await {
         Ok(_) => match describe(&s, &id).await {
-            Ok(o) => Waited::Done(id, o),
+            Ok(o) => Waited::Done(id, Box::new(o)),
             Err(e) => Waited::Error(id, e),
         },
         Err(e) => Waited::Error(id, err(e)),
@@ -470,7 +470,7 @@ pub(crate) async fn wait_operations(
             next = pending.next() => match next {
                 Some(Waited::Done(id, o)) => {
                     out.completed.push(id.clone());
-                    out.results.insert(id, o);
+                    out.results.insert(id, *o);
                     if any { break; }
                 }
                 Some(Waited::Error(id, e)) => { out.errors.insert(id, e); }

@@ -207,9 +207,7 @@ impl ContreeMcp {
         &self,
         Parameters(p): Parameters<RsyncParams>,
     ) -> Result<Json<RsyncOutput>, String> {
-        if let Err(e) = self.require_local_files("rsync") {
-            return Err(e);
-        }
+        self.require_local_files("rsync")?;
         json(crate::rsync::rsync(self, p).await)
     }
 
@@ -238,9 +236,7 @@ impl ContreeMcp {
         &self,
         Parameters(p): Parameters<DownloadParams>,
     ) -> Result<Json<DownloadOutput>, String> {
-        if let Err(e) = self.require_local_files("download") {
-            return Err(e);
-        }
+        self.require_local_files("download")?;
         json(crate::tools::download(self, p).await)
     }
 

@@ -247,14 +247,13 @@ fn set_executable(_path: &std::path::Path) -> std::io::Result<()> {
 
 pub(crate) fn normalize_dir(path: &str) -> String {
     let p = path.trim();
-    let p = if p.is_empty() || p == "." || p == "/." {
+    if p.is_empty() || p == "." || p == "/." {
         "/".to_string()
     } else if p.starts_with('/') {
         p.to_string()
     } else {
         format!("/{p}")
-    };
-    p
+    }
 }
 
 pub(crate) fn kind_name(k: EntryKind) -> &'static str {
