@@ -83,7 +83,7 @@ async fn exec_runs_subprocesses_in_the_running_vm() {
     let mut stdin = sub.take_stdin().unwrap();
     let mut out = sub.take_stdout().unwrap();
     stdin.send("hello from exec\n").await.unwrap();
-    let first = out.next().await.expect("a chunk");
+    let first = out.next().await.expect("a chunk").unwrap();
     assert_eq!(&first[..], b"hello from exec\n");
     stdin.close().await.unwrap();
     assert!(sub.wait().await.unwrap().success());

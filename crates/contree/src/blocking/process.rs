@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt as _;
 
 use super::live::RunHandle;
 use super::{ByteReader, Contree, RunOutput, wrapper};
@@ -90,7 +89,7 @@ impl Process {
         });
         let pipe = |r: Option<crate::OutputReader>| {
             r.map(|r| ProcessOutput {
-                reader: ByteReader::new(&client, r.map(Ok)),
+                reader: ByteReader::new(&client, r),
             })
         };
         let stdout = pipe(process.take_stdout());

@@ -9,7 +9,9 @@ use crate::client::Contree;
 use crate::error::{Error, Result};
 use crate::util::BoxStream;
 
-/// Which events [`follow_events`] reads.
+/// Which events [`follow_events`] reads. A spid-filtered follow ends after that spid's
+/// `exit` event, or once the operation is terminal and its log drained; a clean end of a
+/// connection before that is resumed (with `Last-Event-Id`), like an unfiltered one.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Follow {
     pub since: Option<u64>,
@@ -74,6 +76,13 @@ impl FollowState {
                     self.progressed = true;
                     self.idle_reopens = 0;
                     let ev = Event::decode(&sse);
+                    let own_exit = self.follow.spid.is_some()
+                        && ev.spid == self.follow.spid
+                        && matches!(ev.kind, super::EventKind::Exit(_));
+                    if own_exit {
+                        // The followed process is over: nothing more is filtered in.
+                        self.done = true;
+                    }
                     if ev.is_completion() {
                         self.done = true;
                         if sse.event != "completion" {
@@ -100,10 +109,12 @@ impl FollowState {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                 }
                 None => {
-                    // The stream ended without `completion`.
+                    // The stream ended without `completion` (or, filtered, without the
+                    // process's `exit`): resume unless the operation is over and drained.
                     self.inner = None;
-                    if self.follow.spid.is_some() {
-                        // A spid-filtered stream has no completion; it ends with the op.
+                    if self.draining && !self.progressed && self.follow.spid.is_some() {
+                        // A filtered log has no `completion`: a terminal operation whose
+                        // log brought nothing more ends it.
                         self.done = true;
                         return None;
                     }

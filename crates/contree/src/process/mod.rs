@@ -8,7 +8,6 @@ pub use pipes::{OutputReader, ProcessStdin};
 
 use std::fmt;
 
-use bytes::Bytes;
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
@@ -289,8 +288,8 @@ async fn pump(
     spid: u64,
     run: Option<RunHandle>,
     state: watch::Sender<ProcState>,
-    out_tx: mpsc::UnboundedSender<Bytes>,
-    err_tx: mpsc::UnboundedSender<Bytes>,
+    out_tx: mpsc::UnboundedSender<pipes::Chunk>,
+    err_tx: mpsc::UnboundedSender<pipes::Chunk>,
 ) {
     let filter = (spid != 1).then_some(spid);
     let mut events = follow_events(
@@ -308,6 +307,13 @@ async fn pump(
         let ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
+                let why = format!(
+                    "the output of spid {spid} in operation {op_id} was cut short: {e}; read what it wrote with operations().events()"
+                );
+                // The readers get the failure, not a clean end of output.
+                for tx in [&out, &err].into_iter().flatten() {
+                    let _ = tx.send(Err(why.clone()));
+                }
                 state.send_modify(|s| s.error = Some(e.to_string()));
                 break;
             }
@@ -319,12 +325,12 @@ async fn pump(
         match ev.kind {
             EventKind::Stdout(b) if mine => {
                 if let Some(tx) = &out {
-                    let _ = tx.send(b);
+                    let _ = tx.send(Ok(b));
                 }
             }
             EventKind::Stderr(b) if mine => {
                 if let Some(tx) = &err {
-                    let _ = tx.send(b);
+                    let _ = tx.send(Ok(b));
                 }
             }
             EventKind::Exit(status) if mine => {

@@ -16,10 +16,18 @@ use crate::error::{Error, Result};
 use crate::util::BoxFuture;
 use crate::wire;
 
-/// The stdout or stderr of a [`Process`](crate::Process): an [`AsyncRead`], and a `Stream` of chunks.
-/// Ends (EOF) when the process exits.
+/// What the pump sends a reader: a chunk, or why the output cannot be followed further.
+pub(crate) type Chunk = std::result::Result<Bytes, String>;
+
+/// The stdout or stderr of a [`Process`](crate::Process): an [`AsyncRead`], and a `Stream` of
+/// chunks (`Result<Bytes>`).
+///
+/// Ends (EOF) when the process exits or its operation ends. When following the output fails
+/// (the event stream cannot be resumed), a read returns an `std::io::Error` (wrapping a
+/// [`contree::Error`](crate::Error) of kind [`Process`](crate::ErrorKind::Process)) and the
+/// stream yields that error: a cut-short output is never reported as a clean end.
 pub struct OutputReader {
-    rx: mpsc::UnboundedReceiver<Bytes>,
+    rx: mpsc::UnboundedReceiver<Chunk>,
     buf: Bytes,
 }
 
@@ -32,7 +40,7 @@ impl fmt::Debug for OutputReader {
 }
 
 impl OutputReader {
-    pub(crate) fn new(rx: mpsc::UnboundedReceiver<Bytes>) -> Self {
+    pub(crate) fn new(rx: mpsc::UnboundedReceiver<Chunk>) -> Self {
         OutputReader {
             rx,
             buf: Bytes::new(),
@@ -48,7 +56,10 @@ impl AsyncRead for OutputReader {
     ) -> Poll<std::io::Result<()>> {
         while self.buf.is_empty() {
             match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(b)) => self.buf = b,
+                Poll::Ready(Some(Ok(b))) => self.buf = b,
+                Poll::Ready(Some(Err(why))) => {
+                    return Poll::Ready(Err(std::io::Error::other(process_error(why))));
+                }
                 Poll::Ready(None) => return Poll::Ready(Ok(())),
                 Poll::Pending => return Poll::Pending,
             }
@@ -61,13 +72,15 @@ impl AsyncRead for OutputReader {
 }
 
 impl futures_core::Stream for OutputReader {
-    type Item = Bytes;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    type Item = Result<Bytes>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
         if !self.buf.is_empty() {
             let b = std::mem::take(&mut self.buf);
-            return Poll::Ready(Some(b));
+            return Poll::Ready(Some(Ok(b)));
         }
-        self.rx.poll_recv(cx)
+        self.rx
+            .poll_recv(cx)
+            .map(|item| item.map(|c| c.map_err(process_error)))
     }
 }
 
