@@ -3,7 +3,7 @@
 //! Commands:
 //! - `cargo xtask test [-- <cargo test args>]`: starts the mock server binary, then runs every test
 //!   of the workspace (unit, integration, doc tests) against it.
-//! - `cargo xtask ci`: fmt check, clippy with warnings denied, codegen check, test, doc.
+//! - `cargo xtask ci`: fmt check, clippy with warnings denied, codegen check, test, faults --quick, doc.
 //! - `cargo xtask codegen [--check] [--spec PATH]`: generate `contree-proto` from the OpenAPI spec.
 //! - `cargo xtask mock [ARGS]`: run the mock server in the foreground.
 //! - `cargo xtask bench [--quick]`: benchmarks (see the README).
@@ -20,7 +20,7 @@ fn usage() -> &'static str {
     "usage: cargo xtask <command> [args]\n\
      commands:\n  \
        test [-- ARGS]            start the mock server and run every test\n  \
-       ci                        fmt, clippy, codegen --check, test, doc\n  \
+       ci                        fmt, clippy, codegen --check, test, faults --quick, doc\n  \
        codegen [--check] [--spec PATH]\n                            generate contree-proto from the OpenAPI spec\n  \
        mock [ARGS]               run the mock server in the foreground\n  \
        bench [--quick]           run the benchmarks\n  \

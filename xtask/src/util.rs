@@ -169,7 +169,7 @@ const EXAMPLES: &[&str] = &[
     "from_profile",
 ];
 
-/// `cargo xtask ci`: what `.ci/run` runs.
+/// `cargo xtask ci`: what `.ci/run` runs (fmt, clippy, codegen check, test, faults --quick, doc).
 pub fn ci(_args: &[String]) -> Result<(), String> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
@@ -195,6 +195,7 @@ pub fn ci(_args: &[String]) -> Result<(), String> {
         );
     }
     test(&[])?;
+    crate::faults::run_faults(&["--quick".to_string()])?;
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings");
