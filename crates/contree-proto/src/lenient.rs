@@ -1,4 +1,5 @@
-//! Lenient decoding of maps whose values the server may extend (used by generated code).
+//! Lenient decoding used by generated code: maps whose values the server may extend, and the
+//! defaults of fields `xtask/src/codegen/overrides.rs` makes lenient.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +34,12 @@ fn keep_typed<V: DeserializeOwned>(
     raw.into_iter()
         .filter_map(|(k, v)| serde_json::from_value(v).ok().map(|v| (k, v)))
         .collect()
+}
+
+/// The encoding of a stream payload that names none: `ascii`, the default the spec declares
+/// for `ClosableStreamRepr` and the one the service and the official client assume.
+pub(crate) fn ascii() -> crate::types::StreamEncoding {
+    crate::types::StreamEncoding::Ascii
 }
 
 #[cfg(test)]

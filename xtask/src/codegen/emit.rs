@@ -5,6 +5,7 @@ use quote::{format_ident, quote};
 
 use super::model::{ChosenBy, Def, DefKind, Field, Model, Ty, variant_name};
 use super::ops::Op;
+use super::overrides::{CASE_INSENSITIVE_ENUMS, Lenient, decode_default};
 
 /// The conventional name of a status code, used for response variants.
 pub fn status_name(status: u16) -> String {
@@ -190,7 +191,7 @@ fn field_ty(f: &Field, types: &TokenStream) -> TokenStream {
     }
 }
 
-fn field_serde_attrs(f: &Field) -> TokenStream {
+fn field_serde_attrs(owner: &str, f: &Field) -> TokenStream {
     let rename = if f.rust.trim_start_matches("r#") != f.wire {
         let w = &f.wire;
         quote!(rename = #w,)
@@ -210,6 +211,13 @@ fn field_serde_attrs(f: &Field) -> TokenStream {
         } else {
             quote!(#[serde(#rename deserialize_with = "crate::lenient::map")])
         };
+    }
+    if f.required && !f.nullable && !f.tristate {
+        match decode_default(owner, &f.wire) {
+            Some(Lenient::Default) => return quote!(#[serde(#rename default)]),
+            Some(Lenient::DefaultWith(path)) => return quote!(#[serde(#rename default = #path)]),
+            None => {}
+        }
     }
     if f.tristate {
         quote!(#[serde(#rename default, skip_serializing_if = "crate::Nullable::is_absent")])
@@ -332,7 +340,12 @@ fn def(model: &Model, d: &Def, example: Option<&serde_json::Value>) -> TokenStre
                 pub struct #name(pub #t);
             }
         }
-        DefKind::Enum(values) => string_enum(&name, &docs, values),
+        DefKind::Enum(values) => string_enum(
+            &name,
+            &docs,
+            values,
+            CASE_INSENSITIVE_ENUMS.contains(&d.name.as_str()),
+        ),
         DefKind::Union(variants) => {
             let vs = variants.iter().map(|(v, t)| {
                 let vi = ident(v);
@@ -414,13 +427,33 @@ fn def(model: &Model, d: &Def, example: Option<&serde_json::Value>) -> TokenStre
     }
 }
 
-fn string_enum(name: &Ident, docs: &TokenStream, values: &[String]) -> TokenStream {
+fn string_enum(
+    name: &Ident,
+    docs: &TokenStream,
+    values: &[String],
+    case_insensitive: bool,
+) -> TokenStream {
     let vars: Vec<Ident> = values.iter().map(|v| ident(&variant_name(v))).collect();
+    // Case-insensitive enums (overrides::CASE_INSENSITIVE_ENUMS) try the exact spelling first
+    // (no allocation), then compare ignoring ASCII case.
+    let fold = if case_insensitive {
+        quote! {
+            #(s if s.eq_ignore_ascii_case(#values) => Self::#vars,)*
+        }
+    } else {
+        quote!()
+    };
+    let case_doc = if case_insensitive {
+        quote!(#[doc = ""] #[doc = " Decoded case-insensitively (the service also sends lowercase values)."])
+    } else {
+        quote!()
+    };
     let vdocs = values.iter().map(|v| doc(&format!("`{v}`")));
     quote! {
         #docs
         ///
         /// Forward compatible: values this version does not know decode to `Unknown`.
+        #case_doc
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum #name {
@@ -443,6 +476,7 @@ fn string_enum(name: &Ident, docs: &TokenStream, values: &[String]) -> TokenStre
             fn from(s: &str) -> Self {
                 match s {
                     #(#values => Self::#vars,)*
+                    #fold
                     other => Self::Unknown(other.to_owned()),
                 }
             }
@@ -451,6 +485,7 @@ fn string_enum(name: &Ident, docs: &TokenStream, values: &[String]) -> TokenStre
             fn from(s: String) -> Self {
                 match s.as_str() {
                     #(#values => Self::#vars,)*
+                    #fold
                     _ => Self::Unknown(s),
                 }
             }
@@ -673,7 +708,7 @@ fn struct_def(
     let defs = fields.iter().map(|f| {
         let fi = ident(&f.rust);
         let fd = field_doc(&d.name, f);
-        let attrs = field_serde_attrs(f);
+        let attrs = field_serde_attrs(&d.name, f);
         let t = field_ty(f, &empty);
         quote!(#fd #attrs pub #fi: #t,)
     });
@@ -763,9 +798,10 @@ fn struct_def(
 /// its variant from the sibling's value.
 fn chosen_deserialize(name: &Ident, fields: &[Field], c: &ChosenBy) -> TokenStream {
     let empty = quote!();
+    let owner = name.to_string();
     let wire_fields = fields.iter().map(|f| {
         let fi = ident(&f.rust);
-        let attrs = field_serde_attrs(f);
+        let attrs = field_serde_attrs(&owner, f);
         if f.wire == c.field {
             if f.required && !f.nullable {
                 quote!(#attrs #[serde(borrow)] #fi: crate::de::Buffered<'a>,)

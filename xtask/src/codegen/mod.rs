@@ -11,6 +11,7 @@
 pub mod emit;
 pub mod model;
 pub mod ops;
+pub mod overrides;
 pub mod requests;
 // The spec model mirrors the OpenAPI objects; a few fields are parsed but not used yet.
 #[allow(dead_code)]

@@ -13,6 +13,7 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use super::overrides::TRISTATE;
 use super::spec::{AdditionalProperties, Schema, Spec, schema_ref_name};
 
 /// A Rust type expression.
@@ -123,19 +124,6 @@ pub const PATH_NAMES: &[(&str, &str)] = &[
     ("Error.error", "ErrorDetail"),
     ("InspectImageGrep.case", "GrepCase"),
     ("EventDataTruncated.stream", "StdStream"),
-];
-
-/// Optional request fields that need three states (absent, `null`, value): PROTOCOL.md 2.10.
-pub const TRISTATE: &[(&str, &str)] = &[
-    ("InstanceSpawnRequest", "env"),
-    ("ExecSpec", "env"),
-    ("ImageImportRequest", "tag"),
-];
-
-/// Operations without an `operationId` get these (CONTRACTS.md).
-pub const SYNTH_IDS: &[(&str, &str, &str)] = &[
-    ("GET", "/files", "listFiles"),
-    ("GET", "/files/{sha256}", "getFile"),
 ];
 
 /// `OperationEvent.data` variants by the event `type` (the spec says so only in prose).

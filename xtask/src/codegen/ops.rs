@@ -2,7 +2,8 @@
 
 use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 
-use super::model::{Model, SYNTH_IDS, Ty};
+use super::model::{Model, Ty};
+use super::overrides::{FLAGS, REPEATED, SYNTH_IDS, path_or_query_ty};
 use super::spec::Spec;
 
 /// Where a parameter goes.
@@ -92,17 +93,6 @@ impl Op {
     }
 }
 
-/// Query parameters that are HTTP flags by presence (PROTOCOL.md 1.2 and 9 #9): modelled as
-/// `bool`, sent as `name=1` when true and omitted when false.
-pub const FLAGS: &[&str] = &["tagged", "text", "follow", "inflight"];
-
-/// Query parameters the spec declares as a single string but documents as repeatable.
-pub const REPEATED: &[(&str, &str)] = &[
-    ("inspectImageGrep", "pattern"),
-    ("inspectImageGrep", "path"),
-    ("inspectImageGrep", "glob"),
-];
-
 /// Builds the operation list (spec order), registering inline types in `model`.
 pub fn build(spec: &Spec, model: &mut Model) -> Result<Vec<Op>, String> {
     let mut ops = Vec::new();
@@ -133,7 +123,9 @@ pub fn build(spec: &Spec, model: &mut Model) -> Result<Vec<Op>, String> {
                 } else if REPEATED.iter().any(|(o, n)| *o == id && *n == p.name) {
                     ParamKind::Repeated(model.resolve(spec, &owner, &p.name, &p.schema)?)
                 } else {
-                    ParamKind::Value(model.resolve(spec, &owner, &p.name, &p.schema)?)
+                    ParamKind::Value(path_or_query_ty(
+                        model.resolve(spec, &owner, &p.name, &p.schema)?,
+                    ))
                 };
                 if params
                     .iter()

@@ -120,9 +120,15 @@ pub fn roundtrip(model: &Model) -> TokenStream {
         let i = ident(n);
         quote!(#n => rt::<types::#i>(value),)
     });
+    let lenient = super::overrides::DECODE_DEFAULTS
+        .iter()
+        .map(|(o, f, _)| quote!((#o, #f)));
     quote! {
         #![doc = " Test support: decode and re-encode a JSON value as the generated type of that name."]
         use crate::types;
+        /// `(schema, field)` pairs that decode their default when absent
+        /// (`xtask/src/codegen/overrides.rs`): a round trip may add them.
+        pub(crate) const DECODE_DEFAULTS: &[(&str, &str)] = &[#(#lenient),*];
         /// Every generated type name the dispatcher knows.
         pub(crate) const TYPE_NAMES: &[&str] = &[#(#names),*];
         /// Decodes `value` as the type `name` and encodes it again; `None` for an unknown name.

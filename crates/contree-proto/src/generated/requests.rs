@@ -35,7 +35,7 @@ pub struct ListImages {
     /// Filter images by UUID
     ///
     /// Query parameter `uuid`; omitted when `None`.
-    pub uuid: Option<types::UUIDSchema>,
+    pub uuid: Option<String>,
     /// **Show only results created after the given date/time or interval.**
     ///
     /// Accepts a Unix timestamp or interval string.
@@ -197,14 +197,17 @@ pub struct UpdateImageTag {
     /// The UUID of the image to update
     ///
     /// Path parameter `imageUUID` (required).
-    pub image_uuid: types::UUIDSchema,
+    pub image_uuid: String,
     /// The JSON request body.
     pub body: types::UpdateImageTagBody,
 }
 impl UpdateImageTag {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: types::UUIDSchema, body: types::UpdateImageTagBody) -> Self {
-        Self { image_uuid, body }
+    pub fn new(image_uuid: impl Into<String>, body: types::UpdateImageTagBody) -> Self {
+        Self {
+            image_uuid: image_uuid.into(),
+            body,
+        }
     }
     /// The URI relative to `{base}/v1`: the path with its parameters escaped, then the query.
     pub fn uri(&self) -> String {
@@ -319,7 +322,7 @@ pub struct DeleteImageTag {
     /// The UUID of the image to untag
     ///
     /// Path parameter `imageUUID` (required).
-    pub image_uuid: types::UUIDSchema,
+    pub image_uuid: String,
     /// The tag to remove. If omitted, all tags are removed from the image.
     ///
     /// Query parameter `tag`; omitted when `None`.
@@ -327,9 +330,9 @@ pub struct DeleteImageTag {
 }
 impl DeleteImageTag {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: types::UUIDSchema) -> Self {
+    pub fn new(image_uuid: impl Into<String>) -> Self {
         Self {
-            image_uuid,
+            image_uuid: image_uuid.into(),
             tag: Default::default(),
         }
     }
@@ -1294,7 +1297,7 @@ pub struct GetOperationStatus {
     /// The ID of the operation
     ///
     /// Path parameter `operationId` (required).
-    pub operation_id: types::UUIDSchema,
+    pub operation_id: String,
     /// HTTP-flag boolean.  Present without a value (`?inflight`)
     /// and `?inflight=1` both enable; `?inflight=0` and absence
     /// disable.  When enabled and the operation is EXECUTING
@@ -1306,9 +1309,9 @@ pub struct GetOperationStatus {
 }
 impl GetOperationStatus {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(operation_id: types::UUIDSchema) -> Self {
+    pub fn new(operation_id: impl Into<String>) -> Self {
         Self {
-            operation_id,
+            operation_id: operation_id.into(),
             inflight: Default::default(),
         }
     }
@@ -1422,12 +1425,14 @@ pub struct CancelOperation {
     /// The ID of the import operation to cancel
     ///
     /// Path parameter `operationId` (required).
-    pub operation_id: types::UUIDSchema,
+    pub operation_id: String,
 }
 impl CancelOperation {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(operation_id: types::UUIDSchema) -> Self {
-        Self { operation_id }
+    pub fn new(operation_id: impl Into<String>) -> Self {
+        Self {
+            operation_id: operation_id.into(),
+        }
     }
     /// The URI relative to `{base}/v1`: the path with its parameters escaped, then the query.
     pub fn uri(&self) -> String {
@@ -1543,7 +1548,7 @@ pub struct GetOperationEvents {
     /// The ID of the operation
     ///
     /// Path parameter `operationId` (required).
-    pub operation_id: types::UUIDSchema,
+    pub operation_id: String,
     /// HTTP-flag boolean.  Present without a value (`?follow`)
     /// and `?follow=1` both enable; `?follow=0` and absence
     /// disable.  When enabled, the SSE stream stays open after
@@ -1574,9 +1579,9 @@ pub struct GetOperationEvents {
 }
 impl GetOperationEvents {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(operation_id: types::UUIDSchema) -> Self {
+    pub fn new(operation_id: impl Into<String>) -> Self {
         Self {
-            operation_id,
+            operation_id: operation_id.into(),
             follow: Default::default(),
             spid: Default::default(),
             since: Default::default(),
@@ -1739,14 +1744,17 @@ pub struct OperationSubprocessCreate {
     /// The ID of the operation
     ///
     /// Path parameter `operationId` (required).
-    pub operation_id: types::UUIDSchema,
+    pub operation_id: String,
     /// The JSON request body.
     pub body: types::ExecSpec,
 }
 impl OperationSubprocessCreate {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(operation_id: types::UUIDSchema, body: types::ExecSpec) -> Self {
-        Self { operation_id, body }
+    pub fn new(operation_id: impl Into<String>, body: types::ExecSpec) -> Self {
+        Self {
+            operation_id: operation_id.into(),
+            body,
+        }
     }
     /// The URI relative to `{base}/v1`: the path with its parameters escaped, then the query.
     pub fn uri(&self) -> String {
@@ -1886,7 +1894,7 @@ pub struct OperationSubprocess {
     /// The ID of the operation
     ///
     /// Path parameter `operationId` (required).
-    pub operation_id: types::UUIDSchema,
+    pub operation_id: String,
     /// Spawn id (1 = main process; ≥2 = exec'd children).
     ///
     /// Path parameter `spid` (required).
@@ -1894,8 +1902,11 @@ pub struct OperationSubprocess {
 }
 impl OperationSubprocess {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(operation_id: types::UUIDSchema, spid: i64) -> Self {
-        Self { operation_id, spid }
+    pub fn new(operation_id: impl Into<String>, spid: i64) -> Self {
+        Self {
+            operation_id: operation_id.into(),
+            spid,
+        }
     }
     /// The URI relative to `{base}/v1`: the path with its parameters escaped, then the query.
     pub fn uri(&self) -> String {
@@ -2018,7 +2029,7 @@ pub struct OperationSubprocessKill {
     /// The ID of the operation
     ///
     /// Path parameter `operationId` (required).
-    pub operation_id: types::UUIDSchema,
+    pub operation_id: String,
     /// Spawn id (1 = main process; ≥2 = exec'd children).
     ///
     /// Path parameter `spid` (required).
@@ -2031,9 +2042,9 @@ pub struct OperationSubprocessKill {
 }
 impl OperationSubprocessKill {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(operation_id: types::UUIDSchema, spid: i64) -> Self {
+    pub fn new(operation_id: impl Into<String>, spid: i64) -> Self {
         Self {
-            operation_id,
+            operation_id: operation_id.into(),
             spid,
             signal: Default::default(),
         }
@@ -2167,7 +2178,7 @@ pub struct OperationSubprocessStdin {
     /// The ID of the operation
     ///
     /// Path parameter `operationId` (required).
-    pub operation_id: types::UUIDSchema,
+    pub operation_id: String,
     /// Spawn id (1 = main process; ≥2 = exec'd children).
     ///
     /// Path parameter `spid` (required).
@@ -2178,11 +2189,15 @@ pub struct OperationSubprocessStdin {
 impl OperationSubprocessStdin {
     /// A request with the required parameters (and body) set; every optional one unset.
     pub fn new(
-        operation_id: types::UUIDSchema,
+        operation_id: impl Into<String>,
         spid: i64,
         body: types::ClosableStreamRepr,
     ) -> Self {
-        Self { operation_id, spid, body }
+        Self {
+            operation_id: operation_id.into(),
+            spid,
+            body,
+        }
     }
     /// The URI relative to `{base}/v1`: the path with its parameters escaped, then the query.
     pub fn uri(&self) -> String {
@@ -2420,12 +2435,14 @@ pub struct InspectImageRedirect {
     /// The UUID of the image
     ///
     /// Path parameter `imageUUID` (required).
-    pub image_uuid: types::UUIDSchema,
+    pub image_uuid: String,
 }
 impl InspectImageRedirect {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: types::UUIDSchema) -> Self {
-        Self { image_uuid }
+    pub fn new(image_uuid: impl Into<String>) -> Self {
+        Self {
+            image_uuid: image_uuid.into(),
+        }
     }
     /// The URI relative to `{base}/v1`: the path with its parameters escaped, then the query.
     pub fn uri(&self) -> String {
@@ -2625,12 +2642,14 @@ pub struct InspectImage {
     /// The UUID of the image to inspect
     ///
     /// Path parameter `image_uuid` (required).
-    pub image_uuid: types::UUIDSchema,
+    pub image_uuid: String,
 }
 impl InspectImage {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: types::UUIDSchema) -> Self {
-        Self { image_uuid }
+    pub fn new(image_uuid: impl Into<String>) -> Self {
+        Self {
+            image_uuid: image_uuid.into(),
+        }
     }
     /// The URI relative to `{base}/v1`: the path with its parameters escaped, then the query.
     pub fn uri(&self) -> String {
@@ -2741,7 +2760,7 @@ pub struct InspectImageDownload {
     /// The UUID of the image to inspect
     ///
     /// Path parameter `image_uuid` (required).
-    pub image_uuid: types::UUIDSchema,
+    pub image_uuid: String,
     /// The path of the file to inspect inside the image, e.g. `/etc/hosts`
     ///
     /// Query parameter `path` (required).
@@ -2753,9 +2772,9 @@ pub struct InspectImageDownload {
 }
 impl InspectImageDownload {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: types::UUIDSchema, path: impl Into<String>) -> Self {
+    pub fn new(image_uuid: impl Into<String>, path: impl Into<String>) -> Self {
         Self {
-            image_uuid,
+            image_uuid: image_uuid.into(),
             path: path.into(),
             text: Default::default(),
         }
@@ -2876,7 +2895,7 @@ pub struct CheckImageFile {
     /// The UUID of the image to inspect
     ///
     /// Path parameter `image_uuid` (required).
-    pub image_uuid: uuid::Uuid,
+    pub image_uuid: String,
     /// The path of the file to check inside the image, e.g. `/etc/hosts`
     ///
     /// Query parameter `path` (required).
@@ -2884,9 +2903,9 @@ pub struct CheckImageFile {
 }
 impl CheckImageFile {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: uuid::Uuid, path: impl Into<String>) -> Self {
+    pub fn new(image_uuid: impl Into<String>, path: impl Into<String>) -> Self {
         Self {
-            image_uuid,
+            image_uuid: image_uuid.into(),
             path: path.into(),
         }
     }
@@ -3003,7 +3022,7 @@ pub struct InspectImageArchive {
     /// The UUID of the image to inspect
     ///
     /// Path parameter `image_uuid` (required).
-    pub image_uuid: types::UUIDSchema,
+    pub image_uuid: String,
     /// The path of the file or directory to archive inside the image, e.g. `/etc`
     ///
     /// Query parameter `path` (required).
@@ -3011,9 +3030,9 @@ pub struct InspectImageArchive {
 }
 impl InspectImageArchive {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: types::UUIDSchema, path: impl Into<String>) -> Self {
+    pub fn new(image_uuid: impl Into<String>, path: impl Into<String>) -> Self {
         Self {
-            image_uuid,
+            image_uuid: image_uuid.into(),
             path: path.into(),
         }
     }
@@ -3132,7 +3151,7 @@ pub struct CheckImageArchive {
     /// The UUID of the image to inspect
     ///
     /// Path parameter `image_uuid` (required).
-    pub image_uuid: types::UUIDSchema,
+    pub image_uuid: String,
     /// The path of the file or directory to check inside the image, e.g. `/etc`
     ///
     /// Query parameter `path` (required).
@@ -3140,9 +3159,9 @@ pub struct CheckImageArchive {
 }
 impl CheckImageArchive {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: types::UUIDSchema, path: impl Into<String>) -> Self {
+    pub fn new(image_uuid: impl Into<String>, path: impl Into<String>) -> Self {
         Self {
-            image_uuid,
+            image_uuid: image_uuid.into(),
             path: path.into(),
         }
     }
@@ -3259,7 +3278,7 @@ pub struct InspectImageFile {
     /// The UUID of the image to inspect
     ///
     /// Path parameter `image_uuid` (required).
-    pub image_uuid: types::UUIDSchema,
+    pub image_uuid: String,
     /// The path of the directory to inspect inside the image
     ///
     /// Query parameter `path` (required).
@@ -3271,9 +3290,9 @@ pub struct InspectImageFile {
 }
 impl InspectImageFile {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: types::UUIDSchema, path: impl Into<String>) -> Self {
+    pub fn new(image_uuid: impl Into<String>, path: impl Into<String>) -> Self {
         Self {
-            image_uuid,
+            image_uuid: image_uuid.into(),
             path: path.into(),
             text: Default::default(),
         }
@@ -3401,7 +3420,7 @@ pub struct InspectImageGrep {
     /// The UUID of the image to inspect
     ///
     /// Path parameter `image_uuid` (required).
-    pub image_uuid: types::UUIDSchema,
+    pub image_uuid: String,
     /// Regex pattern to search for. May be repeated (max 16); patterns are OR-ed. Max 1024 characters each.
     ///
     /// Query parameter `pattern`, repeated once per element (`pattern=a&pattern=b`).
@@ -3440,9 +3459,9 @@ pub struct InspectImageGrep {
 }
 impl InspectImageGrep {
     /// A request with the required parameters (and body) set; every optional one unset.
-    pub fn new(image_uuid: types::UUIDSchema, pattern: Vec<String>) -> Self {
+    pub fn new(image_uuid: impl Into<String>, pattern: Vec<String>) -> Self {
         Self {
-            image_uuid,
+            image_uuid: image_uuid.into(),
             pattern,
             path: Default::default(),
             glob: Default::default(),

@@ -768,10 +768,12 @@ pub struct StreamRepr {
     /// Content of the stream
     ///
     /// Required.
+    #[serde(default)]
     pub value: String,
     /// Encoding of the content
     ///
     /// Required.
+    #[serde(default = "crate::lenient::ascii")]
     pub encoding: StreamEncoding,
     /// Whether the output was truncated
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1246,6 +1248,8 @@ impl<'de> serde::Deserialize<'de> for OperationKind {
 /// Current state of the instance operation
 ///
 /// Forward compatible: values this version does not know decode to `Unknown`.
+///
+/// Decoded case-insensitively (the service also sends lowercase values).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum OperationStatus {
@@ -1296,6 +1300,12 @@ impl From<&str> for OperationStatus {
             "SUCCESS" => Self::Success,
             "FAILED" => Self::Failed,
             "CANCELLED" => Self::Cancelled,
+            s if s.eq_ignore_ascii_case("PENDING") => Self::Pending,
+            s if s.eq_ignore_ascii_case("ASSIGNED") => Self::Assigned,
+            s if s.eq_ignore_ascii_case("EXECUTING") => Self::Executing,
+            s if s.eq_ignore_ascii_case("SUCCESS") => Self::Success,
+            s if s.eq_ignore_ascii_case("FAILED") => Self::Failed,
+            s if s.eq_ignore_ascii_case("CANCELLED") => Self::Cancelled,
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -1309,6 +1319,12 @@ impl From<String> for OperationStatus {
             "SUCCESS" => Self::Success,
             "FAILED" => Self::Failed,
             "CANCELLED" => Self::Cancelled,
+            s if s.eq_ignore_ascii_case("PENDING") => Self::Pending,
+            s if s.eq_ignore_ascii_case("ASSIGNED") => Self::Assigned,
+            s if s.eq_ignore_ascii_case("EXECUTING") => Self::Executing,
+            s if s.eq_ignore_ascii_case("SUCCESS") => Self::Success,
+            s if s.eq_ignore_ascii_case("FAILED") => Self::Failed,
+            s if s.eq_ignore_ascii_case("CANCELLED") => Self::Cancelled,
             _ => Self::Unknown(s),
         }
     }
@@ -2688,37 +2704,45 @@ pub struct EventDataSpawn {
     /// The `command` field of `EventDataSpawn`.
     ///
     /// Required.
+    #[serde(default)]
     pub command: String,
     /// The `args` field of `EventDataSpawn`.
     ///
     /// Required.
+    #[serde(default)]
     pub args: Vec<String>,
     /// If true, the command is wrapped in `<shell> -c <command>`
     /// (so the args / command may differ from the user's input).
     ///
     /// Required.
+    #[serde(default)]
     pub shell: bool,
     /// The `cwd` field of `EventDataSpawn`.
     ///
     /// Required.
+    #[serde(default)]
     pub cwd: String,
     /// The `uid` field of `EventDataSpawn`.
     ///
     /// Required.
+    #[serde(default)]
     pub uid: i64,
     /// The `gid` field of `EventDataSpawn`.
     ///
     /// Required.
+    #[serde(default)]
     pub gid: i64,
     /// Per-process SIGKILL deadline in seconds.
     ///
     /// Required.
+    #[serde(default)]
     pub timeout: i64,
     /// Per-stream cap (bytes) above which stdout/stderr/stdin
     /// chunks stop being emitted and the stream's `truncated`
     /// event fires on EOF.
     ///
     /// Required.
+    #[serde(default)]
     pub truncate_at: i64,
     /// Environment as passed to the process.  Values for
     /// secret-suffix keys are replaced with `<MASKED>`.
@@ -2779,10 +2803,12 @@ pub struct EventDataStream {
     /// The `value` field of `EventDataStream`.
     ///
     /// Required.
+    #[serde(default)]
     pub value: String,
     /// The `encoding` field of `EventDataStream`.
     ///
     /// Required.
+    #[serde(default = "crate::lenient::ascii")]
     pub encoding: StreamEncoding,
     /// Always `false` on per-chunk stream events.  When a stream
     /// crosses its per-stream cap a separate `truncated`-type
@@ -2813,6 +2839,7 @@ pub struct EventDataExit {
     /// PID of the process that just exited.
     ///
     /// Required.
+    #[serde(default)]
     pub pid: i64,
     /// Exit code (0..255) if the process exited normally; -1 if killed by signal.
     ///
@@ -2832,14 +2859,17 @@ pub struct EventDataExit {
     /// leaves `timed_out=false`.
     ///
     /// Required.
+    #[serde(default)]
     pub timed_out: bool,
     /// Wall-clock time from spawn to exit.
     ///
     /// Required.
+    #[serde(default)]
     pub duration_ms: i64,
     /// The `resources` field of `EventDataExit`.
     ///
     /// Required.
+    #[serde(default)]
     pub resources: EventResources,
 }
 impl EventDataExit {
@@ -3359,6 +3389,7 @@ pub struct EventDataShutdown {
     /// The `stopped_at` field of `EventDataShutdown`.
     ///
     /// Required.
+    #[serde(default)]
     pub stopped_at: String,
     /// Short categorical reason for the shutdown:
     /// * `job_complete` — process exited normally;
@@ -3382,6 +3413,8 @@ impl EventDataShutdown {
 /// Terminal operation status.
 ///
 /// Forward compatible: values this version does not know decode to `Unknown`.
+///
+/// Decoded case-insensitively (the service also sends lowercase values).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum EventDataCompletionStatus {
@@ -3417,6 +3450,9 @@ impl From<&str> for EventDataCompletionStatus {
             "SUCCESS" => Self::Success,
             "FAILED" => Self::Failed,
             "CANCELLED" => Self::Cancelled,
+            s if s.eq_ignore_ascii_case("SUCCESS") => Self::Success,
+            s if s.eq_ignore_ascii_case("FAILED") => Self::Failed,
+            s if s.eq_ignore_ascii_case("CANCELLED") => Self::Cancelled,
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -3427,6 +3463,9 @@ impl From<String> for EventDataCompletionStatus {
             "SUCCESS" => Self::Success,
             "FAILED" => Self::Failed,
             "CANCELLED" => Self::Cancelled,
+            s if s.eq_ignore_ascii_case("SUCCESS") => Self::Success,
+            s if s.eq_ignore_ascii_case("FAILED") => Self::Failed,
+            s if s.eq_ignore_ascii_case("CANCELLED") => Self::Cancelled,
             _ => Self::Unknown(s),
         }
     }
@@ -3484,6 +3523,7 @@ pub struct EventDataCompletion {
     /// Wall-clock duration of the handler in milliseconds.
     ///
     /// Required.
+    #[serde(default)]
     pub duration_ms: i64,
     /// Size of the result image's runtime layer in bytes.
     /// ``0`` for failed/cancelled operations and for
