@@ -82,6 +82,14 @@ pub(crate) enum Inner {
         line: usize,
         reason: String,
     },
+    #[snafu(display(
+        "cannot rewrite {}: {reason}, so it would not read back as it is; the file was left unchanged: fix that entry by hand, then try again",
+        path.display()
+    ))]
+    Unwritable {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[snafu(display("cannot {action} {}: {source}", path.display()))]
     Io {
         action: &'static str,
@@ -143,7 +151,7 @@ impl Error {
             Inner::NoToken { .. } => ErrorKind::NotFound,
             Inner::ProfileNotFound { .. } | Inner::NoAuthFile { .. } => ErrorKind::ProfileNotFound,
             Inner::Malformed { .. } => ErrorKind::Malformed,
-            Inner::Io { .. } => ErrorKind::File,
+            Inner::Io { .. } | Inner::Unwritable { .. } => ErrorKind::File,
             Inner::CommandSpawn { .. }
             | Inner::CommandFailed { .. }
             | Inner::CommandTimeout { .. }

@@ -1,8 +1,8 @@
 //! Reading and writing `auth.ini` with the dialect of Python's `configparser` (what the
 //! official tools use), minus interpolation and plus precise line numbers.
 //!
-//! The document model and the writer are `rust-ini`'s ([`ini::Ini`]). The reader is a small
-//! line scanner that builds that model, because `configparser`'s rules differ from
+//! The document model is `rust-ini`'s ([`ini::Ini`]). The reader is a small line scanner
+//! that builds that model, and the writer writes what configparser writes, because `configparser`'s rules differ from
 //! `rust-ini`'s parser in ways that matter here: a line without `=` or `:` is an error (rust-ini
 //! silently glues it onto the next key), a `\` at the end of a line is kept (rust-ini joins
 //! lines), duplicate sections and keys are errors, keys are lower-cased, and every error
@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use ini::{EscapePolicy, Ini, LineSeparator, WriteOption};
+use ini::Ini;
 
 use crate::error::{Error, Inner};
 
@@ -143,42 +143,140 @@ fn section_header(stripped: &str) -> Option<&str> {
 /// Serialises like `configparser.write` with `space_around_delimiters`: `[DEFAULT]` first,
 /// then the other sections in order, `key = value` lines, and one blank line after every
 /// section (including the last). This is byte-identical to what the official CLI writes.
-pub(crate) fn serialize(doc: &Ini) -> Vec<u8> {
-    let opt = || WriteOption {
-        escape_policy: EscapePolicy::Nothing,
-        line_separator: LineSeparator::CR,
-        kv_separator: " = ",
-    };
-    let mut out = Vec::new();
-    // One section at a time, each followed by a blank line, exactly like configparser
-    // (rust-ini alone would drop the blank line before an empty section and after the last).
-    let mut write_section = |name: &str, props: &ini::Properties| {
-        let mut one = Ini::new();
-        one.entry(Some(name.to_string()))
-            .or_insert_with(Default::default);
-        {
-            let mut setter = one.with_section(Some(name));
-            for (k, v) in props.iter() {
-                setter.set(k, v);
-            }
-        }
-        // Writing into a Vec cannot fail.
-        let _ = one.write_to_opt(&mut out, opt());
-        out.push(b'\n');
-    };
+///
+/// A multi-line value is written as configparser writes it: every line after the first on a
+/// continuation line indented with a tab (`"a\nb"` becomes `key = a\n\tb`), which [`parse`]
+/// (and configparser) read back as the same value; a continuation holding `=` stays part of
+/// the value. What cannot be read back unchanged (a key with `=` or `:`, a value line with
+/// surrounding whitespace or starting with `#`/`;`, control characters, ...) is refused with
+/// the reason, and the caller leaves the file as it was. As a last safety net the output is
+/// parsed again and compared with `doc`.
+pub(crate) fn serialize(path: &Path, doc: &Ini) -> Result<Vec<u8>, Error> {
+    let mut out = String::new();
+    let mut sections: Vec<(&str, &ini::Properties)> = Vec::new();
     if let Some(defaults) = doc.section(Some(DEFAULT_SECTION))
         && !defaults.is_empty()
     {
-        write_section(DEFAULT_SECTION, defaults);
+        sections.push((DEFAULT_SECTION, defaults));
     }
     for (name, props) in doc.iter() {
         match name {
             Some(DEFAULT_SECTION) | None => {}
-            Some(name) => write_section(name, props),
+            Some(name) => sections.push((name, props)),
         }
     }
-    out
+    let refuse = |reason: String| -> Error {
+        Inner::Unwritable {
+            path: path.to_path_buf(),
+            reason,
+        }
+        .into()
+    };
+    if doc.section(None::<String>).is_some_and(|p| !p.is_empty()) {
+        return Err(refuse("keys outside any section cannot be written".into()));
+    }
+    for (name, props) in &sections {
+        check_section_name(name).map_err(|r| refuse(format!("section [{name}]: {r}")))?;
+        out.push('[');
+        out.push_str(name);
+        out.push_str("]\n");
+        for (key, value) in props.iter() {
+            check_key(key).map_err(|r| refuse(format!("key `{key}` in [{name}]: {r}")))?;
+            check_value(value)
+                .map_err(|r| refuse(format!("the value of `{key}` in [{name}]: {r}")))?;
+            out.push_str(key);
+            out.push_str(" = ");
+            out.push_str(&value.replace('\n', "\n\t"));
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    // The safety net: what was written reads back as `doc`.
+    let reparsed = parse(path, out.as_bytes())
+        .map_err(|e| refuse(format!("the output would not read back ({e})")))?;
+    if !same_document(doc, &reparsed) {
+        return Err(refuse("the output would not read back unchanged".into()));
+    }
+    Ok(out.into_bytes())
 }
+
+fn check_section_name(name: &str) -> Result<(), &'static str> {
+    if name.chars().any(char::is_control) {
+        return Err("it contains a control character");
+    }
+    if section_header(format!("[{name}]").trim()) != Some(name) {
+        return Err("it would not read back as the same section name");
+    }
+    Ok(())
+}
+
+fn check_key(key: &str) -> Result<(), &'static str> {
+    if key.is_empty() {
+        Err("it is empty")
+    } else if key.chars().any(char::is_control) {
+        Err("it contains a control character")
+    } else if key.contains(['=', ':']) {
+        Err("it contains `=` or `:`")
+    } else if key.trim() != key {
+        Err("it has surrounding whitespace")
+    } else if key.to_lowercase() != key {
+        Err("it has upper-case letters (keys are read back lower-cased)")
+    } else if key.starts_with(['#', ';', '[']) {
+        Err("it starts with `#`, `;` or `[`")
+    } else {
+        Ok(())
+    }
+}
+
+fn check_value(value: &str) -> Result<(), &'static str> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err("it contains a control character");
+    }
+    if value.trim_end() != value {
+        return Err("it ends with whitespace or an empty line");
+    }
+    for (i, line) in value.split('\n').enumerate() {
+        if line.trim() != line {
+            return Err("a line of it has surrounding whitespace");
+        }
+        if i > 0 && line.starts_with(['#', ';']) {
+            return Err(
+                "a continuation line starts with `#` or `;` (it would read back as a comment)",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The same sections (an empty `[DEFAULT]` counts as absent) with the same keys and values
+/// in the same order; `[DEFAULT]` may move to the front.
+fn same_document(a: &Ini, b: &Ini) -> bool {
+    let sections = |d: &Ini| -> Vec<(String, Vec<(String, String)>)> {
+        let mut v: Vec<_> = d
+            .iter()
+            .filter_map(|(name, props)| {
+                let name = name?;
+                if name == DEFAULT_SECTION && props.is_empty() {
+                    return None;
+                }
+                let kv = props
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                Some((name.to_string(), kv))
+            })
+            .collect();
+        v.sort_by_key(|(name, _)| name != DEFAULT_SECTION);
+        v
+    };
+    sections(a) == sections(b)
+}
+
+#[cfg(test)]
+mod proptest;
 
 #[cfg(test)]
 mod tests {
@@ -210,6 +308,54 @@ mod tests {
         assert_eq!(doc.get_from(Some("s"), "x"), Some("y\nz"));
     }
 
+    fn roundtrip(text: &str) -> Ini {
+        let doc = p(text).unwrap();
+        let out = serialize(Path::new("auth.ini"), &doc).unwrap();
+        let again = parse(Path::new("auth.ini"), &out).unwrap();
+        assert!(
+            same_document(&doc, &again),
+            "{text:?} -> {:?}",
+            String::from_utf8_lossy(&out)
+        );
+        again
+    }
+
+    #[test]
+    fn continuation_lines_are_written_indented_and_read_back() {
+        let doc = roundtrip("[s]\nk = a\n  b = c\n\n  d\nx = y\n    z: w\n");
+        assert_eq!(doc.get_from(Some("s"), "k"), Some("a\nb = c\n\nd"));
+        assert_eq!(doc.get_from(Some("s"), "x"), Some("y\nz: w"));
+        // A continuation holding `=` is never a new key.
+        assert_eq!(doc.get_from(Some("s"), "b"), None);
+        let out = serialize(Path::new("a"), &doc).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[s]\nk = a\n\tb = c\n\t\n\td\nx = y\n\tz: w\n\n"
+        );
+    }
+
+    #[test]
+    fn what_cannot_round_trip_is_refused() {
+        let path = Path::new("auth.ini");
+        let cases: &[(&str, &str, &str)] = &[
+            ("s", "k", "a\n#not a comment"),
+            ("s", "k", " padded"),
+            ("s", "k", "a\n"),
+            ("s", "k", "a\rb"),
+            ("s", "K", "v"),
+            ("s", "a=b", "v"),
+            ("s", "#k", "v"),
+            ("bad\nname", "k", "v"),
+        ];
+        for (section, key, value) in cases {
+            let mut doc = Ini::new();
+            doc.with_section(Some(*section)).set(*key, *value);
+            let err = serialize(path, &doc).expect_err(&format!("{section} {key} {value:?}"));
+            assert_eq!(err.kind(), crate::ErrorKind::File);
+            assert!(err.to_string().contains("left unchanged"), "{err}");
+        }
+    }
+
     #[test]
     fn errors_carry_line_numbers() {
         let e = p("[s]\nk = v\njunk\n").unwrap_err();
@@ -233,7 +379,7 @@ mod tests {
             "[profile:a]\nurl = u\ntoken =\n[DEFAULT]\nprofile = a\n[empty]\n[cli]\neditor = vim\n",
         )
         .unwrap();
-        let out = String::from_utf8(serialize(&doc)).unwrap();
+        let out = String::from_utf8(serialize(Path::new("auth.ini"), &doc).unwrap()).unwrap();
         assert_eq!(
             out,
             "[DEFAULT]\nprofile = a\n\n[profile:a]\nurl = u\ntoken = \n\n[empty]\n\n[cli]\neditor = vim\n\n"

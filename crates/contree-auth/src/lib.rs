@@ -50,4 +50,4 @@ pub use resolve::{
     BASE_URL_ENV, DefaultChain, DefaultChainBuilder, PROFILE_ENV, PROJECT_ENV, TOKEN_ENV, resolve,
 };
 pub use settings::ClientSettings;
-pub use shim::{Env, Fs, MapEnv, MemFs, OsEnv, OsFs};
+pub use shim::{Env, Fs, FsLock, MapEnv, MemFs, OsEnv, OsFs};

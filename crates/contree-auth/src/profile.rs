@@ -97,10 +97,18 @@ impl Profile {
 }
 
 /// A profile's raw key/value pairs, `[DEFAULT]` keys merged in (section keys win; the
-/// `profile` key of `[DEFAULT]` is not inherited).
-#[derive(Debug, Clone)]
+/// `profile` key of `[DEFAULT]` is not inherited). `Debug` shows the keys only.
+#[derive(Clone)]
 pub(crate) struct RawProfile {
     pub(crate) values: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for RawProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawProfile")
+            .field("keys", &self.values.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RawProfile {
@@ -113,11 +121,23 @@ impl RawProfile {
     }
 }
 
-/// A parsed `auth.ini`.
-#[derive(Debug, Clone)]
+/// A parsed `auth.ini`. `Debug` shows the path and section names only.
+#[derive(Clone)]
 pub(crate) struct AuthFile {
     pub(crate) path: PathBuf,
     pub(crate) doc: Ini,
+}
+
+impl std::fmt::Debug for AuthFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthFile")
+            .field("path", &self.path)
+            .field(
+                "sections",
+                &self.doc.sections().flatten().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthFile {
@@ -216,7 +236,12 @@ impl AuthFile {
 /// `[DEFAULT] profile = NAME` plus `[profile:NAME]` sections with `url`, `token`, `type`,
 /// `project`, written as `key = value` with one blank line after each section. Unlike the
 /// official CLI, other sections and unknown keys are kept (comments are not), and every
-/// write is atomic (a `0600` temporary file renamed over the old one).
+/// write is atomic and durable (a `0600` temporary file, synced, renamed over the old one,
+/// then the directory synced) and serialised with other writers by a lock on
+/// the file's directory ([`Fs::lock`](crate::Fs::lock)), so concurrent edits from
+/// several processes do not lose each other's changes. Multi-line values are written back
+/// the way configparser writes them (continuation lines indented); an entry that could not
+/// be read back unchanged makes the write fail and leaves the file as it was.
 ///
 /// Values are stored raw. A token containing `%` is written as is; contree-rs reads it
 /// back unchanged, but the official Python tools cannot read such a value (they apply
@@ -295,12 +320,19 @@ impl ProfileStore {
         }))
     }
 
+    /// The write lock, held from reading the file to renaming the new one over it.
+    fn lock(&self) -> Result<crate::shim::FsLock, Error> {
+        self.fs
+            .lock(&self.path)
+            .map_err(|e| Error::io("lock", &self.path, e))
+    }
+
     fn save(&self, file: &mut AuthFile) -> Result<(), Error> {
         // The official CLI always writes `[DEFAULT] profile`; so do we, for identical bytes.
         if file.default_profile().is_none() {
             set_default_key(&mut file.doc, FALLBACK_PROFILE.to_string());
         }
-        let bytes = inifile::serialize(&file.doc);
+        let bytes = inifile::serialize(&self.path, &file.doc)?;
         self.fs
             .write_atomic(&self.path, &bytes)
             .map_err(|e| Error::io("write", &self.path, e))
@@ -347,6 +379,7 @@ impl ProfileStore {
         if let Some(project) = &profile.project {
             validate_value("project", project, false)?;
         }
+        let _lock = self.lock()?;
         let mut file = self.load_or_empty()?;
         let section = format!("{PROFILE_SECTION_PREFIX}{}", profile.name);
         {
@@ -371,6 +404,7 @@ impl ProfileStore {
     /// default falls back to the first remaining profile, else `default` (as the official
     /// CLI does).
     pub fn remove(&self, name: &str) -> Result<bool, Error> {
+        let _lock = self.lock()?;
         let Some(mut file) = self.load()? else {
             return Ok(false);
         };
@@ -393,6 +427,7 @@ impl ProfileStore {
     /// Makes `name` the default profile (`[DEFAULT] profile = name`). The profile must
     /// exist.
     pub fn set_default(&self, name: &str) -> Result<(), Error> {
+        let _lock = self.lock()?;
         let mut file = self.load_or_empty()?;
         let names = file.profile_names();
         if !names.iter().any(|n| n == name) {

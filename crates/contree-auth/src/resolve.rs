@@ -93,12 +93,15 @@ impl fmt::Debug for DefaultChain {
             .field("auth_file", &self.auth_file)
             .field("env", &self.env)
             .field("fs", &self.fs)
+            .field("cached", &self.cached().is_some())
             .finish()
     }
 }
 
-/// Builder for [`DefaultChain`]; every setter is optional.
-#[derive(Debug, Default)]
+/// Builder for [`DefaultChain`]; every setter is optional. `Debug` never shows the token
+/// (nor, through the redacting `Debug` of [`MapEnv`](crate::MapEnv) and
+/// [`MemFs`](crate::MemFs), environment values or file contents).
+#[derive(Default)]
 pub struct DefaultChainBuilder {
     token: Option<SecretToken>,
     project: Option<String>,
@@ -108,6 +111,21 @@ pub struct DefaultChainBuilder {
     auth_file: Option<PathBuf>,
     env: Option<Arc<dyn Env>>,
     fs: Option<Arc<dyn Fs>>,
+}
+
+impl fmt::Debug for DefaultChainBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DefaultChainBuilder")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("project", &self.project)
+            .field("base_url", &self.base_url)
+            .field("kind", &self.kind)
+            .field("profile", &self.profile)
+            .field("auth_file", &self.auth_file)
+            .field("env", &self.env)
+            .field("fs", &self.fs)
+            .finish()
+    }
 }
 
 impl DefaultChainBuilder {
@@ -512,5 +530,46 @@ impl ProvideCredentials for DefaultChain {
         let creds = self.resolve()?;
         self.store(&creds);
         Ok(creds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shim::{MapEnv, MemFs};
+
+    #[test]
+    fn internal_types_holding_file_values_redact_them() {
+        let canary = "CANARY-internal-51d0";
+        let fs = MemFs::new();
+        fs.insert(
+            "/h/.config/contree/auth.ini",
+            format!("[DEFAULT]\nextra = {canary}\n[profile:default]\ntoken = {canary}\n"),
+            0o600,
+        );
+        let chain = DefaultChain::builder()
+            .env(Arc::new(MapEnv::from_iter([("HOME", "/h")])))
+            .fs(Arc::new(fs.clone()))
+            .build();
+        let lookup = chain.lookup_profile().unwrap();
+        let file = AuthFile::load(&fs, std::path::Path::new("/h/.config/contree/auth.ini"))
+            .unwrap()
+            .unwrap();
+        let raw = file.raw_profile("default").unwrap();
+        assert_eq!(raw.get("token"), Some(canary));
+        let mut n = 0;
+        for s in [
+            format!("{lookup:?}"),
+            format!("{lookup:#?}"),
+            format!("{file:?}"),
+            format!("{file:#?}"),
+            format!("{raw:?}"),
+            format!("{raw:#?}"),
+        ] {
+            assert!(!s.contains(canary), "{s}");
+            n += 1;
+        }
+        assert!(format!("{raw:?}").contains("token"), "keys are shown");
+        assert_eq!(n, 6);
     }
 }

@@ -36,10 +36,28 @@ impl Env for OsEnv {
 }
 
 /// An environment backed by a map, for tests and for applications that compute their
-/// own environment.
-#[derive(Debug, Clone, Default)]
+/// own environment. `Debug` lists the variable names only: values may be tokens.
+///
+/// ```
+/// use contree_auth::MapEnv;
+/// let env = MapEnv::new().with("NEBIUS_API_KEY", "t0ken");
+/// assert!(format!("{env:?}").contains("NEBIUS_API_KEY"));
+/// assert!(!format!("{env:?}").contains("t0ken"));
+/// ```
+#[derive(Clone, Default)]
 pub struct MapEnv {
     vars: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for MapEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("MapEnv")
+            .field("vars", &names)
+            .field("values", &"<redacted>")
+            .finish()
+    }
 }
 
 impl MapEnv {
@@ -101,6 +119,67 @@ pub trait Fs: Send + Sync + Debug {
     /// writes a temporary file with mode `0600` beside it, then renames it over `path`
     /// (over the target when `path` is a symlink).
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> io::Result<()>;
+
+    /// Takes an exclusive lock that guards a read-modify-write of `path` against other
+    /// writers, released when the returned guard is dropped. [`ProfileStore`](crate::ProfileStore)
+    /// holds it from reading `auth.ini` to renaming the new file over it, so two processes
+    /// editing profiles at once cannot lose each other's changes. The default takes no lock.
+    fn lock(&self, path: &Path) -> io::Result<FsLock> {
+        let _ = path;
+        Ok(FsLock::none())
+    }
+}
+
+/// The guard of [`Fs::lock`]; dropping it releases the lock.
+///
+/// ```
+/// use std::path::Path;
+/// use contree_auth::{Fs, MemFs};
+/// let fs = MemFs::new();
+/// let guard = fs.lock(Path::new("/a/auth.ini")).unwrap();
+/// drop(guard); // released
+/// ```
+pub struct FsLock {
+    file: Option<std::fs::File>,
+    release: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl FsLock {
+    /// A guard that holds nothing (for filesystems without locking).
+    pub fn none() -> Self {
+        Self {
+            file: None,
+            release: None,
+        }
+    }
+
+    /// A guard that runs `release` when dropped (for custom [`Fs`] implementations).
+    pub fn from_release(release: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            file: None,
+            release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl Drop for FsLock {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            // Closing the file releases the lock too; unlocking first is just explicit.
+            let _ = file.unlock();
+        }
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
+impl std::fmt::Debug for FsLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FsLock")
+            .field("file", &self.file.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The real filesystem.
@@ -160,8 +239,77 @@ impl Fs for OsFs {
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
-        result
+        result?;
+        sync_dir(&dir)
     }
+
+    /// An exclusive `flock`-style lock on the directory that holds the (symlink-resolved)
+    /// file (on Unix; elsewhere on a `<file>.lock` file beside it, mode `0600`, never
+    /// removed). Locking the directory leaves nothing behind; the rename that replaces the
+    /// file happens in that directory, so the lock covers exactly the read-modify-write.
+    fn lock(&self, path: &Path) -> io::Result<FsLock> {
+        let resolved;
+        let path = match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                resolved = std::fs::canonicalize(path)?;
+                resolved.as_path()
+            }
+            _ => path,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir)?;
+        let file = open_lock_target(&dir, path)?;
+        file.lock()?;
+        Ok(FsLock {
+            file: Some(file),
+            release: None,
+        })
+    }
+}
+
+/// Makes a rename in `dir` durable (the new directory entry reaches the disk, not only the
+/// file's data). Filesystems that cannot sync a directory are not an error.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    match std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        Ok(()) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn open_lock_target(dir: &Path, _file: &Path) -> io::Result<std::fs::File> {
+    std::fs::File::open(dir)
+}
+
+#[cfg(not(unix))]
+fn open_lock_target(dir: &Path, file: &Path) -> io::Result<std::fs::File> {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "auth.ini".to_string());
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(format!("{name}.lock")))
 }
 
 fn unique_suffix() -> u64 {
@@ -204,11 +352,35 @@ fn unix_mode(_meta: &std::fs::Metadata) -> Option<u32> {
 
 type FileMap = HashMap<PathBuf, (Vec<u8>, u32)>;
 
+/// The paths a [`MemFs`] has locked, and the condition waiters sleep on.
+type LockTable = Arc<(
+    Mutex<std::collections::HashSet<PathBuf>>,
+    std::sync::Condvar,
+)>;
+
 /// An in-memory filesystem (cheap to clone; clones share the same files). Files written
 /// through [`Fs::write_atomic`] get mode `0600`; [`MemFs::insert`] lets tests choose a mode.
-#[derive(Debug, Clone, Default)]
+/// `Debug` shows paths and sizes only: the contents may hold tokens.
+#[derive(Clone, Default)]
 pub struct MemFs {
     files: Arc<Mutex<FileMap>>,
+    locks: LockTable,
+}
+
+impl std::fmt::Debug for MemFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let files = self.lock();
+        let mut list: Vec<(String, usize)> = files
+            .iter()
+            .map(|(p, (c, _))| (p.display().to_string(), c.len()))
+            .collect();
+        list.sort_unstable();
+        let list: Vec<String> = list
+            .into_iter()
+            .map(|(p, n)| format!("{p} ({n} bytes)"))
+            .collect();
+        f.debug_struct("MemFs").field("files", &list).finish()
+    }
 }
 
 impl MemFs {
@@ -254,5 +426,22 @@ impl Fs for MemFs {
         self.lock()
             .insert(path.to_path_buf(), (contents.to_vec(), 0o600));
         Ok(())
+    }
+
+    /// An in-process lock per path, shared by clones (like the real one across processes).
+    fn lock(&self, path: &Path) -> io::Result<FsLock> {
+        let (held, cvar) = &*self.locks;
+        let mut set = held.lock().unwrap_or_else(|e| e.into_inner());
+        while set.contains(path) {
+            set = cvar.wait(set).unwrap_or_else(|e| e.into_inner());
+        }
+        set.insert(path.to_path_buf());
+        let locks = self.locks.clone();
+        let path = path.to_path_buf();
+        Ok(FsLock::from_release(move || {
+            let (held, cvar) = &*locks;
+            held.lock().unwrap_or_else(|e| e.into_inner()).remove(&path);
+            cvar.notify_all();
+        }))
     }
 }
