@@ -242,13 +242,13 @@ pub(crate) async fn run(
             }
             Some(Ok(_)) => {}
             Some(Err(e)) => {
-                guard.0 = None;
-                return Err(err(e));
+                // Live output is gone (e.g. following is refused); the result is not.
+                tracing::debug!(operation_id = %id, error = %e, "live output ended; waiting for the result");
+                break;
             }
             None => break,
         }
     }
-    guard.0 = None;
     if let Some(l) = out_lines.finish() {
         progress.line("", l).await;
     }
@@ -257,8 +257,23 @@ pub(crate) async fn run(
     }
     let out = match final_out {
         Some(o) => o,
-        None => handle.wait().await.map_err(err)?,
+        None => {
+            let waited = tokio::select! {
+                _ = ctx.ct.cancelled() => None,
+                w = handle.wait() => Some(w),
+            };
+            match waited {
+                Some(w) => w.map_err(err)?,
+                None => {
+                    drop(guard);
+                    return Err(format!(
+                        "cancelled by the client; operation {id} was cancelled"
+                    ));
+                }
+            }
+        }
     };
+    guard.0 = None;
     let mut o = match s.contree.operations().get(&id).await {
         Ok(info) => from_info(&info),
         Err(_) => OperationOutput {

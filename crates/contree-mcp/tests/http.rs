@@ -101,3 +101,51 @@ async fn allow_local_files_enables_download_over_http() {
     assert_eq!(got, vec!["1", "2", "3"]);
     c.cancel().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_over_http_cancels_the_operation() {
+    use rmcp::model::{CallToolRequestParams, ClientRequest, Request};
+    let w = World::new().await;
+    let (c, rec, _child, _url) = w.http(&[]).await;
+    let serde_json::Value::Object(args) =
+        json!({"image": "ubuntu:latest", "command": "echo started; sleep 30", "timeout": 60})
+    else {
+        unreachable!()
+    };
+    let handle = c
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(Request::new(
+                CallToolRequestParams::new("run").with_arguments(args),
+            )),
+            rmcp::service::PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if !rec.progress.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        !rec.progress.lock().unwrap().is_empty(),
+        "the run started and printed"
+    );
+    handle.cancel(Some("test".into())).await.unwrap();
+    let ops = w.contree().operations();
+    let id = ops
+        .list()
+        .limit(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("the run's operation")
+        .id;
+    let info = ops
+        .wait(&id, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(info.status, contree::OperationStatus::Cancelled, "{info:?}");
+    c.cancel().await.unwrap();
+}

@@ -95,6 +95,16 @@ impl World {
     /// The server over streamable HTTP on a free loopback port; returns the client and
     /// the child (killed on drop).
     pub async fn http(&self, extra: &[&str]) -> (Client, Recorder, tokio::process::Child, String) {
+        self.http_logged(extra, Arc::new(Mutex::new(String::new())))
+            .await
+    }
+
+    /// Like [`http`](Self::http), collecting the server's stderr into `log`.
+    pub async fn http_logged(
+        &self,
+        extra: &[&str],
+        log: Arc<Mutex<String>>,
+    ) -> (Client, Recorder, tokio::process::Child, String) {
         let mut args = vec!["--http", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let mut child = self
@@ -111,11 +121,18 @@ impl World {
                 .await
                 .unwrap()
                 .expect("contree-mcp printed LISTENING before exiting");
+            log.lock().unwrap().push_str(&line);
             if let Some(url) = line.strip_prefix("LISTENING ") {
                 break url.trim().to_string();
             }
         };
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
         let rec = Recorder::default();
         let transport = StreamableHttpClientTransport::from_uri(url.clone());
         let client = rec
