@@ -277,7 +277,16 @@ fn walk(root: &Path, excludes: &Excludes) -> std::io::Result<Vec<LocalFile>> {
     Ok(out)
 }
 
-pub(crate) async fn rsync(s: &ContreeMcp, p: RsyncParams) -> Result<RsyncOutput, String> {
+/// What `rsync` was asked, checked: the canonical source, the destination without a
+/// trailing `/`, the sorted excludes, and the state key they make.
+struct Request {
+    source: PathBuf,
+    destination: String,
+    excludes: Vec<String>,
+    key: String,
+}
+
+fn check_request(p: &RsyncParams) -> Result<Request, String> {
     let source = expand_home(p.source.trim());
     if !source.is_absolute() {
         return Err(format!(
@@ -290,36 +299,39 @@ pub(crate) async fn rsync(s: &ContreeMcp, p: RsyncParams) -> Result<RsyncOutput,
     if !source.is_dir() {
         return Err(format!("{} is not a directory", source.display()));
     }
-    let destination = p.destination.trim().trim_end_matches('/').to_string();
     if !p.destination.trim().starts_with('/') {
         return Err(format!(
             "`destination` must be an absolute path in the VM, not `{}`",
             p.destination
         ));
     }
-    let mut excludes_list = p.exclude.clone().unwrap_or_default();
-    excludes_list.sort();
-    excludes_list.dedup();
-    let excludes = Excludes::new(&excludes_list)?;
+    let destination = p.destination.trim().trim_end_matches('/').to_string();
+    let mut excludes = p.exclude.clone().unwrap_or_default();
+    excludes.sort();
+    excludes.dedup();
     let key = format!(
         "{}\u{0}{destination}\u{0}{}",
         source.display(),
-        excludes_list.join("\u{0}")
+        excludes.join("\u{0}")
     );
-    let walk_root = source.clone();
-    let local = tokio::task::spawn_blocking(move || walk(&walk_root, &excludes))
-        .await
-        .map_err(|e| format!("walking the directory failed: {e}"))?
-        .map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    Ok(Request {
+        source,
+        destination,
+        excludes,
+        key,
+    })
+}
 
-    let now = now_secs();
-    let (known, revalidate) = {
-        let d = s.sync.lock();
+impl SyncCache {
+    /// Per local file, its cached record when the file is unchanged; and whether the
+    /// state's server files are due for a re-check.
+    fn plan(&self, key: &str, local: &[LocalFile], now: u64) -> (Vec<Option<FileRec>>, bool) {
+        let d = self.lock();
         let revalidate = d
             .states
-            .get(&key)
+            .get(key)
             .is_none_or(|st| now.saturating_sub(st.validated_at) >= REVALIDATE_AFTER.as_secs());
-        let known: Vec<Option<FileRec>> = local
+        let known = local
             .iter()
             .map(|f| {
                 d.files
@@ -335,9 +347,61 @@ pub(crate) async fn rsync(s: &ContreeMcp, p: RsyncParams) -> Result<RsyncOutput,
             })
             .collect();
         (known, revalidate)
-    };
+    }
 
-    let files = s.contree.files();
+    /// Records the synced files and the state; returns its id.
+    fn record(
+        &self,
+        req: Request,
+        local: &[LocalFile],
+        recs: Vec<FileRec>,
+        revalidated: bool,
+        now: u64,
+    ) -> (i64, Vec<StateFile>) {
+        let mut d = self.lock();
+        let mut state_files = Vec::with_capacity(local.len());
+        for (f, mut rec) in local.iter().zip(recs) {
+            rec.used_at = now;
+            state_files.push(StateFile {
+                target: format!("{}/{}", req.destination, f.rel),
+                uuid: rec.uuid.clone(),
+                sha256: rec.sha256.clone(),
+                mode: f.mode,
+            });
+            d.files.insert(f.abs.display().to_string(), rec);
+        }
+        let (id, validated_at) = match d.states.get(&req.key) {
+            Some(st) => (st.id, if revalidated { now } else { st.validated_at }),
+            None => {
+                d.next_id = d.next_id.max(0) + 1;
+                (d.next_id, now)
+            }
+        };
+        d.states.insert(
+            req.key,
+            StateRec {
+                id,
+                source: req.source.display().to_string(),
+                destination: req.destination,
+                excludes: req.excludes,
+                files: state_files.clone(),
+                validated_at,
+                used_at: now,
+            },
+        );
+        (id, state_files)
+    }
+}
+
+/// Uploads what changed (and what the server no longer has, when re-checking), at most
+/// [`UPLOAD_CONCURRENCY`] at a time; returns each file's record and whether it was sent.
+async fn upload_changed(
+    files: contree::Files,
+    local: &[LocalFile],
+    known: Vec<Option<FileRec>>,
+    revalidate: bool,
+    now: u64,
+) -> Result<Vec<(FileRec, bool)>, String> {
     let owned: Vec<(PathBuf, FileRec, Option<FileRec>)> = local
         .iter()
         .zip(known)
@@ -373,58 +437,34 @@ pub(crate) async fn rsync(s: &ContreeMcp, p: RsyncParams) -> Result<RsyncOutput,
         .buffered(UPLOAD_CONCURRENCY)
         .collect()
         .await;
+    results.into_iter().collect()
+}
 
-    let mut state_files = Vec::with_capacity(local.len());
-    let mut uploaded = 0;
-    let id = {
-        let mut d = s.sync.lock();
-        for (f, r) in local.iter().zip(results) {
-            let (mut rec, fresh) = r?;
-            uploaded += usize::from(fresh);
-            rec.used_at = now;
-            state_files.push(StateFile {
-                target: format!("{destination}/{}", f.rel),
-                uuid: rec.uuid.clone(),
-                sha256: rec.sha256.clone(),
-                mode: f.mode,
-            });
-            d.files.insert(f.abs.display().to_string(), rec);
-        }
-        let id = match d.states.get(&key) {
-            Some(st) => st.id,
-            None => {
-                d.next_id = d.next_id.max(0) + 1;
-                d.next_id
-            }
-        };
-        let validated_at = match d.states.get(&key) {
-            Some(st) if !revalidate => st.validated_at,
-            _ => now,
-        };
-        d.states.insert(
-            key,
-            StateRec {
-                id,
-                source: source.display().to_string(),
-                destination: destination.clone(),
-                excludes: excludes_list,
-                files: state_files.clone(),
-                validated_at,
-                used_at: now,
-            },
-        );
-        id
+pub(crate) async fn rsync(s: &ContreeMcp, p: RsyncParams) -> Result<RsyncOutput, String> {
+    let req = check_request(&p)?;
+    let excludes = Excludes::new(&req.excludes)?;
+    let root = req.source.clone();
+    let local = tokio::task::spawn_blocking(move || walk(&root, &excludes))
+        .await
+        .map_err(|e| format!("walking the directory failed: {e}"))?
+        .map_err(|e| format!("cannot read {}: {e}", req.source.display()))?;
+    let now = now_secs();
+    let (known, revalidate) = s.sync.plan(&req.key, &local, now);
+    let results = upload_changed(s.contree.files(), &local, known, revalidate, now).await?;
+    let uploaded = results.iter().filter(|(_, sent)| *sent).count();
+    let recs = results.into_iter().map(|(r, _)| r).collect();
+    let destination = if req.destination.is_empty() {
+        "/".to_string()
+    } else {
+        req.destination.clone()
     };
+    let (id, state_files) = s.sync.record(req, &local, recs, revalidate, now);
     s.sync.save();
     Ok(RsyncOutput {
         directory_state_id: id,
         files: state_files.len(),
         uploaded,
-        destination: if destination.is_empty() {
-            "/".into()
-        } else {
-            destination
-        },
+        destination,
     })
 }
 
