@@ -114,9 +114,9 @@ pub(crate) enum Inner {
         source: std::str::Utf8Error,
     },
     #[snafu(display(
-        "refusing to extract archive entry `{entry}`: it would land outside the target directory"
+        "refusing to extract archive entry `{entry}`: {reason}; what the extraction created was removed"
     ))]
-    UnsafeArchive { entry: String },
+    UnsafeArchive { entry: String, reason: String },
     #[snafu(display("{what} not found"))]
     NotFound { what: String },
 }

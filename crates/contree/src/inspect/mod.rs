@@ -2,6 +2,7 @@
 
 mod archive;
 mod entry;
+mod extract;
 mod grep;
 
 pub use archive::Archive;
