@@ -8,10 +8,13 @@
 //! - `cargo xtask mock [ARGS]`: run the mock server in the foreground.
 //! - `cargo xtask bench [--quick]`: benchmarks (see the README).
 //! - `cargo xtask faults [--seeds N] [--quick]`: seeded fault schedules against the mock.
+//! - `cargo xtask fuzz [--time SECS] [TARGET ...]`: the cargo-fuzz targets (needs nightly;
+//!   says so plainly when it is missing).
 
 mod bench;
 mod codegen;
 mod faults;
+mod fuzz;
 mod util;
 
 use std::process::ExitCode;
@@ -24,7 +27,8 @@ fn usage() -> &'static str {
        codegen [--check] [--spec PATH]\n                            generate contree-proto from the OpenAPI spec\n  \
        mock [ARGS]               run the mock server in the foreground\n  \
        bench [--quick]           run the benchmarks\n  \
-       faults [--seeds N] [--quick]\n                            seeded fault schedules (default 1,000; quick 100)\n"
+       faults [--seeds N] [--quick]\n                            seeded fault schedules (default 1,000; quick 100)\n  \
+       fuzz [--time SECS] [TARGET ...]\n                            cargo-fuzz targets sse_decoder, auth_ini, json (needs nightly)\n"
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         "mock" => util::mock(&rest),
         "bench" => bench::run(&rest),
         "faults" => faults::run_faults(&rest),
+        "fuzz" => fuzz::run_fuzz(&rest),
         "-h" | "--help" | "help" => {
             print!("{}", usage());
             Ok(())
