@@ -322,3 +322,34 @@ async fn a_401_refreshes_credentials_once() {
     assert_eq!(provider.refreshes.load(Ordering::SeqCst), 1);
     assert_eq!(server.request_count("whoAmI"), 4);
 }
+
+#[tokio::test]
+async fn a_pending_operation_is_followed_without_the_one_second_floor() {
+    // The mock keeps the operation PENDING for 400 ms and answers its event stream 425 with
+    // `Retry-After: 1` meanwhile. The old client slept the whole second: 2 events requests
+    // (one 425, then the stream). The short schedule asks again after 25-50 ms, 50-100 ms,
+    // 100-200 ms, ...: at least 3 requests before the operation is streamable, and within the
+    // documented bound (at most 8 in the first second).
+    let server = MockServer::builder()
+        .latency(Duration::from_millis(400))
+        .start()
+        .await;
+    let t = transport_for(&server, Timeouts::default());
+    let op = spawn(&t, "echo hi").await;
+    let events = all_events(&t, &op).await;
+    assert_eq!(events.last().map(|e| e.event.as_str()), Some("completion"));
+    let log = server.requests();
+    let asks = log
+        .iter()
+        .filter(|r| r.operation_id.as_deref() == Some("getOperationEvents"))
+        .count();
+    assert!(
+        asks >= 3,
+        "only {asks} events requests: the client slept out the Retry-After"
+    );
+    assert!(
+        asks <= 8 + 1,
+        "{asks} events requests: more than the documented bound"
+    );
+    println!("pending operation followed with {asks} events requests");
+}
