@@ -35,6 +35,15 @@ impl ClientHandler for Recorder {
 
 pub type Client = RunningService<RoleClient, Recorder>;
 
+/// Which transport a scenario uses.
+#[derive(Debug, Clone, Copy)]
+pub enum Via {
+    /// stdin/stdout of a child process.
+    Stdio,
+    /// Streamable HTTP on a loopback port.
+    Http,
+}
+
 /// The mock and a scratch home (no auth.ini, so only the env vars count).
 pub struct World {
     pub mock: MockServer,
@@ -143,6 +152,21 @@ impl World {
         (client, rec, child, url)
     }
 
+    /// The server over stdio, or over HTTP with `--allow-local-files` (the child, if any,
+    /// is killed on drop).
+    pub async fn connect(&self, via: Via) -> (Client, Recorder, Option<tokio::process::Child>) {
+        match via {
+            Via::Stdio => {
+                let (c, r) = self.stdio().await;
+                (c, r, None)
+            }
+            Via::Http => {
+                let (c, r, child, _) = self.http(&["--allow-local-files"]).await;
+                (c, r, Some(child))
+            }
+        }
+    }
+
     /// A facade client on the mock, to check what the tools did.
     pub fn contree(&self) -> contree::Contree {
         contree::Contree::builder()
@@ -175,7 +199,29 @@ pub async fn call(client: &Client, name: &str, args: Value) -> (bool, Value) {
         (_, false) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
         (_, true) => Value::String(text),
     };
+    if !is_error {
+        check_output_schema(client, name, &value).await;
+    }
     (is_error, value)
+}
+
+/// Every successful result must match the tool's advertised `outputSchema`.
+async fn check_output_schema(client: &Client, name: &str, value: &Value) {
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let tool = tools
+        .iter()
+        .find(|t| t.name == name)
+        .expect("the tool is listed");
+    let schema = Value::Object((*tool.output_schema.clone().expect("an output schema")).clone());
+    let validator = jsonschema::validator_for(&schema).expect("the output schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{name}: the result does not match its output schema: {errors:?}\n{value}"
+    );
 }
 
 /// Calls a tool that must succeed.

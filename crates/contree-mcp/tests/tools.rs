@@ -1,9 +1,10 @@
-//! The server over stdio, driven by rmcp's client against the embedded mock: the tool
-//! list and schemas, then every tool.
+//! The server driven by rmcp's client against the embedded mock, each scenario over stdio
+//! and over streamable HTTP (with `--allow-local-files`): the tool list and schemas, then
+//! every tool.
 
 mod common;
 
-use common::{World, fails, ok};
+use common::{Via, World, fails, ok};
 use serde_json::{Value, json};
 
 const READ_ONLY: [&str; 10] = [
@@ -19,10 +20,9 @@ const READ_ONLY: [&str; 10] = [
     "get_guide",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lists_exactly_the_19_tools_with_schemas_and_annotations() {
+async fn lists_exactly_the_19_tools_with_schemas_and_annotations(via: Via) {
     let w = World::new().await;
-    let (client, _) = w.stdio().await;
+    let (client, _, _child) = w.connect(via).await;
     let tools = client.list_all_tools().await.unwrap();
     let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     names.sort();
@@ -76,6 +76,13 @@ async fn lists_exactly_the_19_tools_with_schemas_and_annotations() {
         .collect();
     assert_eq!(required.len(), 2);
     assert!(required.contains(&"command") && required.contains(&"image"));
+    // The output schemas are real: a wrong shape does not validate.
+    let list = tools.iter().find(|t| t.name == "list_images").unwrap();
+    let schema = Value::Object((*list.output_schema.clone().unwrap()).clone());
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&json!({"images": []})));
+    assert!(!validator.is_valid(&json!({"images": 5})));
+    assert!(!validator.is_valid(&json!({"images": [{"uuid": 1}]})));
     let download = tools.iter().find(|t| t.name == "download").unwrap();
     assert_eq!(
         download.annotations.as_ref().unwrap().destructive_hint,
@@ -84,10 +91,9 @@ async fn lists_exactly_the_19_tools_with_schemas_and_annotations() {
     client.cancel().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn images_files_and_tags() {
+async fn images_files_and_tags(via: Via) {
     let w = World::new().await;
-    let (c, _) = w.stdio().await;
+    let (c, _, _child) = w.connect(via).await;
 
     let images = ok(&c, "list_images", json!({"tagged": true})).await;
     let tags: Vec<&str> = images["images"]
@@ -210,10 +216,9 @@ async fn images_files_and_tags() {
     c.cancel().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uploads_and_directory_sync_reach_the_run() {
+async fn uploads_and_directory_sync_reach_the_run(via: Via) {
     let w = World::new().await;
-    let (c, _) = w.stdio().await;
+    let (c, _, _child) = w.connect(via).await;
 
     let up = ok(&c, "upload", json!({"content": "hello\n"})).await;
     assert_eq!(up["size"], 6);
@@ -298,10 +303,9 @@ async fn uploads_and_directory_sync_reach_the_run() {
     c.cancel().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operations_wait_cancel_and_list() {
+async fn operations_wait_cancel_and_list(via: Via) {
     let w = World::new().await;
-    let (c, _) = w.stdio().await;
+    let (c, _, _child) = w.connect(via).await;
 
     let started = ok(
         &c,
@@ -414,10 +418,9 @@ async fn operations_wait_cancel_and_list() {
     c.cancel().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn imports_registries_identity_and_guide() {
+async fn imports_registries_identity_and_guide(via: Via) {
     let w = World::new().await;
-    let (c, _) = w.stdio().await;
+    let (c, _, _child) = w.connect(via).await;
 
     let refused = fails(
         &c,
@@ -485,10 +488,9 @@ async fn imports_registries_identity_and_guide() {
     c.cancel().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resources_and_prompts() {
+async fn resources_and_prompts(via: Via) {
     let w = World::new().await;
-    let (c, _) = w.stdio().await;
+    let (c, _, _child) = w.connect(via).await;
     let resources = c.list_all_resources().await.unwrap();
     assert_eq!(resources.len(), 7);
     assert!(
@@ -565,3 +567,25 @@ async fn resources_and_prompts() {
     );
     c.cancel().await.unwrap();
 }
+
+macro_rules! over_both {
+    ($($name:ident),* $(,)?) => {
+        mod over_stdio {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Via::Stdio).await })*
+        }
+        mod over_http {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Via::Http).await })*
+        }
+    };
+}
+
+over_both!(
+    lists_exactly_the_19_tools_with_schemas_and_annotations,
+    images_files_and_tags,
+    uploads_and_directory_sync_reach_the_run,
+    operations_wait_cancel_and_list,
+    imports_registries_identity_and_guide,
+    resources_and_prompts,
+);
