@@ -28,6 +28,7 @@ pub mod query;
 mod request;
 pub mod response;
 mod secret;
+mod status;
 pub mod stream;
 pub mod timestamp;
 

@@ -148,7 +148,6 @@ mod process;
 mod run;
 mod session;
 mod util;
-mod wire;
 
 pub use client::{
     Contree, ContreeBuilder, DEFAULT_RUN_TIMEOUT, DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_WAIT_MARGIN,

@@ -9,6 +9,7 @@
 //! (and the spec hash recorded in `codegen.lock`).
 
 pub mod emit;
+pub mod facade_paths;
 pub mod model;
 pub mod ops;
 pub mod overrides;

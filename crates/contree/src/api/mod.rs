@@ -1,124 +1,89 @@
-//! The request layer: one small function per API operation, and the helpers that build
-//! requests. Handle types call these; these call only the client and `contree-proto`.
+//! The request layer: one small function per API operation. Each builds `contree-proto`'s
+//! generated request, sends it through the client's transport and decodes `contree-proto`'s
+//! generated response type. Handle types call these; these depend only on the client and
+//! `contree-proto`, which alone knows paths, query encodings, body shapes and payload
+//! encodings.
 
+mod files;
 mod images;
+mod inspect;
+mod instances;
 mod operations;
 
-pub(crate) use images::find_by_tag;
-pub(crate) use operations::{cancel_operation, get_operation};
+pub(crate) use files::{check_file, get_file, list_files, upload_file};
+pub(crate) use images::{delete_tag, find_by_tag, import_image, inspect_image, list_images, tag};
+pub(crate) use inspect::{archive, check_archive, download, grep, list_dir};
+pub(crate) use instances::{
+    create_subprocess, get_subprocess, kill_subprocess, spawn, subprocess_stdin, whoami,
+};
+pub(crate) use operations::{cancel_operation, get_operation, list_operations};
 
 use bytes::Bytes;
+use contree_proto::Request;
+use serde::de::DeserializeOwned;
 
+use crate::client::Contree;
 use crate::error::{Error, Result};
 
-/// A percent-encoded query string builder (repeated keys for lists; flags omitted when false).
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Query {
-    parts: Vec<(String, String)>,
+/// Builds a generated request. A request that cannot be built is an error naming the action,
+/// never a fallback request.
+pub(crate) fn build<R: Request>(req: &R, action: &str) -> Result<http::Request<Bytes>> {
+    req.to_http()
+        .map_err(|e| Error::invalid(format!("{action}: {e}")))
 }
 
-const QUERY_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
-const PATH_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-impl Query {
-    pub(crate) fn new() -> Self {
-        Self::default()
-    }
-    pub(crate) fn push(&mut self, k: &str, v: impl ToString) -> &mut Self {
-        self.parts.push((k.to_string(), v.to_string()));
-        self
-    }
-    pub(crate) fn opt(&mut self, k: &str, v: Option<impl ToString>) -> &mut Self {
-        if let Some(v) = v {
-            self.push(k, v);
-        }
-        self
-    }
-    fn encode(&self) -> String {
-        self.parts
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    percent_encoding::utf8_percent_encode(k, QUERY_SET),
-                    percent_encoding::utf8_percent_encode(v, QUERY_SET)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&")
-    }
+/// Builds and sends a generated request; the buffered response.
+pub(crate) async fn call<R: Request>(
+    client: &Contree,
+    req: &R,
+    action: &str,
+) -> Result<http::Response<Bytes>> {
+    let http = build(req, action)?;
+    client.send(R::meta(), http, action).await
 }
 
-/// Percent-encodes one path segment.
-pub(crate) fn seg(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, PATH_SET).to_string()
+/// Builds and sends a generated request and decodes its JSON answer as `T` (a type of
+/// `contree_proto::types`).
+pub(crate) async fn call_json<R: Request, T: DeserializeOwned>(
+    client: &Contree,
+    req: &R,
+    action: &str,
+) -> Result<T> {
+    let resp = call(client, req, action).await?;
+    decode(action, resp.body())
 }
 
-/// A request with an empty body, URI relative to `{base}/v1`.
-pub(crate) fn request(method: http::Method, path: String, query: &Query) -> http::Request<Bytes> {
-    build(method, path, query, None, Bytes::new())
+/// Builds and sends a generated request whose response body is streamed.
+pub(crate) async fn call_streaming<R: Request>(
+    client: &Contree,
+    req: &R,
+    action: &str,
+) -> Result<http::Response<contree_transport::ResponseBody>> {
+    let http = build(req, action)?;
+    client.send_streaming(R::meta(), http, action).await
 }
 
-/// A request with a JSON body.
-pub(crate) fn json_request(
-    method: http::Method,
-    path: String,
-    query: &Query,
-    body: &impl serde::Serialize,
-) -> Result<http::Request<Bytes>> {
-    let body = serde_json::to_vec(body)
-        .map_err(|e| Error::invalid(format!("could not encode the request body: {e}")))?;
-    Ok(build(
-        method,
-        path,
-        query,
-        Some("application/json"),
-        Bytes::from(body),
-    ))
-}
-
-pub(crate) fn build(
-    method: http::Method,
-    path: String,
-    query: &Query,
-    content_type: Option<&str>,
-    body: Bytes,
-) -> http::Request<Bytes> {
-    let q = query.encode();
-    let uri = if q.is_empty() {
-        path
-    } else {
-        format!("{path}?{q}")
-    };
-    let mut b = http::Request::builder().method(method).uri(uri);
-    if let Some(ct) = content_type {
-        b = b.header(http::header::CONTENT_TYPE, ct);
-    }
-    // The URI is built from encoded parts, so this cannot fail; fall back to an empty
-    // request to the root rather than panicking.
-    b.body(body)
-        .unwrap_or_else(|_| http::Request::new(Bytes::new()))
+/// Decodes JSON, naming the action in the error (with the type name, JSON path and the start
+/// of the body, as [`contree_proto::json::decode`] reports them).
+pub(crate) fn decode<T: DeserializeOwned>(action: &str, body: &[u8]) -> Result<T> {
+    contree_proto::json::decode(body).map_err(|e| Error::decode(action, e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use contree_proto::requests;
 
     #[test]
-    fn query_encoding() {
-        let mut q = Query::new();
-        q.push("path", "/etc/a b").push("tag", "ubuntu:latest+1");
-        assert_eq!(q.encode(), "path=/etc/a%20b&tag=ubuntu%3Alatest%2B1");
-        assert_eq!(seg("a/b"), "a%2Fb");
+    fn requests_are_built_by_contree_proto() {
+        let mut q = requests::InspectImageFile::new("u", "/etc/a b");
+        q.text = false;
+        let req = super::build(&q, "listing").expect("a request");
+        assert_eq!(req.uri(), "/inspect/u/list?path=/etc/a%20b");
+        let mut ls = requests::ListImages::new();
+        ls.tag = Some("ubuntu:latest+1".into());
+        let req = super::build(&ls, "listing").expect("a request");
+        assert_eq!(req.uri(), "/images?tag=ubuntu%3Alatest%2B1");
+        let req = super::build(&requests::InspectImage::new("a/b"), "x").expect("a request");
+        assert_eq!(req.uri(), "/inspect/a%2Fb/");
     }
 }

@@ -16,11 +16,9 @@ use contree_transport::{Body, RequestOptions, Transport};
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
-use crate::api::Query;
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::image::Images;
-use crate::wire;
 
 /// The default server-side run timeout when a run does not set one.
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
@@ -97,11 +95,7 @@ impl Contree {
     /// client (see [`cached_whoami`](Self::cached_whoami)) and used to warn when a run asks
     /// for a timeout above the token's `instance_max_timeout`.
     pub async fn whoami(&self) -> Result<WhoAmI> {
-        let req = crate::api::request(http::Method::GET, "/whoami".into(), &Query::new());
-        let resp = self
-            .send(&contree_proto::ops::WHO_AM_I, req, "whoami")
-            .await?;
-        let w: contree_proto::types::WhoAmIResponse = wire::decode("whoami", resp.body())?;
+        let w = crate::api::whoami(self).await?;
         let who = WhoAmI::from_wire(w);
         if let Some(left) = who.expires_in()
             && left < Duration::from_secs(24 * 3600)

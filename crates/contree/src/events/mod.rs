@@ -4,15 +4,12 @@ mod follow;
 
 pub(crate) use follow::{Follow, follow_events};
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use contree_proto::types;
 
 use crate::operations::OperationStatus;
-use crate::wire;
 
 /// Which standard stream an output event or a truncation is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -154,91 +151,106 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-/// An event as sent; `data` stays JSON text (borrowed from the frame) until `type` says which
-/// shape to decode it into, so no `Value` tree is built for the events the SDK knows.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WireOpEvent<'a> {
-    id: Option<u64>,
-    ts: Option<String>,
-    spid: Option<u64>,
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
+fn ms(v: i64) -> Option<Duration> {
+    u64::try_from(v).ok().map(Duration::from_millis)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WireSpawn {
-    pid: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WireSizeCap {
-    limit_bytes: Option<i64>,
-    file_size: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WireShutdown {
-    reason: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WireExit {
-    code: Option<i64>,
-    signal: Option<i64>,
-    timed_out: Option<bool>,
-    core_dump: Option<bool>,
-    duration_ms: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WireCompletion {
-    status: Option<String>,
-    duration_ms: Option<i64>,
-    result_image_uuid: Option<String>,
-    error: Option<String>,
-    image_size_bytes: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WireTruncated {
-    stream: Option<String>,
-    bytes_emitted: Option<u64>,
-    bytes_dropped: Option<u64>,
-}
-
-/// Decodes an event's payload into the shape its type promises; a payload of another shape
-/// (or none) gives the shape's default, as the official client tolerates odd payloads.
-fn field<T: serde::de::DeserializeOwned + Default>(data: Option<&RawValue>) -> T {
-    data.and_then(|d| serde_json::from_str(d.get()).ok())
-        .unwrap_or_default()
-}
-
-fn ms(v: Option<i64>) -> Option<Duration> {
-    v.and_then(|m| u64::try_from(m).ok())
-        .map(Duration::from_millis)
-}
-
-fn exit_status(data: Option<&RawValue>) -> ExitStatus {
-    let e: WireExit = field(data);
-    ExitStatus {
-        code: e.code.and_then(|c| i32::try_from(c).ok()).unwrap_or(-1),
-        signal: e
-            .signal
-            .filter(|s| *s > 0)
-            .and_then(|s| i32::try_from(s).ok()),
-        timed_out: e.timed_out.unwrap_or(false),
-        core_dump: e.core_dump.unwrap_or(false),
-        duration: ms(e.duration_ms),
+fn stream_of(s: &types::StdStream) -> Option<StdStream> {
+    match s {
+        types::StdStream::Stdin => Some(StdStream::Stdin),
+        types::StdStream::Stdout => Some(StdStream::Stdout),
+        types::StdStream::Stderr => Some(StdStream::Stderr),
+        _ => None,
     }
+}
+
+/// The kind of an event whose payload decoded as its type's shape; `None` when the payload
+/// cannot be represented (a value out of range, a stream this SDK does not know), in which case
+/// the event is kept as [`EventKind::Other`] with its raw JSON.
+fn typed_kind(
+    data: types::OperationEventData,
+) -> std::result::Result<EventKind, serde_json::Value> {
+    use types::OperationEventData as D;
+    let raw = |d: &D| serde_json::to_value(d).unwrap_or(serde_json::Value::Null);
+    Ok(match data {
+        D::Init(_) => EventKind::Init,
+        D::Network(_) => EventKind::Network,
+        D::Spawn(s) => EventKind::Spawn { pid: s.pid },
+        D::Stdin(s) => EventKind::Stdin(s.to_bytes().into()),
+        D::Stdout(s) => EventKind::Stdout(s.to_bytes().into()),
+        D::Stderr(s) => EventKind::Stderr(s.to_bytes().into()),
+        D::Exit(ref e) => {
+            let (Ok(code), Ok(signal)) = (i32::try_from(e.code), i32::try_from(e.signal)) else {
+                return Err(raw(&data));
+            };
+            EventKind::Exit(ExitStatus {
+                code,
+                signal: (signal > 0).then_some(signal),
+                timed_out: e.timed_out,
+                core_dump: e.core_dump.unwrap_or(false),
+                duration: ms(e.duration_ms),
+            })
+        }
+        D::Truncated(ref t) => {
+            let (Some(stream), Ok(bytes_emitted), Ok(bytes_dropped)) = (
+                stream_of(&t.stream),
+                u64::try_from(t.bytes_emitted),
+                u64::try_from(t.bytes_dropped),
+            ) else {
+                return Err(raw(&data));
+            };
+            EventKind::Truncated(Truncation {
+                stream,
+                bytes_emitted,
+                bytes_dropped,
+            })
+        }
+        D::SizeCap(c) => EventKind::SizeCap {
+            limit_bytes: c.limit_bytes,
+            file_size: c.file_size,
+        },
+        D::Shutdown(s) => EventKind::Shutdown {
+            reason: s.reason.as_str().to_string(),
+        },
+        D::Completion(c) => EventKind::Completion(Completion {
+            status: OperationStatus::from(c.status.as_str()),
+            result_image: c.result_image_uuid.map(|u| u.to_string()),
+            error: c.error,
+            duration: ms(c.duration_ms),
+            image_size: c.image_size_bytes,
+        }),
+        D::Raw(v) => return Err(v),
+        other => return Err(raw(&other)),
+    })
+}
+
+/// An event of `contree-proto`'s `OperationEvent` shape. A payload that does not decode as the
+/// shape its type promises is kept, with its raw JSON, as [`EventKind::Other`]: never read as
+/// defaults (a malformed `exit` is not an exit code).
+impl From<types::OperationEvent> for Event {
+    fn from(ev: types::OperationEvent) -> Event {
+        let name = ev.kind.as_str().to_string();
+        let kind = typed_kind(ev.data).unwrap_or_else(|data| EventKind::Other { kind: name, data });
+        Event {
+            id: u64::try_from(ev.id).ok(),
+            spid: ev.spid.and_then(|s| u64::try_from(s).ok()),
+            ts: Some(ev.ts),
+            kind,
+        }
+    }
+}
+
+/// An event whose envelope lacks fields the spec requires (`id`, `ts`, `type` or `data`): read
+/// field by field; the payload still decodes through `contree-proto`'s payload types.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Envelope {
+    id: Option<i64>,
+    ts: Option<String>,
+    spid: Option<i64>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    data: Option<serde_json::Value>,
 }
 
 impl Event {
@@ -253,89 +265,46 @@ impl Event {
     /// run: `name` is the frame's SSE `event:` field (used only when the JSON carries no
     /// `type`) and `json` its `data:` text, an `OperationEvent` object.
     ///
-    /// It never fails, as the official client tolerates odd payloads: a payload that does not
-    /// match its type leaves the fields it could not read at their defaults (an exit code of
-    /// -1, empty output), and a type this SDK does not know is kept as [`EventKind::Other`].
-    /// Useful for event logs saved or fetched by other means.
+    /// It never fails. The payload is decoded by `contree-proto`'s event types; a payload
+    /// that does not match its type, a type this SDK does not know, or text that is not JSON
+    /// is kept as [`EventKind::Other`] with the raw JSON (`null` when absent or not JSON), so
+    /// nothing is ever read as a default. Useful for event logs saved or fetched by other
+    /// means.
     ///
     /// ```
     /// use contree::{Event, EventKind};
     /// let ev = Event::from_json(
     ///     "stdout",
-    ///     r#"{"id":3,"spid":1,"type":"stdout","data":{"value":"aGk=","encoding":"base64"}}"#,
+    ///     r#"{"id":3,"ts":"t","spid":1,"type":"stdout","data":{"value":"aGk=","encoding":"base64"}}"#,
     /// );
     /// assert_eq!((ev.id, ev.spid), (Some(3), Some(1)));
     /// assert_eq!(ev.kind, EventKind::Stdout("hi".into()));
+    /// // A malformed exit is not an exit code.
+    /// let ev = Event::from_json("exit", r#"{"id":4,"ts":"t","type":"exit","data":{"code":"x"}}"#);
+    /// assert!(matches!(ev.kind, EventKind::Other { ref kind, .. } if kind == "exit"));
     /// ```
     pub fn from_json(name: &str, json: &str) -> Event {
-        let w: WireOpEvent<'_> = serde_json::from_str(json).unwrap_or_default();
-        let kind_name: &str = match w.kind.as_deref() {
+        if let Ok(ev) = serde_json::from_str::<types::OperationEvent>(json) {
+            return Event::from(ev);
+        }
+        let env: Envelope = serde_json::from_str(json).unwrap_or_default();
+        let kind_name = match env.kind {
             Some(k) if !k.is_empty() => k,
-            _ => name,
+            _ => name.to_string(),
         };
-        let data = w.data;
-        let stream_bytes = |d| -> Bytes {
-            let s: wire::WireStream = field(d);
-            s.bytes()
-        };
-        let other = || EventKind::Other {
-            kind: kind_name.to_string(),
-            // The payload as a JSON value (`null` when absent).
-            data: field::<serde_json::Value>(data),
-        };
-        let kind = match kind_name {
-            "init" => EventKind::Init,
-            "network" => EventKind::Network,
-            "spawn" => EventKind::Spawn {
-                pid: field::<WireSpawn>(data).pid.unwrap_or(-1),
-            },
-            "stdin" => EventKind::Stdin(stream_bytes(data)),
-            "stdout" => EventKind::Stdout(stream_bytes(data)),
-            "stderr" => EventKind::Stderr(stream_bytes(data)),
-            "exit" => EventKind::Exit(exit_status(data)),
-            "truncated" => {
-                let t: WireTruncated = field(data);
-                let stream = match t.stream.as_deref() {
-                    Some("stdin") => Some(StdStream::Stdin),
-                    Some("stdout") => Some(StdStream::Stdout),
-                    Some("stderr") => Some(StdStream::Stderr),
-                    _ => None,
-                };
-                match stream {
-                    Some(stream) => EventKind::Truncated(Truncation {
-                        stream,
-                        bytes_emitted: t.bytes_emitted.unwrap_or(0),
-                        bytes_dropped: t.bytes_dropped.unwrap_or(0),
-                    }),
-                    None => other(),
-                }
-            }
-            "size_cap" => {
-                let c: WireSizeCap = field(data);
-                EventKind::SizeCap {
-                    limit_bytes: c.limit_bytes.unwrap_or(0),
-                    file_size: c.file_size.unwrap_or(0),
-                }
-            }
-            "shutdown" => EventKind::Shutdown {
-                reason: field::<WireShutdown>(data).reason.unwrap_or_default(),
-            },
-            "completion" => {
-                let c: WireCompletion = field(data);
-                EventKind::Completion(Completion {
-                    status: OperationStatus::parse(c.status.as_deref().unwrap_or("")),
-                    result_image: c.result_image_uuid,
-                    error: c.error,
-                    duration: ms(c.duration_ms),
-                    image_size: c.image_size_bytes,
-                })
-            }
-            _ => other(),
-        };
+        let data = env.data.unwrap_or(serde_json::Value::Null);
+        let event_type = types::OperationEventType::from(kind_name.as_str());
+        let kind = types::OperationEventData::choose(Some(&event_type), data.clone())
+            .ok()
+            .and_then(|d| typed_kind(d).ok())
+            .unwrap_or(EventKind::Other {
+                kind: kind_name,
+                data,
+            });
         Event {
-            id: w.id,
-            spid: w.spid,
-            ts: w.ts,
+            id: env.id.and_then(|i| u64::try_from(i).ok()),
+            spid: env.spid.and_then(|s| u64::try_from(s).ok()),
+            ts: env.ts,
             kind,
         }
     }
@@ -397,10 +366,51 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_payload_is_not_an_error() {
+    fn a_malformed_payload_is_not_an_error_nor_a_default() {
         let ev = Event::decode(&sse("stdout", 1, "not json"));
-        assert_eq!(ev.kind, EventKind::Stdout(Bytes::new()));
+        assert_eq!(
+            ev.kind,
+            EventKind::Other {
+                kind: "stdout".into(),
+                data: serde_json::Value::Null
+            }
+        );
         assert_eq!(ev.id, Some(1));
+        // A malformed exit keeps its raw JSON; it never becomes exit code -1.
+        let ev = Event::decode(&sse(
+            "exit",
+            2,
+            r#"{"id":2,"ts":"t","type":"exit","data":{"code":"boom","signal":0}}"#,
+        ));
+        assert_eq!(
+            ev.kind,
+            EventKind::Other {
+                kind: "exit".into(),
+                data: serde_json::json!({"code": "boom", "signal": 0}),
+            }
+        );
+        let ev = Event::decode(&sse("exit", 3, r#"{"type":"exit","data":{}}"#));
+        assert!(matches!(ev.kind, EventKind::Other { ref kind, .. } if kind == "exit"));
+    }
+
+    #[test]
+    fn stream_payloads_decode_as_contree_proto_decodes_them() {
+        // Unpadded and URL-safe base64 decode the same here as in contree-proto.
+        for value in ["AP8", "AP8=", "_-8", "A P 8 ="] {
+            let json = format!(
+                r#"{{"id":1,"ts":"t","type":"stdout","data":{{"value":"{value}","encoding":"base64"}}}}"#
+            );
+            let want = contree_proto::stream::decode(Some(&types::StreamEncoding::Base64), value);
+            assert_eq!(
+                Event::decode(&sse("stdout", 1, &json)).kind,
+                EventKind::Stdout(Bytes::from(want)),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            contree_proto::stream::decode(Some(&types::StreamEncoding::Base64), "AP8"),
+            [0, 255]
+        );
     }
 
     #[test]
@@ -413,14 +423,20 @@ mod tests {
             ),
             EventKind::Spawn { pid: 1001 }
         );
-        // A pid of the wrong shape, or no payload, is -1 (unknown), not an error.
+        // A pid of the wrong shape, or no payload, keeps the raw payload (no default pid).
         assert_eq!(
             kind("spawn", r#"{"type":"spawn","data":{"pid":"7"}}"#),
-            EventKind::Spawn { pid: -1 }
+            EventKind::Other {
+                kind: "spawn".into(),
+                data: serde_json::json!({"pid": "7"}),
+            }
         );
         assert_eq!(
             kind("spawn", r#"{"type":"spawn"}"#),
-            EventKind::Spawn { pid: -1 }
+            EventKind::Other {
+                kind: "spawn".into(),
+                data: serde_json::Value::Null
+            }
         );
         assert_eq!(
             kind(

@@ -7,13 +7,12 @@ pub(crate) use upload::{sha256_file, sha256_hex};
 
 use std::time::SystemTime;
 
-use contree_proto::types;
+use contree_proto::{requests, types};
 
-use crate::api::{Query, request, seg};
+use crate::api;
 use crate::client::Contree;
 use crate::error::{Error, Result};
 use crate::util::{BoxStream, TimeFilter, rfc3339};
-use crate::wire;
 use upload::check_sha;
 
 /// The file manager: `contree.files()`.
@@ -100,20 +99,7 @@ impl Files {
     pub async fn exists(&self, sha256: &str) -> Result<bool> {
         check_sha(sha256)?;
         let sha = sha256.to_ascii_lowercase();
-        let req = request(
-            http::Method::HEAD,
-            format!("/files/{}", seg(&sha)),
-            &Query::new(),
-        );
-        match self
-            .client
-            .send(
-                &contree_proto::ops::CHECK_FILE_EXISTS,
-                req,
-                &format!("checking file {sha}"),
-            )
-            .await
-        {
+        match api::check_file(&self.client, &sha).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -124,39 +110,16 @@ impl Files {
     pub async fn get(&self, sha256: &str) -> Result<Option<UploadedFile>> {
         check_sha(sha256)?;
         let sha = sha256.to_ascii_lowercase();
-        let req = request(
-            http::Method::GET,
-            format!("/files/{}", seg(&sha)),
-            &Query::new(),
-        );
-        let action = format!("looking up file {sha}");
-        match self
-            .client
-            .send(&contree_proto::ops::GET_FILE, req, &action)
-            .await
-        {
-            Ok(resp) => {
-                let w: types::FileResponse = wire::decode(&action, resp.body())?;
-                Ok(Some(UploadedFile::from_wire(w)))
-            }
+        match api::get_file(&self.client, &sha).await {
+            Ok(w) => Ok(Some(UploadedFile::from_wire(w))),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     async fn post(&self, body: contree_transport::Body, sha: &str) -> Result<UploadedFile> {
-        let req = http::Request::builder()
-            .method(http::Method::POST)
-            .uri("/files")
-            .header(http::header::CONTENT_TYPE, "application/octet-stream")
-            .body(body)
-            .map_err(|e| Error::invalid(format!("could not build the upload request: {e}")))?;
         let action = format!("uploading file {sha}");
-        let resp = self
-            .client
-            .send_body(&contree_proto::ops::UPLOAD_FILE, req, &action)
-            .await?;
-        let w: types::FileResponse = wire::decode(&action, resp.body())?;
+        let w = api::upload_file(&self.client, body, &action).await?;
         let up = UploadedFile::from_wire(w);
         if up.sha256 != sha {
             tracing::warn!(local = %sha, server = %up.sha256, "uploaded file hash differs from the local hash");
@@ -220,17 +183,13 @@ impl ListFiles {
             let until = until.clone();
             async move {
                 let offset = next?;
-                let mut q = Query::new();
-                q.push("limit", page)
-                    .push("offset", offset)
-                    .opt("since", since)
-                    .opt("until", until);
-                let req = request(http::Method::GET, "/files".into(), &q);
+                let mut q = requests::ListFiles::new();
+                q.limit = Some(i64::from(page));
+                q.offset = Some(i64::try_from(offset).unwrap_or(i64::MAX));
+                q.since = since;
+                q.until = until;
                 let r = async {
-                    let resp = client
-                        .send(&contree_proto::ops::LIST_FILES, req, "listing files")
-                        .await?;
-                    let l: types::FilesListResponse = wire::decode("listing files", resp.body())?;
+                    let l = api::list_files(&client, &q).await?;
                     Ok::<_, Error>(l.files.unwrap_or_default())
                 }
                 .await;

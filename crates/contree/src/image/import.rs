@@ -6,15 +6,13 @@ use std::time::Duration;
 
 use contree_auth::SecretToken;
 use contree_proto::types;
-use serde::Serialize;
 
 use super::{Image, ImageRef, Images};
-use crate::api::{Query, json_request};
+use crate::api;
 use crate::client::Contree;
 use crate::error::{Error, Result};
 use crate::operations::wait;
 use crate::util::BoxFuture;
-use crate::wire;
 
 /// A parsed OCI reference: the registry URL to import from and the tag it gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,48 +206,20 @@ impl ImportImage {
                 "import timeout exceeds the token's images_import_max_timeout"
             );
         }
-        #[derive(Serialize)]
-        struct Creds<'a> {
-            username: &'a str,
-            password: &'a str,
+        let mut registry = types::ImageImportRequestRegistry::new(parsed.url.as_str());
+        if let Some((username, password)) = &self.credentials {
+            let mut creds = types::ImageImportRequestRegistryCredentials::new();
+            creds.username = Some(username.clone());
+            creds.password = Some(contree_proto::SecretString::new(password.expose_secret()));
+            registry.credentials = Some(creds);
         }
-        #[derive(Serialize)]
-        struct Registry<'a> {
-            url: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            credentials: Option<Creds<'a>>,
+        let mut body = types::ImageImportRequest::new(registry);
+        if let Some(t) = &tag {
+            body.tag = contree_proto::Nullable::Value(t.clone());
         }
-        #[derive(Serialize)]
-        struct Body<'a> {
-            registry: Registry<'a>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            tag: Option<&'a str>,
-            timeout: u64,
-        }
-        let body = Body {
-            registry: Registry {
-                url: &parsed.url,
-                credentials: self.credentials.as_ref().map(|(u, p)| Creds {
-                    username: u,
-                    password: p.expose_secret(),
-                }),
-            },
-            tag: tag.as_deref(),
-            timeout: timeout.as_secs().max(1),
-        };
-        let req = json_request(
-            http::Method::POST,
-            "/images/import".into(),
-            &Query::new(),
-            &body,
-        )?;
+        body.timeout = Some(i64::try_from(timeout.as_secs().max(1)).unwrap_or(i64::MAX));
         let action = format!("importing {}", self.reference);
-        let resp = self
-            .client
-            .send(&contree_proto::ops::IMPORT_IMAGE, req, &action)
-            .await?;
-        let op: types::ImportImageCreatedBody = wire::decode(&action, resp.body())?;
-        let op_id = op.uuid.to_string();
+        let op_id = api::import_image(&self.client, body, &action).await?;
         tracing::Span::current().record("operation_id", op_id.as_str());
         let deadline = timeout + self.client.wait_margin();
         let op = wait::wait_operation(&self.client, &op_id, deadline, false).await?;
@@ -260,7 +230,7 @@ impl ImportImage {
                 message: "the import finished without an image".into(),
             })
         })?;
-        let mut image = Image::from_ref(self.client.clone(), ImageRef::Uuid(uuid));
+        let mut image = Image::from_ref(self.client.clone(), ImageRef::Uuid(uuid.to_string()));
         image.tag = op.result.and_then(|r| r.tag).or(tag);
         image.operation_id = Some(op_id);
         Ok(image)

@@ -3,14 +3,13 @@
 use std::future::IntoFuture;
 use std::time::SystemTime;
 
-use contree_proto::types;
+use contree_proto::requests;
 
 use super::Image;
-use crate::api::{Query, request};
+use crate::api;
 use crate::client::Contree;
 use crate::error::Result;
 use crate::util::{BoxFuture, BoxStream, TimeFilter, paginate, rfc3339};
-use crate::wire;
 
 /// Lists images: await for one page, or [`stream`](ListImages::stream) all of them.
 ///
@@ -77,31 +76,20 @@ impl ListImages {
         self
     }
 
-    fn query(&self, offset: u64, limit: u32, now: SystemTime) -> Query {
-        let mut q = Query::new();
-        q.push("limit", limit).push("offset", offset);
-        if self.tagged {
-            q.push("tagged", "1");
-        }
-        q.opt("tag", self.tag_prefix.as_deref())
-            .opt("uuid", self.uuid.as_deref())
-            .opt(
-                "since",
-                self.since.as_ref().map(|s| rfc3339(s.resolve(now))),
-            )
-            .opt(
-                "until",
-                self.until.as_ref().map(|s| rfc3339(s.resolve(now))),
-            );
+    fn query(&self, offset: u64, limit: u32, now: SystemTime) -> requests::ListImages {
+        let mut q = requests::ListImages::new();
+        q.limit = Some(i64::from(limit));
+        q.offset = Some(i64::try_from(offset).unwrap_or(i64::MAX));
+        q.tagged = self.tagged;
+        q.tag = self.tag_prefix.clone();
+        q.uuid = self.uuid.clone();
+        q.since = self.since.as_ref().map(|s| rfc3339(s.resolve(now)));
+        q.until = self.until.as_ref().map(|s| rfc3339(s.resolve(now)));
         q
     }
 
-    async fn page(client: &Contree, q: &Query) -> Result<Vec<Image>> {
-        let req = request(http::Method::GET, "/images".into(), q);
-        let resp = client
-            .send(&contree_proto::ops::LIST_IMAGES, req, "listing images")
-            .await?;
-        let list: types::ImageListResponse = wire::decode("listing images", resp.body())?;
+    async fn page(client: &Contree, q: &requests::ListImages) -> Result<Vec<Image>> {
+        let list = api::list_images(client, q).await?;
         Ok(list
             .images
             .unwrap_or_default()

@@ -9,16 +9,13 @@ pub use list::ListImages;
 use std::fmt;
 
 use contree_proto::types;
-use serde::Serialize;
 
-use crate::api::find_by_tag;
-use crate::api::{Query, json_request, request, seg};
+use crate::api::{self, find_by_tag};
 use crate::client::Contree;
 use crate::error::Result;
 use crate::run::Run;
 use crate::session::Session;
 use crate::util::looks_like_uuid;
-use crate::wire;
 
 /// The image manager: `contree.images()`.
 ///
@@ -293,26 +290,9 @@ impl Image {
     /// handle.
     pub async fn tag_as(&self, tag: &str) -> Result<Image> {
         let uuid = self.resolve_uuid().await?;
-        #[derive(Serialize)]
-        struct Body<'a> {
-            tag: &'a str,
-        }
-        let req = json_request(
-            http::Method::PATCH,
-            format!("/images/{}/tag", seg(&uuid)),
-            &Query::new(),
-            &Body { tag },
-        )?;
-        let action = format!("tagging image {uuid} as {tag}");
-        let resp = self
-            .client
-            .send(&contree_proto::ops::UPDATE_IMAGE_TAG, req, &action)
-            .await?;
-        let w: types::Image = if resp.body().is_empty() {
-            types::Image::default()
-        } else {
-            wire::decode(&action, resp.body())?
-        };
+        let w = api::tag(&self.client, &uuid, tag)
+            .await?
+            .unwrap_or_default();
         let mut image = self.clone();
         image.reference = ImageRef::Uuid(w.uuid.map_or(uuid, |u| u.to_string()));
         image.tag = Some(w.tag.unwrap_or_else(|| tag.to_string()));
@@ -331,32 +311,12 @@ impl Image {
 
     async fn delete_tag(&self, tag: Option<&str>) -> Result<()> {
         let uuid = self.resolve_uuid().await?;
-        let mut q = Query::new();
-        q.opt("tag", tag);
-        let req = request(
-            http::Method::DELETE,
-            format!("/images/{}/tag", seg(&uuid)),
-            &q,
-        );
-        let action = format!("untagging image {uuid}");
-        self.client
-            .send(&contree_proto::ops::DELETE_IMAGE_TAG, req, &action)
-            .await?;
-        Ok(())
+        api::delete_tag(&self.client, &uuid, tag).await
     }
 }
 
 async fn inspect_image(client: &Contree, uuid: &str) -> Result<Image> {
-    let req = request(
-        http::Method::GET,
-        format!("/inspect/{}/", seg(uuid)),
-        &Query::new(),
-    );
-    let action = format!("inspecting image {uuid}");
-    let resp = client
-        .send(&contree_proto::ops::INSPECT_IMAGE, req, &action)
-        .await?;
-    let w: types::Image = wire::decode(&action, resp.body())?;
+    let w = api::inspect_image(client, uuid).await?;
     let mut image = Image::from_ref(client.clone(), ImageRef::Uuid(uuid.to_string()));
     if let Some(u) = w.uuid {
         image.reference = ImageRef::Uuid(u.to_string());

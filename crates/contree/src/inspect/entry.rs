@@ -109,7 +109,7 @@ fn name_or_id(v: types::NameOrId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire;
+    use crate::api;
 
     #[test]
     fn file_item_owner_int_or_string() {
@@ -125,7 +125,7 @@ mod tests {
             item("a", "0", r#""root""#),
             item("b", r#""bob""#, "1000")
         );
-        let l: types::DirectoryList = wire::decode("test", body.as_bytes()).unwrap();
+        let l: types::DirectoryList = api::decode("test", body.as_bytes()).unwrap();
         let files: Vec<DirEntry> = l
             .files
             .into_iter()

@@ -2,13 +2,12 @@
 
 use std::future::IntoFuture;
 
-use contree_proto::types;
+use contree_proto::{requests, types};
 
-use crate::api::{Query, request, seg};
+use crate::api;
 use crate::error::Result;
 use crate::image::Image;
 use crate::util::BoxFuture;
-use crate::wire;
 
 /// Case sensitivity of a [`Grep`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,40 +85,20 @@ impl Grep {
 
     async fn execute(self) -> Result<GrepResult> {
         let uuid = self.image.resolve_uuid().await?;
-        let mut q = Query::new();
-        for p in &self.patterns {
-            q.push("pattern", p);
-        }
-        for p in &self.paths {
-            q.push("path", p);
-        }
-        for g in &self.globs {
-            q.push("glob", g);
-        }
-        q.opt("max_count", self.max_count)
-            .opt("max_total", self.max_total)
-            .opt(
-                "case",
-                self.case.map(|c| match c {
-                    GrepCase::Sensitive => "sensitive",
-                    GrepCase::Insensitive => "insensitive",
-                    GrepCase::Smart => "smart",
-                }),
-            )
-            .opt("before", self.before)
-            .opt("after", self.after);
-        let req = request(
-            http::Method::GET,
-            format!("/inspect/{}/grep", seg(&uuid)),
-            &q,
-        );
+        let mut q = requests::InspectImageGrep::new(uuid.as_str(), self.patterns.clone());
+        q.path = self.paths.clone();
+        q.glob = self.globs.clone();
+        q.max_count = self.max_count.map(i64::from);
+        q.max_total = self.max_total.map(i64::from);
+        q.case = self.case.map(|c| match c {
+            GrepCase::Sensitive => types::GrepCase::Sensitive,
+            GrepCase::Insensitive => types::GrepCase::Insensitive,
+            GrepCase::Smart => types::GrepCase::Smart,
+        });
+        q.before = self.before.map(i64::from);
+        q.after = self.after.map(i64::from);
         let action = format!("searching image {uuid}");
-        let resp = self
-            .image
-            .client
-            .send(&contree_proto::ops::INSPECT_IMAGE_GREP, req, &action)
-            .await?;
-        let w: types::GrepResult = wire::decode(&action, resp.body())?;
+        let w = api::grep(&self.image.client, &q, &action).await?;
         Ok(GrepResult {
             matches: w
                 .matches

@@ -15,15 +15,13 @@ use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use tokio::io::AsyncWriteExt as _;
 
-use crate::api::{Query, request, seg};
+use crate::api;
 use crate::error::{Error, Inner, Result};
 use crate::image::Image;
 use crate::util::BoxStream;
 
 /// How much of a download is gathered before it is written to the file.
 const DOWNLOAD_WRITE_BUFFER: usize = 1024 * 1024;
-use crate::wire;
-use contree_proto::types;
 
 pub(crate) fn join(dir: &str, name: &str) -> String {
     if name.starts_with('/') {
@@ -46,29 +44,17 @@ fn check_path(path: &str) -> Result<()> {
 }
 
 impl Image {
-    /// Checks `path`, resolves the image, and builds `METHOD /inspect/{uuid}/{endpoint}?path=…`.
-    async fn path_request(
-        &self,
-        method: http::Method,
-        endpoint: &str,
-        path: &str,
-    ) -> Result<(String, http::Request<Bytes>)> {
+    /// Checks `path` and resolves the image's UUID.
+    async fn path_uuid(&self, path: &str) -> Result<String> {
         check_path(path)?;
-        let uuid = self.resolve_uuid().await?;
-        let mut q = Query::new();
-        q.push("path", path);
-        let req = request(method, format!("/inspect/{}/{endpoint}", seg(&uuid)), &q);
-        Ok((uuid, req))
+        self.resolve_uuid().await
     }
+
     /// Lists a directory.
     pub async fn ls(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let (uuid, req) = self.path_request(http::Method::GET, "list", path).await?;
+        let uuid = self.path_uuid(path).await?;
         let action = format!("listing {path} in image {uuid}");
-        let resp = self
-            .client
-            .send(&contree_proto::ops::INSPECT_IMAGE_FILE, req, &action)
-            .await?;
-        let l: types::DirectoryList = wire::decode(&action, resp.body())?;
+        let l = api::list_dir(&self.client, &uuid, path, &action).await?;
         Ok(l.files
             .into_iter()
             .map(|w| DirEntry::from_wire(path, w))
@@ -106,18 +92,9 @@ impl Image {
 
     /// Whether a file or directory exists at `path`.
     pub async fn exists(&self, path: &str) -> Result<bool> {
-        let (uuid, req) = self
-            .path_request(http::Method::HEAD, "archive", path)
-            .await?;
-        match self
-            .client
-            .send(
-                &contree_proto::ops::CHECK_IMAGE_ARCHIVE,
-                req,
-                &format!("checking {path} in image {uuid}"),
-            )
-            .await
-        {
+        let uuid = self.path_uuid(path).await?;
+        let action = format!("checking {path} in image {uuid}");
+        match api::check_archive(&self.client, &uuid, path, &action).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             // 422: exists but is neither a regular file nor a directory.
@@ -127,14 +104,9 @@ impl Image {
     }
 
     async fn download_stream(&self, path: &str) -> Result<BoxStream<Bytes>> {
-        let (uuid, req) = self
-            .path_request(http::Method::GET, "download", path)
-            .await?;
+        let uuid = self.path_uuid(path).await?;
         let action = format!("downloading {path} from image {uuid}");
-        let resp = self
-            .client
-            .send_streaming(&contree_proto::ops::INSPECT_IMAGE_DOWNLOAD, req, &action)
-            .await?;
+        let resp = api::download(&self.client, &uuid, path, &action).await?;
         Ok(resp
             .into_body()
             .map_err(move |e| Error::transport(action.clone(), e))
@@ -230,14 +202,9 @@ impl Image {
 
     /// A tar archive of a file or directory (a directory becomes the archive root).
     pub async fn archive(&self, path: &str) -> Result<Archive> {
-        let (uuid, req) = self
-            .path_request(http::Method::GET, "archive", path)
-            .await?;
+        let uuid = self.path_uuid(path).await?;
         let action = format!("archiving {path} from image {uuid}");
-        let resp = self
-            .client
-            .send_streaming(&contree_proto::ops::INSPECT_IMAGE_ARCHIVE, req, &action)
-            .await?;
+        let resp = api::archive(&self.client, &uuid, path, &action).await?;
         Ok(Archive {
             stream: resp
                 .into_body()

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{OperationInfo, wait_terminal};
+use contree_proto::types;
+
 use crate::client::Contree;
 use crate::error::Result;
 use crate::run::RunOutput;
 use crate::run::{Finisher, RunEvent, run_events};
 use crate::util::BoxStream;
-use crate::wire;
 
 struct HandleInner {
     client: Contree,
@@ -111,7 +112,7 @@ impl RunHandle {
     }
 
     /// Builds (once) the output from the terminal operation and advances the session.
-    pub(crate) async fn finish(&self, op: &wire::WireOperation) -> Result<RunOutput> {
+    pub(crate) async fn finish(&self, op: &types::OperationResponse) -> Result<RunOutput> {
         let mut guard = self.inner.finish.lock().await;
         if let Some(out) = &guard.1 {
             return Ok(out.clone());

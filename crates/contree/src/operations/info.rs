@@ -1,98 +1,26 @@
 //! What an operation is: its status, kind and [`OperationInfo`].
 
-use std::fmt;
 use std::time::Duration;
 
-use crate::wire;
+use contree_proto::types;
 
-/// The lifecycle state of an operation.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum OperationStatus {
-    /// Queued.
-    Pending,
-    /// A worker holds it; the VM is starting.
-    Assigned,
-    /// Running.
-    Executing,
-    /// The VM ran to completion (this does not mean exit code 0).
-    Success,
-    /// A VM-level failure (image missing, OOM, scheduler, ...).
-    Failed,
-    /// Cancelled on request.
-    Cancelled,
-    /// A status this SDK does not know yet.
-    Unknown(String),
-}
+/// An operation's status: `contree-proto`'s enum (decoded case-insensitively; values this
+/// version does not know are kept as `Unknown`). [`is_terminal`](OperationStatus::is_terminal)
+/// says whether it has ended.
+///
+/// ```
+/// use contree::OperationStatus;
+/// assert!(OperationStatus::Success.is_terminal());
+/// assert_eq!(OperationStatus::from("failed"), OperationStatus::Failed);
+/// ```
+pub use contree_proto::types::OperationStatus;
 
-impl OperationStatus {
-    pub(crate) fn parse(s: &str) -> Self {
-        match s.to_ascii_uppercase().as_str() {
-            "PENDING" => Self::Pending,
-            "ASSIGNED" => Self::Assigned,
-            "EXECUTING" => Self::Executing,
-            "SUCCESS" => Self::Success,
-            "FAILED" => Self::Failed,
-            "CANCELLED" => Self::Cancelled,
-            _ => Self::Unknown(s.to_string()),
-        }
-    }
-
-    /// The wire name (`PENDING`, `SUCCESS`, ...).
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Assigned => "ASSIGNED",
-            Self::Executing => "EXECUTING",
-            Self::Success => "SUCCESS",
-            Self::Failed => "FAILED",
-            Self::Cancelled => "CANCELLED",
-            Self::Unknown(s) => s,
-        }
-    }
-
-    /// Whether the operation is over (`Success`, `Failed` or `Cancelled`).
-    pub fn is_terminal(&self) -> bool {
-        matches!(self, Self::Success | Self::Failed | Self::Cancelled)
-    }
-}
-
-impl fmt::Display for OperationStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What an operation does.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum OperationKind {
-    /// A run (`POST /instances`).
-    Instance,
-    /// An image import.
-    ImageImport,
-    /// A kind this SDK does not know yet.
-    Unknown(String),
-}
-
-impl OperationKind {
-    fn parse(s: &str) -> Self {
-        match s {
-            "instance" => Self::Instance,
-            "image_import" => Self::ImageImport,
-            other => Self::Unknown(other.to_string()),
-        }
-    }
-
-    /// The wire name (`instance`, `image_import`).
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Instance => "instance",
-            Self::ImageImport => "image_import",
-            Self::Unknown(s) => s,
-        }
-    }
-}
+/// An operation's kind: `contree-proto`'s enum.
+///
+/// ```
+/// assert_eq!(contree::OperationKind::Instance.as_str(), "instance");
+/// ```
+pub use contree_proto::types::OperationKind;
 
 /// The state of an operation, as `GET /operations/{id}` (or the list) reports it.
 ///
@@ -126,20 +54,44 @@ pub struct OperationInfo {
 }
 
 impl OperationInfo {
-    pub(crate) fn from_wire(fallback_id: &str, op: &wire::WireOperation) -> Self {
+    pub(crate) fn from_response(fallback_id: &str, op: &types::OperationResponse) -> Self {
         OperationInfo {
-            id: op.uuid.clone().unwrap_or_else(|| fallback_id.to_string()),
-            kind: op.kind.as_deref().map(OperationKind::parse),
-            status: OperationStatus::parse(op.status.as_deref().unwrap_or("")),
+            id: op
+                .uuid
+                .map_or_else(|| fallback_id.to_string(), |u| u.to_string()),
+            kind: op.kind.clone(),
+            status: status_of(op.status.as_ref()),
             error: op.error.clone(),
             created_at: op.created_at.clone(),
-            duration: op
-                .duration
-                .filter(|d| d.is_finite() && *d >= 0.0)
-                .map(Duration::from_secs_f64),
+            duration: secs(op.duration),
             image_size: op.image_size,
-            image: op.image_uuid.clone(),
-            result_image: op.result_image(),
+            image: op.image_uuid.map(|u| u.to_string()),
+            result_image: op.result_image().map(|u| u.to_string()),
         }
     }
+
+    pub(crate) fn from_summary(op: types::OperationSummary) -> Self {
+        OperationInfo {
+            id: op.uuid.map(|u| u.to_string()).unwrap_or_default(),
+            kind: op.kind,
+            status: status_of(op.status.as_ref()),
+            error: op.error,
+            created_at: op.created_at,
+            duration: secs(op.duration),
+            image_size: op.image_size,
+            image: op.image_uuid.map(|u| u.to_string()),
+            result_image: op.result_image_uuid.map(|u| u.to_string()),
+        }
+    }
+}
+
+/// A missing status is `Unknown("")`.
+fn status_of(s: Option<&OperationStatus>) -> OperationStatus {
+    s.cloned()
+        .unwrap_or_else(|| OperationStatus::Unknown(String::new()))
+}
+
+fn secs(d: Option<f64>) -> Option<Duration> {
+    d.filter(|d| d.is_finite() && *d >= 0.0)
+        .map(Duration::from_secs_f64)
 }

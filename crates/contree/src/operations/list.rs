@@ -4,11 +4,12 @@ use std::future::IntoFuture;
 use std::time::SystemTime;
 
 use super::{OperationInfo, OperationKind, OperationStatus};
-use crate::api::{Query, request};
+use contree_proto::requests;
+
+use crate::api;
 use crate::client::Contree;
 use crate::error::Result;
 use crate::util::{BoxFuture, BoxStream, TimeFilter, paginate};
-use crate::wire;
 
 /// Lists operations: await for one page, or [`stream`](ListOperations::stream) all.
 ///
@@ -74,40 +75,26 @@ impl ListOperations {
         self
     }
 
-    fn query(&self, offset: u64, limit: u32, now: SystemTime) -> Query {
-        let mut q = Query::new();
-        q.push("limit", limit).push("offset", offset);
-        q.opt(
-            "status",
-            self.status.as_ref().map(|s| s.as_str().to_string()),
-        )
-        .opt("kind", self.kind.as_ref().map(|k| k.as_str().to_string()))
-        .opt(
-            "since",
-            self.since
-                .as_ref()
-                .map(|s| crate::util::rfc3339(resolve(s, now))),
-        )
-        .opt(
-            "until",
-            self.until
-                .as_ref()
-                .map(|s| crate::util::rfc3339(resolve(s, now))),
-        );
+    fn query(&self, offset: u64, limit: u32, now: SystemTime) -> requests::ListOperations {
+        let mut q = requests::ListOperations::new();
+        q.limit = Some(i64::from(limit));
+        q.offset = Some(i64::try_from(offset).unwrap_or(i64::MAX));
+        q.status = self.status.clone();
+        q.kind = self.kind.clone();
+        q.since = self
+            .since
+            .as_ref()
+            .map(|s| crate::util::rfc3339(resolve(s, now)));
+        q.until = self
+            .until
+            .as_ref()
+            .map(|s| crate::util::rfc3339(resolve(s, now)));
         q
     }
 
-    async fn page(client: &Contree, q: &Query) -> Result<Vec<OperationInfo>> {
-        let req = request(http::Method::GET, "/operations".into(), q);
-        let action = "listing operations";
-        let resp = client
-            .send(&contree_proto::ops::LIST_OPERATIONS, req, action)
-            .await?;
-        let list: Vec<wire::WireOperation> = wire::decode(action, resp.body())?;
-        Ok(list
-            .iter()
-            .map(|o| OperationInfo::from_wire("", o))
-            .collect())
+    async fn page(client: &Contree, q: &requests::ListOperations) -> Result<Vec<OperationInfo>> {
+        let list = api::list_operations(client, q).await?;
+        Ok(list.into_iter().map(OperationInfo::from_summary).collect())
     }
 
     /// Every matching operation, fetching pages as the stream is polled.

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
+use contree_proto::types;
+
 use crate::client::Contree;
 use crate::error::{Error, Inner, Result};
 use crate::events::{Event, Follow, follow_events};
 use crate::run::Finisher;
 use crate::run::RunOutput;
 use crate::util::{BoxFuture, BoxStream};
-use crate::wire;
 
 /// The operations manager: `contree.operations()`.
 ///
@@ -52,7 +53,7 @@ impl Operations {
     /// The current state of an operation.
     pub async fn get(&self, id: &str) -> Result<OperationInfo> {
         let (op, _) = crate::api::get_operation(&self.client, id).await?;
-        Ok(OperationInfo::from_wire(id, &op))
+        Ok(OperationInfo::from_response(id, &op))
     }
 
     /// Lists operations, newest filters first: await for one page, or
@@ -103,7 +104,7 @@ impl Operations {
     /// [`Timeout`](crate::ErrorKind::Timeout) error, leaving the operation running.
     pub async fn wait(&self, id: &str, deadline: Duration) -> Result<OperationInfo> {
         let op = wait_terminal(&self.client, id, deadline).await?;
-        Ok(OperationInfo::from_wire(id, &op))
+        Ok(OperationInfo::from_response(id, &op))
     }
 
     /// Waits for every run; results in the order of `handles`.
@@ -136,7 +137,7 @@ pub(crate) async fn wait_terminal(
     client: &Contree,
     op_id: &str,
     deadline: Duration,
-) -> Result<wire::WireOperation> {
+) -> Result<types::OperationResponse> {
     let fut = async {
         let mut events = follow_events(client, op_id, Follow::default());
         while let Some(ev) = events.next().await {

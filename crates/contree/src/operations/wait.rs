@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
+use contree_proto::types;
+
 use crate::api::{cancel_operation, get_operation};
 use crate::client::Contree;
 use crate::error::{Error, Inner, Result};
-use crate::wire;
 
 /// Waits until the operation is terminal and returns its final state, giving up (and
 /// asking the server to cancel it) after `deadline`.
@@ -16,7 +17,7 @@ pub(crate) async fn wait_operation(
     op_id: &str,
     deadline: Duration,
     follow_events: bool,
-) -> Result<wire::WireOperation> {
+) -> Result<types::OperationResponse> {
     match tokio::time::timeout(deadline, wait_inner(client, op_id, follow_events)).await {
         Ok(r) => r,
         Err(_) => {
@@ -39,7 +40,7 @@ async fn wait_inner(
     client: &Contree,
     op_id: &str,
     follow_events: bool,
-) -> Result<wire::WireOperation> {
+) -> Result<types::OperationResponse> {
     if follow_events {
         match follow_to_completion(client, op_id).await {
             Ok(()) => {}
@@ -69,12 +70,8 @@ async fn follow_to_completion(client: &Contree, op_id: &str) -> Result<()> {
     while let Some(ev) = events.next().await {
         let ev = ev.map_err(|e| Error::transport(format!("following operation {op_id}"), e))?;
         // A server that names no SSE event still carries the type in the JSON.
-        let unnamed_completion = ev.event.is_empty()
-            && serde_json::from_str::<wire::WireEvent>(&ev.data)
-                .ok()
-                .and_then(|e| e.kind)
-                .as_deref()
-                == Some("completion");
+        let unnamed_completion =
+            ev.event.is_empty() && crate::Event::from_json("", &ev.data).is_completion();
         if unnamed_completion {
             break;
         }
@@ -84,7 +81,7 @@ async fn follow_to_completion(client: &Contree, op_id: &str) -> Result<()> {
 
 /// Polls `GET /operations/{id}` until terminal: immediately first, then with a growing
 /// interval (0.2 s to 5 s), honouring the server's `Retry-After` hint.
-async fn poll_until_terminal(client: &Contree, op_id: &str) -> Result<wire::WireOperation> {
+async fn poll_until_terminal(client: &Contree, op_id: &str) -> Result<types::OperationResponse> {
     let mut interval = Duration::from_millis(200);
     loop {
         let (op, retry_after) = get_operation(client, op_id).await?;
@@ -100,18 +97,20 @@ async fn poll_until_terminal(client: &Contree, op_id: &str) -> Result<wire::Wire
 }
 
 /// Turns FAILED and CANCELLED into errors.
-pub(crate) fn check_terminal(op: &wire::WireOperation, op_id: &str) -> Result<()> {
-    match op.status_upper().as_str() {
-        "SUCCESS" => Ok(()),
-        "CANCELLED" => Err(Error::new(Inner::OperationCancelled {
+pub(crate) fn check_terminal(op: &types::OperationResponse, op_id: &str) -> Result<()> {
+    match op.status.as_ref() {
+        Some(types::OperationStatus::Success) => Ok(()),
+        Some(types::OperationStatus::Cancelled) => Err(Error::new(Inner::OperationCancelled {
             operation_id: op_id.to_string(),
         })),
         other => Err(Error::new(Inner::OperationFailed {
             operation_id: op_id.to_string(),
-            message: op
-                .error
-                .clone()
-                .unwrap_or_else(|| format!("status {other}, no error message")),
+            message: op.error.clone().unwrap_or_else(|| {
+                format!(
+                    "status {}, no error message",
+                    other.map_or("", |s| s.as_str()).to_ascii_uppercase()
+                )
+            }),
         })),
     }
 }

@@ -4,17 +4,16 @@ use std::collections::BTreeMap;
 use std::future::IntoFuture;
 
 use bytes::Bytes;
-use serde::Serialize;
 
 use super::Process;
-use super::pipes::StdinBody;
-use crate::api::{Query, json_request, request, seg};
+use contree_proto::types;
+
+use crate::api;
 use crate::client::Contree;
 use crate::error::{Error, Result};
 use crate::events::ExitStatus;
 use crate::operations::RunHandle;
 use crate::util::BoxFuture;
-use crate::wire;
 
 impl RunHandle {
     /// Runs a command inside this run's VM while it is running (a subprocess, spid 2+).
@@ -25,25 +24,6 @@ impl RunHandle {
             command.into(),
         )
     }
-}
-
-#[derive(Serialize)]
-struct ExecBody {
-    command: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    args: Vec<String>,
-    shell: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    env: Option<BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cwd: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gid: Option<u32>,
-    stdin: StdinBody,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    truncate_output_at: Option<u64>,
 }
 
 /// A command to run inside a running VM (`POST /operations/{id}/subprocesses`): build it
@@ -160,42 +140,25 @@ impl Exec {
                 "cwd `{cwd}` must be an absolute path"
             )));
         }
-        let enc = wire::WireStdin::encode(&self.stdin);
-        let body = ExecBody {
-            command: self.command.clone(),
-            args: self.args.clone(),
-            shell: self.shell,
-            env: self.env.clone(),
-            cwd: self.cwd.clone(),
-            uid: self.uid,
-            gid: self.gid,
-            stdin: StdinBody {
-                value: enc.value,
-                encoding: enc.encoding,
-                close: !keep_open,
-            },
-            truncate_output_at: self.truncate_output_at,
-        };
-        let req = json_request(
-            http::Method::POST,
-            format!("/operations/{}/subprocesses", seg(&self.op_id)),
-            &Query::new(),
-            &body,
-        )?;
+        let mut spec = types::ExecSpec::new(self.command.as_str());
+        spec.args = (!self.args.is_empty()).then(|| self.args.clone());
+        spec.shell = Some(self.shell);
+        if let Some(env) = &self.env {
+            spec.env = contree_proto::Nullable::Value(env.clone());
+        }
+        spec.cwd = self.cwd.clone();
+        spec.uid = self.uid.map(i64::from);
+        spec.gid = self.gid.map(i64::from);
+        spec.stdin = Some(types::ClosableStreamRepr::from_bytes(
+            &self.stdin,
+            !keep_open,
+        ));
+        spec.truncate_output_at = self
+            .truncate_output_at
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         let action = format!("starting a subprocess in operation {}", self.op_id);
         // Not replayed after a 504 (the subprocess may have started).
-        let resp = self
-            .client
-            .send(
-                &contree_proto::ops::OPERATION_SUBPROCESS_CREATE,
-                req,
-                &action,
-            )
-            .await?;
-        let s: contree_proto::types::OperationSubprocessCreateCreatedBody =
-            wire::decode(&action, resp.body())?;
-        u64::try_from(s.spid)
-            .map_err(|_| Error::decode(&action, format!("negative spid {} in the answer", s.spid)))
+        api::create_subprocess(&self.client, &self.op_id, spec, &action).await
     }
 
     /// Starts the subprocess with stdin kept open and returns its [`Process`].
@@ -208,22 +171,13 @@ impl Exec {
         let spid = self.create(false).await?;
         let process = Process::start(self.client.clone(), self.op_id.clone(), spid, None);
         let status = process.wait().await?;
-        let req = request(
-            http::Method::GET,
-            format!("/operations/{}/subprocesses/{spid}", seg(&self.op_id)),
-            &Query::new(),
-        );
         let action = format!("reading spid {spid} of operation {}", self.op_id);
-        let resp = self
-            .client
-            .send(&contree_proto::ops::OPERATION_SUBPROCESS, req, &action)
-            .await?;
-        let res: wire::WireInstanceResult = wire::decode(&action, resp.body())?;
+        let res = api::get_subprocess(&self.client, &self.op_id, spid, &action).await?;
         Ok(ExecOutput {
             spid,
             status,
-            stdout: res.stdout.map(|s| s.bytes()).unwrap_or_default(),
-            stderr: res.stderr.map(|s| s.bytes()).unwrap_or_default(),
+            stdout: res.stdout.map(|s| s.to_bytes().into()).unwrap_or_default(),
+            stderr: res.stderr.map(|s| s.to_bytes().into()).unwrap_or_default(),
         })
     }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
-use crate::api::{Query, request, seg};
+use crate::api;
 use crate::client::Contree;
 use crate::error::{Error, Inner, Result};
 use crate::events::{EventKind, ExitStatus, Follow, follow_events};
@@ -197,29 +197,13 @@ impl Process {
     /// Sends `signal` to the process (its process group). Killing spid 1 ends the run.
     pub async fn kill(&self, signal: Signal) -> Result<()> {
         wait_registered(&self.state).await?;
-        let mut q = Query::new();
-        q.push("signal", signal.wire());
-        let req = request(
-            http::Method::DELETE,
-            format!(
-                "/operations/{}/subprocesses/{}",
-                seg(&self.op_id),
-                self.spid
-            ),
-            &q,
+        let action = format!(
+            "sending {} to spid {} of operation {}",
+            signal.wire(),
+            self.spid,
+            self.op_id
         );
-        self.client
-            .send(
-                &contree_proto::ops::OPERATION_SUBPROCESS_KILL,
-                req,
-                &format!(
-                    "sending {} to spid {} of operation {}",
-                    signal.wire(),
-                    self.spid,
-                    self.op_id
-                ),
-            )
-            .await?;
+        api::kill_subprocess(&self.client, &self.op_id, self.spid, signal.wire(), &action).await?;
         Ok(())
     }
 

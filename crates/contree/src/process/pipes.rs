@@ -5,16 +5,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, watch};
 
 use super::{ProcState, process_error, wait_registered};
-use crate::api::{Query, json_request, seg};
+use crate::api;
 use crate::client::Contree;
 use crate::error::{Error, Result};
 use crate::util::BoxFuture;
-use crate::wire;
 
 /// What the pump sends a reader: a chunk, or why the output cannot be followed further.
 pub(crate) type Chunk = std::result::Result<Bytes, String>;
@@ -84,13 +82,6 @@ impl futures_core::Stream for OutputReader {
     }
 }
 
-#[derive(Serialize)]
-pub(crate) struct StdinBody {
-    pub(crate) value: String,
-    pub(crate) encoding: &'static str,
-    pub(crate) close: bool,
-}
-
 async fn post_stdin(
     client: Contree,
     op_id: String,
@@ -100,29 +91,10 @@ async fn post_stdin(
     close: bool,
 ) -> Result<()> {
     wait_registered(&state).await?;
-    let enc = wire::WireStdin::encode(&data);
-    let body = StdinBody {
-        value: enc.value,
-        encoding: enc.encoding,
-        close,
-    };
-    let req = json_request(
-        http::Method::POST,
-        format!("/operations/{}/subprocesses/{spid}/stdin", seg(&op_id)),
-        &Query::new(),
-        &body,
-    )?;
     let action = format!("writing stdin of spid {spid} in operation {op_id}");
     // A POST: the transport never replays it after it may have reached the server (so a
     // 504 is reported, not retried: the chunk may or may not have been written).
-    match client
-        .send(
-            &contree_proto::ops::OPERATION_SUBPROCESS_STDIN,
-            req,
-            &action,
-        )
-        .await
-    {
+    match api::subprocess_stdin(&client, &op_id, spid, &data, close, &action).await {
         Ok(_) => Ok(()),
         Err(e) if e.status() == Some(http::StatusCode::GATEWAY_TIMEOUT) => {
             Err(process_error(format!(

@@ -25,7 +25,9 @@ use futures_util::StreamExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tracing::Instrument as _;
 
-use crate::api::{Query, json_request};
+use contree_proto::types;
+
+use crate::api;
 use crate::client::Contree;
 use crate::error::{Error, Result};
 use crate::image::Image;
@@ -35,7 +37,6 @@ use crate::process::Process;
 use crate::session::Session;
 use crate::util::BoxFuture;
 use crate::util::BoxStream;
-use crate::wire;
 use spec::{RunSpec, Stdin};
 use upload::prepare_files;
 
@@ -312,12 +313,12 @@ impl Run {
         let files = prepare_files(&client, &spec.files).await?;
         let stdin = match &spec.stdin {
             None => None,
-            Some(Stdin::Bytes(b)) => Some(wire::WireStdin::encode(b)),
+            Some(Stdin::Bytes(b)) => Some(b.to_vec()),
             Some(Stdin::File(p)) => {
                 let data = tokio::fs::read(p)
                     .await
                     .map_err(|e| Error::io("reading stdin from", p.clone(), e))?;
-                Some(wire::WireStdin::encode(&data))
+                Some(data)
             }
             Some(Stdin::Reader(r)) => {
                 let mut guard = r.lock().await;
@@ -331,7 +332,7 @@ impl Run {
                     .read_to_end(&mut data)
                     .await
                     .map_err(|e| Error::io("reading stdin from", "<reader>", e))?;
-                Some(wire::WireStdin::encode(&data))
+                Some(data)
             }
         };
         let timeout = self.server_timeout();
@@ -340,49 +341,50 @@ impl Run {
         {
             tracing::warn!("{msg}");
         }
-        let stdin = if keep_stdin_open {
-            let mut w = stdin.unwrap_or_else(|| wire::WireStdin::encode(b""));
-            w.close = false;
-            Some(w)
-        } else {
-            stdin
+        // Stdin is closed after its bytes unless the run keeps it open for a `Process`.
+        let stdin = match (stdin, keep_stdin_open) {
+            (None, false) => None,
+            (data, keep) => Some(types::ClosableStreamRepr::from_bytes(
+                data.as_deref().unwrap_or_default(),
+                !keep,
+            )),
         };
-        let body = wire::WireSpawn {
-            command: spec.command.clone(),
-            image: image.spawn_ref(),
-            args: spec.args.clone(),
-            shell: spec.shell,
-            env: spec.env.clone(),
-            cwd: spec.cwd.clone(),
-            uid: spec.uid,
-            gid: spec.gid,
-            hostname: spec.hostname.clone(),
-            stdin,
-            timeout: timeout.as_secs().max(1),
-            truncate_output_at: spec.truncate_output_at,
-            disposable: spec.disposable,
-            networking: spec.networking.map(|enabled| wire::WireEnabled { enabled }),
-            resources_limits: spec
-                .max_layer_bytes
-                .map(|max_layer_bytes| wire::WireLimits { max_layer_bytes }),
-            preserve_env: spec.preserve_env,
-            preserve_cwd: spec.preserve_cwd,
-            files,
-        };
-        let req = json_request(
-            http::Method::POST,
-            "/instances".into(),
-            &Query::new(),
-            &body,
-        )?;
+        let spawn_ref = image.spawn_ref();
+        let source: types::ImageSource = serde_json::from_value(serde_json::Value::String(
+            spawn_ref.clone(),
+        ))
+        .map_err(|_| {
+            Error::invalid(format!(
+                "`{spawn_ref}` is neither an image UUID nor a tag; use images().use_tag() for tags"
+            ))
+        })?;
+        let mut body = types::InstanceSpawnRequest::new(spec.command.as_str(), source);
+        body.args = (!spec.args.is_empty()).then(|| spec.args.clone());
+        body.shell = Some(spec.shell);
+        if let Some(env) = &spec.env {
+            body.env = contree_proto::Nullable::Value(env.clone());
+        }
+        body.cwd = spec.cwd.clone();
+        body.uid = spec.uid.map(i64::from);
+        body.gid = spec.gid.map(i64::from);
+        body.hostname = spec.hostname.clone();
+        body.stdin = stdin;
+        body.timeout = Some(i64::try_from(timeout.as_secs().max(1)).unwrap_or(i64::MAX));
+        body.truncate_output_at = spec.truncate_output_at.map(to_i64);
+        body.disposable = Some(spec.disposable);
+        body.networking = spec.networking.map(|enabled| types::InstanceNetworking {
+            enabled: Some(enabled),
+        });
+        body.resources_limits = spec
+            .max_layer_bytes
+            .map(|max| types::InstanceResourcesLimits {
+                max_layer_bytes: Some(to_i64(max)),
+            });
+        body.preserve_env = spec.preserve_env.then_some(true);
+        body.preserve_cwd = spec.preserve_cwd.then_some(true);
+        body.files = (!files.is_empty()).then_some(files);
         let action = format!("starting `{}` on {image}", short(&spec.command));
-        let resp = client
-            .send(&contree_proto::ops::SPAWN_INSTANCE, req, &action)
-            .await?;
-        let spawned: wire::WireUuid = wire::decode(&action, resp.body())?;
-        let op_id = spawned
-            .uuid
-            .ok_or_else(|| Error::decode(&action, "no operation uuid in the answer"))?;
+        let op_id = api::spawn(&client, body, &action).await?;
         tracing::Span::current().record("operation_id", op_id.as_str());
         tracing::debug!(operation_id = %op_id, "run spawned");
         Ok(op_id)
@@ -394,7 +396,7 @@ impl Run {
         &self,
         image: &Image,
         op_id: &str,
-        op: &wire::WireOperation,
+        op: &types::OperationResponse,
     ) -> Result<RunOutput> {
         let client = &self.client;
         let spec = &self.spec;
@@ -421,6 +423,10 @@ impl IntoFuture for Run {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.execute())
     }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 pub(crate) fn short(s: &str) -> Cow<'_, str> {

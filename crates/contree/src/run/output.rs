@@ -8,10 +8,11 @@ use bytes::Bytes;
 
 use super::short;
 use super::spec::RunSpec;
+use contree_proto::types;
+
 use crate::client::Contree;
 use crate::error::{Error, Inner, Result};
 use crate::image::{Image, ImageRef};
-use crate::wire;
 
 /// CPU, memory and cost figures of a run, as far as the server reported them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,20 +86,46 @@ impl fmt::Debug for RunOutput {
     }
 }
 
+/// The instance metadata of an operation (`None` for an import, or when absent).
+fn instance_metadata(op: &types::OperationResponse) -> Option<&types::OperationInstanceMetadata> {
+    match &op.metadata {
+        Some(types::OperationMetadata::Instance(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// The image a run started from as its metadata records it (`tag:…` or a UUID).
+fn metadata_image(image: &types::ImageSource) -> String {
+    match image {
+        types::ImageSource::Uuid(u) => u.to_string(),
+        types::ImageSource::Tag(t) => t.0.clone(),
+        #[allow(unreachable_patterns)]
+        _ => String::new(),
+    }
+}
+
+/// The source image's UUID, when the metadata records one (not a `tag:`).
+fn metadata_image_uuid(image: &types::ImageSource) -> Option<String> {
+    match image {
+        types::ImageSource::Uuid(u) => Some(u.to_string()),
+        _ => None,
+    }
+}
+
 impl RunOutput {
     pub(crate) fn from_operation(
         client: &Contree,
         source: &Image,
         op_id: &str,
-        op: &wire::WireOperation,
+        op: &types::OperationResponse,
         spec: &RunSpec,
     ) -> Result<Self> {
-        let md = op.instance_metadata()?.unwrap_or_default();
-        let res = md.result.unwrap_or_default();
+        let md = instance_metadata(op);
+        let res = md.and_then(|m| m.result.clone()).unwrap_or_default();
         let state = res.state.unwrap_or_default();
         let r = res.resources.unwrap_or_default();
-        let stdout = res.stdout.unwrap_or_default();
-        let stderr = res.stderr.unwrap_or_default();
+        let stdout = res.stdout.as_ref();
+        let stderr = res.stderr.as_ref();
         let signal = state
             .signal
             .filter(|s| *s > 0)
@@ -109,15 +136,15 @@ impl RunOutput {
             .unwrap_or(-1);
         let source_uuid = op
             .image_uuid
-            .clone()
-            .or(md.image.filter(|i| !i.starts_with("tag:")))
+            .map(|u| u.to_string())
+            .or_else(|| md.and_then(|m| metadata_image_uuid(&m.image)))
             .or_else(|| source.uuid().map(str::to_string));
         let image = if spec.disposable {
             None
         } else {
             op.result_image().map(|uuid| Image {
                 client: client.clone(),
-                reference: ImageRef::Uuid(uuid),
+                reference: ImageRef::Uuid(uuid.to_string()),
                 tag: op.result.as_ref().and_then(|r| r.tag.clone()),
                 created_at: None,
                 parent: source_uuid.clone(),
@@ -130,10 +157,14 @@ impl RunOutput {
             exit_code,
             signal,
             timed_out: state.timed_out.unwrap_or(false),
-            stdout_truncated: stdout.truncated.unwrap_or(false),
-            stderr_truncated: stderr.truncated.unwrap_or(false),
-            stdout: stdout.bytes(),
-            stderr: stderr.bytes(),
+            stdout_truncated: stdout.and_then(|s| s.truncated).unwrap_or(false),
+            stderr_truncated: stderr.and_then(|s| s.truncated).unwrap_or(false),
+            stdout: stdout
+                .map(|s| Bytes::from(s.to_bytes()))
+                .unwrap_or_default(),
+            stderr: stderr
+                .map(|s| Bytes::from(s.to_bytes()))
+                .unwrap_or_default(),
             duration: secs(op.duration).or_else(|| secs(r.elapsed_time)),
             resources: Resources {
                 elapsed: secs(r.elapsed_time),
@@ -155,15 +186,19 @@ impl RunOutput {
     pub(crate) fn from_bare_operation(
         client: &Contree,
         op_id: &str,
-        op: &wire::WireOperation,
+        op: &types::OperationResponse,
     ) -> Result<Self> {
-        let md = op.instance_metadata()?.unwrap_or_default();
+        let md = instance_metadata(op);
         let spec = RunSpec {
-            command: md.command.clone().unwrap_or_default(),
-            disposable: md.disposable.unwrap_or(false),
+            command: md.map(|m| m.command.clone()).unwrap_or_default(),
+            disposable: md.and_then(|m| m.disposable).unwrap_or(false),
             ..Default::default()
         };
-        let source = op.image_uuid.clone().or(md.image).unwrap_or_default();
+        let source = op
+            .image_uuid
+            .map(|u| u.to_string())
+            .or_else(|| md.map(|m| metadata_image(&m.image)))
+            .unwrap_or_default();
         let source = Image::from_ref(client.clone(), ImageRef::Uuid(source));
         Self::from_operation(client, &source, op_id, op, &spec)
     }

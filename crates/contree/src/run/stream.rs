@@ -6,6 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 
+use contree_proto::types;
+
 use crate::client::Contree;
 use crate::error::Result;
 use crate::events::{Completion, Event, EventKind, ExitStatus, Follow, Truncation, follow_events};
@@ -13,7 +15,6 @@ use crate::image::Image;
 use crate::operations::RunHandle;
 use crate::run::{Run, RunOutput};
 use crate::util::BoxStream;
-use crate::wire;
 
 /// One item of a streamed run ([`Run::stream`], [`RunHandle::events`]).
 ///
@@ -78,7 +79,7 @@ impl Finisher {
         &mut self,
         client: &Contree,
         op_id: &str,
-        op: &wire::WireOperation,
+        op: &types::OperationResponse,
     ) -> Result<RunOutput> {
         let out = match (&self.run, &self.image) {
             (Some(run), Some(image)) => run.finish_on(image, op_id, op).await,
@@ -100,7 +101,7 @@ impl Finisher {
 pub(crate) async fn terminal_operation(
     client: &Contree,
     op_id: &str,
-) -> Result<wire::WireOperation> {
+) -> Result<types::OperationResponse> {
     let mut delay = Duration::from_millis(100);
     loop {
         let (op, _) = crate::api::get_operation(client, op_id).await?;

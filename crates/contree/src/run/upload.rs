@@ -8,13 +8,13 @@ use super::{FileSource, FileSpec};
 use crate::client::Contree;
 use crate::error::{Error, Result};
 use crate::files::{UploadSource, UploadedFile};
-use crate::wire;
+use contree_proto::types;
 
 /// Uploads every distinct content once (bounded concurrency) and builds the spawn map.
 pub(crate) async fn prepare_files(
     client: &Contree,
     files: &[FileSpec],
-) -> Result<BTreeMap<String, wire::WireSpawnFile>> {
+) -> Result<BTreeMap<String, types::InstanceFile>> {
     let mut seen = std::collections::HashSet::new();
     for f in files {
         if !f.dest.starts_with('/') {
@@ -86,11 +86,16 @@ pub(crate) async fn prepare_files(
             .ok_or_else(|| Error::invalid("internal: an upload result is missing"))?;
         out.insert(
             f.dest.clone(),
-            wire::WireSpawnFile {
-                uuid: up.uuid().to_string(),
-                mode: format!("{:04o}", f.mode),
-                uid: f.uid,
-                gid: f.gid,
+            types::InstanceFile {
+                uuid: Some(up.uuid().parse().map_err(|_| {
+                    Error::decode(
+                        "uploading a run's files",
+                        format!("the upload answered `{}`, not a file UUID", up.uuid()),
+                    )
+                })?),
+                mode: Some(contree_proto::mode::format_mode(f.mode)),
+                uid: Some(i64::from(f.uid)),
+                gid: Some(i64::from(f.gid)),
             },
         );
     }
