@@ -33,6 +33,7 @@ mod connector;
 mod error;
 mod events;
 mod execute;
+mod response_body;
 pub mod retry;
 pub mod sse;
 mod transport;
