@@ -3,18 +3,20 @@
 //! Commands:
 //! - `cargo xtask test [-- <cargo test args>]`: starts the mock server binary, then runs every test
 //!   of the workspace (unit, integration, doc tests) against it.
-//! - `cargo xtask ci`: fmt check, clippy with warnings denied, codegen check, test, faults --quick, doc.
+//! - `cargo xtask ci`: fmt check, clippy with warnings denied, codegen check, test, faults --quick, fuzz-api, doc.
 //! - `cargo xtask codegen [--check] [--spec PATH]`: generate `contree-proto` from the OpenAPI spec.
 //! - `cargo xtask mock [ARGS]`: run the mock server in the foreground.
 //! - `cargo xtask bench [--quick]`: benchmarks (see the README).
 //! - `cargo xtask faults [--seeds N] [--quick]`: seeded fault schedules against the mock.
 //! - `cargo xtask fuzz [--time SECS] [TARGET ...]`: the cargo-fuzz targets (needs nightly;
 //!   says so plainly when it is missing).
+//! - `cargo xtask fuzz-api [-- ARGS]`: schemathesis against the mock (every operation of the spec).
 
 mod bench;
 mod codegen;
 mod faults;
 mod fuzz;
+mod fuzz_api;
 mod util;
 
 use std::process::ExitCode;
@@ -23,12 +25,13 @@ fn usage() -> &'static str {
     "usage: cargo xtask <command> [args]\n\
      commands:\n  \
        test [-- ARGS]            start the mock server and run every test\n  \
-       ci                        fmt, clippy, codegen --check, test, faults --quick, doc\n  \
+       ci                        fmt, clippy, codegen --check, test, faults --quick, fuzz-api, doc\n  \
        codegen [--check] [--spec PATH]\n                            generate contree-proto from the OpenAPI spec\n  \
        mock [ARGS]               run the mock server in the foreground\n  \
        bench [--quick]           run the benchmarks\n  \
        faults [--seeds N] [--quick]\n                            seeded fault schedules (default 1,000; quick 100)\n  \
-       fuzz [--time SECS] [TARGET ...]\n                            cargo-fuzz targets sse_decoder, auth_ini, json (needs nightly)\n"
+       fuzz [--time SECS] [TARGET ...]\n                            cargo-fuzz targets sse_decoder, auth_ini, json (needs nightly)\n  \
+       fuzz-api [-- ARGS]        schemathesis against the mock, with the spec-defect allow-list\n"
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(&rest),
         "faults" => faults::run_faults(&rest),
         "fuzz" => fuzz::run_fuzz(&rest),
+        "fuzz-api" => fuzz_api::run_fuzz(&rest),
         "-h" | "--help" | "help" => {
             print!("{}", usage());
             Ok(())

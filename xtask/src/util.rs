@@ -200,6 +200,8 @@ pub fn ci(_args: &[String]) -> Result<(), String> {
     crate::codegen::facade_paths::check(&root())?;
     test(&[])?;
     crate::faults::run_faults(&["--quick".to_string()])?;
+    // Schemathesis against the mock: every operation, bounded, with the spec-defect allow-list.
+    crate::fuzz_api::run_fuzz(&[])?;
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings");

@@ -100,8 +100,12 @@ fn parse_int(q: &Query, name: &str, default: i64, min: i64, max: i64) -> Result<
 
 fn page(q: &Query) -> Result<(usize, usize), Resp> {
     let limit = parse_int(q, "limit", 100, 1, 1000)?;
-    let offset = parse_int(q, "offset", 0, 0, i64::MAX)?;
-    Ok((limit as usize, offset as usize))
+    // The spec gives `offset` no maximum: any offset past the end is an empty page.
+    let offset = match q.get("offset") {
+        None => 0,
+        Some(v) => usize::try_from(uint_param(v, "offset")?).unwrap_or(usize::MAX),
+    };
+    Ok((limit as usize, offset))
 }
 
 fn time_window(q: &Query) -> Result<(Option<OffsetDateTime>, Option<OffsetDateTime>), Resp> {
@@ -123,45 +127,104 @@ fn in_window(t: OffsetDateTime, w: &(Option<OffsetDateTime>, Option<OffsetDateTi
     w.0.is_none_or(|s| t >= s) && w.1.is_none_or(|u| t <= u)
 }
 
-/// Parses a JSON request body into its proto type. `null` is accepted only at the keys the
-/// spec marks nullable (`nullable`, dotted paths; `*` matches any key, e.g. a `files` path):
-/// the generated types read `null` as "absent", which would hide a client that sends `null`
-/// instead of omitting a field.
+/// Parses a JSON request body into its proto type, as strictly as the spec reads:
+/// `null` only at the keys it marks nullable (`nullable`, dotted paths, `*` for any key) and
+/// arrays only where it declares them (`arrays`). The generated types read `null` as absent and
+/// accept a JSON array for a struct (serde's positional form), which would hide a client that
+/// sends either. Unknown keys stay allowed (the schemas allow additional properties).
 pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(
     ctx: &Ctx,
     nullable: &[&str],
+    arrays: &[&str],
 ) -> Result<T, Resp> {
     if ctx.body.is_empty() {
         return Err(bad("the request body is empty; send a JSON object"));
     }
     let v: Value =
         serde_json::from_slice(&ctx.body).map_err(|e| bad(format!("invalid request body: {e}")))?;
-    if let Some(field) = null_field(&v, "", nullable) {
-        return Err(bad(format!(
-            "`{field}` must not be null; omit it to use the default"
-        )));
+    let parsed =
+        serde_json::from_value::<T>(v.clone()).map_err(|e| match wide_integer(&v, "") {
+            Some((path, n)) => bad(format!(
+                "`{path}` is {n}, beyond the 64-bit integers this service accepts"
+            )),
+            None => bad(format!("invalid request body: {e}")),
+        })?;
+    let declared = |path: &str| {
+        // A key is declared when a value of no JSON type but float makes the body unparsable.
+        let mut probe = v.clone();
+        set_path(&mut probe, path, serde_json::json!(0.5));
+        serde_json::from_value::<T>(probe).is_err()
+    };
+    let mut odd = Vec::new();
+    odd_members(&v, "", &mut odd);
+    for (path, is_null) in odd {
+        let allowed = if is_null { nullable } else { arrays };
+        if allowed.iter().any(|n| path_matches(n, &path)) || !declared(&path) {
+            continue;
+        }
+        let what = if is_null {
+            "must not be null; omit it to use the default"
+        } else {
+            "must not be an array"
+        };
+        return Err(bad(format!("`{path}` {what}")));
     }
-    serde_json::from_value(v).map_err(|e| bad(format!("invalid request body: {e}")))
+    Ok(parsed)
 }
 
-/// The first object member that is `null` without being listed as nullable.
-fn null_field(v: &Value, at: &str, nullable: &[&str]) -> Option<String> {
-    let Value::Object(map) = v else { return None };
+/// Every object member (at any depth, not inside arrays) that is `null` (true) or an array.
+fn odd_members(v: &Value, at: &str, out: &mut Vec<(String, bool)>) {
+    let Value::Object(map) = v else { return };
     for (k, child) in map {
         let path = if at.is_empty() {
             k.clone()
         } else {
             format!("{at}.{k}")
         };
-        let allowed = nullable.iter().any(|n| path_matches(n, &path));
-        if child.is_null() && !allowed {
-            return Some(path);
-        }
-        if let Some(f) = null_field(child, &path, nullable) {
-            return Some(f);
+        match child {
+            Value::Null => out.push((path, true)),
+            Value::Array(_) => out.push((path, false)),
+            other => odd_members(other, &path, out),
         }
     }
-    None
+}
+
+/// The first integer-valued number outside `i64` (clients and fuzzers send them as floats).
+fn wide_integer(v: &Value, at: &str) -> Option<(String, String)> {
+    match v {
+        Value::Number(n) => {
+            let beyond_i64 = n.is_u64() && n.as_i64().is_none();
+            let integral_float = n.is_f64()
+                && n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18);
+            let wide = beyond_i64 || integral_float;
+            wide.then(|| (at.to_string(), n.to_string()))
+        }
+        Value::Object(map) => map.iter().find_map(|(k, c)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            wide_integer(c, &path)
+        }),
+        _ => None,
+    }
+}
+
+fn set_path(v: &mut Value, path: &str, new: Value) {
+    let mut cur = v;
+    let mut keys = path.split('.').peekable();
+    while let Some(k) = keys.next() {
+        let Some(next) = cur.as_object_mut().and_then(|m| m.get_mut(k)) else {
+            return;
+        };
+        if keys.peek().is_none() {
+            *next = new;
+            return;
+        }
+        cur = next;
+    }
 }
 
 fn path_matches(pattern: &str, path: &str) -> bool {
@@ -233,7 +296,7 @@ fn list_images(ctx: &Ctx) -> R {
 fn update_tag(ctx: &Ctx, id: &str) -> R {
     ctx.shared.require("set_image_tag")?;
     let uuid = parse_uuid(id, "image UUID", 400)?;
-    let body: UpdateImageTagBody = json_body(ctx, &[])?;
+    let body: UpdateImageTagBody = json_body(ctx, &[], &[])?;
     let tag = body
         .tag
         .strip_prefix("tag:")
@@ -278,7 +341,7 @@ fn delete_tag(ctx: &Ctx, id: &str) -> R {
 
 fn import_image(ctx: &Ctx) -> R {
     ctx.shared.require("import")?;
-    let body: ImageImportRequest = json_body(ctx, &["tag"])?;
+    let body: ImageImportRequest = json_body(ctx, &["tag"], &[])?;
     let tag = body.tag.clone().into_value();
     if body.registry.url.trim().is_empty() {
         return Err(bad("registry.url must not be empty"));
@@ -596,7 +659,7 @@ fn no_process(spid: &str, uuid: Uuid) -> Resp {
 }
 
 fn subprocess_create(ctx: &Ctx, id: &str) -> R {
-    let body: ExecSpec = json_body(ctx, EXEC_NULLABLE)?;
+    let body: ExecSpec = json_body(ctx, EXEC_NULLABLE, &["args"])?;
     let cwd = body.cwd.clone().unwrap_or_default();
     if !valid_cwd(&cwd) {
         return Err(bad(format!("cwd must be absolute or empty, got {cwd:?}")));
@@ -737,7 +800,7 @@ fn subprocess_kill(ctx: &Ctx, id: &str, raw_spid: &str) -> R {
 
 async fn subprocess_stdin(ctx: &Ctx, id: &str, raw_spid: &str) -> R {
     let spid_opt = spid_param(raw_spid)?;
-    let body: ClosableStreamRepr = json_body(ctx, &[])?;
+    let body: ClosableStreamRepr = json_body(ctx, &[], &[])?;
     let enc = body.encoding.as_ref().map_or("ascii", |e| e.as_str());
     let data = decode_stream(&body.value, Some(enc)).ok_or_else(|| {
         bad(format!(

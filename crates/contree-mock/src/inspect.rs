@@ -29,7 +29,12 @@ fn image_fs(ctx: &Ctx, id: &str) -> Result<(Uuid, Arc<Fs>), Resp> {
 fn path_param(ctx: &Ctx) -> Result<String, Resp> {
     match ctx.query.get("path") {
         Some(p) if !p.is_empty() => Ok(p.to_string()),
-        _ => Err(bad(
+        // An empty path is schema-valid and names nothing: not found, like any missing path.
+        Some(_) => Err(Resp::error(
+            404,
+            "the empty path names no file; use an absolute path (e.g. path=/etc/hosts)",
+        )),
+        None => Err(bad(
             "query parameter `path` is required (e.g. path=/etc/hosts)",
         )),
     }
@@ -49,7 +54,9 @@ pub(crate) fn find_by_tag(ctx: &Ctx) -> R {
     ctx.shared.require("list")?;
     let tag = match ctx.query.get("tag") {
         Some(t) if !t.is_empty() => t,
-        _ => {
+        // Schema-valid, and no image has the empty tag.
+        Some(_) => return Err(Resp::error(404, "no image has the empty tag")),
+        None => {
             return Err(bad(
                 "query parameter `tag` is required (e.g. tag=busybox:latest)",
             ));

@@ -298,7 +298,7 @@ fn spawn_echo(op: Uuid, m: &OperationInstanceMetadata) -> InstanceSpawnResponse 
 }
 
 pub(crate) fn spawn_instance(ctx: &Ctx) -> R {
-    let body: InstanceSpawnRequest = json_body(ctx, SPAWN_NULLABLE)?;
+    let body: InstanceSpawnRequest = json_body(ctx, SPAWN_NULLABLE, &["args"])?;
     check_permission(ctx, body.disposable.unwrap_or(false))?;
     let s = settings(ctx, &body)?;
     let (image, fs, files, image_env, image_cwd) = {

@@ -120,6 +120,26 @@ async fn null_for_a_field_the_spec_does_not_mark_nullable_is_a_400_naming_it() {
             "{e}"
         );
     }
+    // Unknown keys may be anything (the schemas allow additional properties), null included.
+    let r = c
+        .post_json(
+            "/instances",
+            spawn(json!({"x_extra": null, "y_extra": [1]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // A struct is an object: serde's positional array form is refused.
+    let r = c
+        .post_json("/instances", spawn(json!({"networking": [false]})))
+        .await;
+    let e = r.expect_error(400);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("`networking` must not be an array"),
+        "{e}"
+    );
     // `env` is nullable in the spec.
     let r = c.post_json("/instances", spawn(json!({"env": null}))).await;
     assert_eq!(r.status, 201, "{}", r.text());
@@ -194,6 +214,18 @@ async fn numbers_beyond_the_mock_widths_get_true_answers() {
         e["error"].as_str().unwrap().contains("0..=4294967295"),
         "{e}"
     );
+    let r = c
+        .post_json(
+            "/instances",
+            json!({"command": "true", "image": "tag:busybox:latest", "gid": 4.4e21}),
+        )
+        .await;
+    let e = r.expect_error(400);
+    assert!(e["error"].as_str().unwrap().contains("`gid` is"), "{e}");
+    assert!(e["error"].as_str().unwrap().contains("64-bit"), "{e}");
+    // An offset past any list is an empty page, however large.
+    let r = c.get("/files?offset=99999999999999999999999999").await;
+    assert_eq!(r.expect(200, "FilesListResponse")["files"], json!([]));
     let op = c.run("echo hi").await;
     c.wait(&op).await;
     for spid in ["4294967296", "99999999999999999999999"] {
