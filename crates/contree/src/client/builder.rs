@@ -49,6 +49,7 @@ pub struct ContreeBuilder {
     max_response_bytes: Option<usize>,
     default_run_timeout: Option<Duration>,
     wait_margin: Option<Duration>,
+    events_deadline: Option<Duration>,
     upload_concurrency: Option<usize>,
 }
 
@@ -175,6 +176,28 @@ impl ContreeBuilder {
     /// ```
     pub fn max_response_bytes(mut self, limit: usize) -> Self {
         self.max_response_bytes = Some(limit);
+        self
+    }
+
+    /// The overall deadline of event streams that no run bounds:
+    /// [`Operations::events`](crate::Operations::events) and `events_since`, and the
+    /// [`events`](crate::RunHandle::events) of runs re-attached by id. Past it such a stream
+    /// ends with an error of kind [`Timeout`](crate::ErrorKind::Timeout); the operation keeps
+    /// running. Default: the default run timeout plus the wait margin. A run's own stream
+    /// ([`Run::stream`](crate::Run::stream), the events of a started run) is bounded by that
+    /// run's wait deadline instead ([`Run::wait_deadline`](crate::Run::wait_deadline)).
+    ///
+    /// ```
+    /// let contree = contree::Contree::builder()
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .token("t")
+    ///     .events_deadline(std::time::Duration::from_secs(3600))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(contree.events_deadline().as_secs(), 3600);
+    /// ```
+    pub fn events_deadline(mut self, deadline: Duration) -> Self {
+        self.events_deadline = Some(deadline);
         self
     }
 
@@ -306,6 +329,7 @@ impl ContreeBuilder {
                 config: Config {
                     default_run_timeout: self.default_run_timeout.unwrap_or(DEFAULT_RUN_TIMEOUT),
                     wait_margin: self.wait_margin.unwrap_or(DEFAULT_WAIT_MARGIN),
+                    events_deadline: self.events_deadline,
                     upload_concurrency: self
                         .upload_concurrency
                         .unwrap_or(DEFAULT_UPLOAD_CONCURRENCY),

@@ -56,6 +56,8 @@ pub(crate) struct Inner {
 pub(crate) struct Config {
     pub default_run_timeout: Duration,
     pub wait_margin: Duration,
+    /// The overall deadline of event streams without a run to bound them.
+    pub events_deadline: Option<Duration>,
     pub upload_concurrency: usize,
 }
 
@@ -126,6 +128,15 @@ impl Contree {
     /// How much longer than a run's server-side timeout the client waits for it.
     pub fn wait_margin(&self) -> Duration {
         self.inner.config.wait_margin
+    }
+
+    /// The overall deadline of [`Operations::events`](crate::Operations::events) and of
+    /// the events of re-attached runs (see
+    /// [`ContreeBuilder::events_deadline`](crate::ContreeBuilder::events_deadline)).
+    pub fn events_deadline(&self) -> Duration {
+        let c = &self.inner.config;
+        c.events_deadline
+            .unwrap_or(c.default_run_timeout + c.wait_margin)
     }
 
     async fn permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {

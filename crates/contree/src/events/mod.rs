@@ -1,7 +1,9 @@
 //! Typed operation events ([`Event`]), decoded from the server's event log.
 
+mod deadline;
 mod follow;
 
+pub(crate) use deadline::with_deadline;
 pub(crate) use follow::{Follow, follow_events};
 
 use std::time::Duration;

@@ -69,6 +69,14 @@ impl RunHandle {
         &self.inner.client
     }
 
+    /// The overall deadline of this run's event stream: the run's wait deadline, or for a
+    /// re-attached run the client's events deadline.
+    pub(crate) fn events_deadline(&self) -> Duration {
+        self.inner
+            .deadline
+            .unwrap_or_else(|| self.inner.client.events_deadline())
+    }
+
     /// The operation id (keep it to re-attach later).
     pub fn operation_id(&self) -> &str {
         &self.inner.op_id
@@ -80,7 +88,10 @@ impl RunHandle {
     }
 
     /// The run's live output from the start, ending with the [`RunOutput`]
-    /// (see [`Run::stream`](crate::Run::stream)).
+    /// (see [`Run::stream`](crate::Run::stream)). Bounded by the run's wait deadline (its
+    /// server timeout plus the wait margin) or, for a run re-attached by id, by the client's
+    /// [`events_deadline`](crate::ContreeBuilder::events_deadline): past it the stream ends
+    /// with an error of kind [`Timeout`](crate::ErrorKind::Timeout).
     pub fn events(&self) -> BoxStream<RunEvent> {
         run_events(self.clone(), None, false)
     }

@@ -17,7 +17,7 @@ use contree_proto::types;
 
 use crate::client::Contree;
 use crate::error::{Error, Inner, Result};
-use crate::events::{Event, Follow, follow_events};
+use crate::events::{Event, Follow, follow_events, with_deadline};
 use crate::run::Finisher;
 use crate::run::RunOutput;
 use crate::util::{BoxFuture, BoxStream};
@@ -83,20 +83,46 @@ impl Operations {
 
     /// The operation's typed event log from the start, following it live until
     /// `completion` (resuming across dropped connections).
+    ///
+    /// The stream has an overall deadline, the client's
+    /// [`events_deadline`](crate::ContreeBuilder::events_deadline) (by default the default
+    /// run timeout plus the wait margin): past it, it ends with an error of kind
+    /// [`Timeout`](crate::ErrorKind::Timeout) and the operation keeps running. Choose the
+    /// deadline per call with [`events_with_deadline`](Self::events_with_deadline).
     pub fn events(&self, id: &str) -> BoxStream<Event> {
-        follow_events(&self.client, id, Follow::default())
+        self.events_with_deadline(id, None, self.client.events_deadline())
     }
 
     /// Like [`events`](Self::events), but only events after event id `since`.
     pub fn events_since(&self, id: &str, since: u64) -> BoxStream<Event> {
-        follow_events(
-            &self.client,
-            id,
-            Follow {
-                since: Some(since),
-                spid: None,
-            },
-        )
+        self.events_with_deadline(id, Some(since), self.client.events_deadline())
+    }
+
+    /// The operation's event log after event id `since` (from the start when `None`),
+    /// ending with an error of kind [`Timeout`](crate::ErrorKind::Timeout) once `deadline`
+    /// has passed since the stream was first polled.
+    ///
+    /// ```no_run
+    /// # async fn demo(contree: contree::Contree, id: &str) -> contree::Result<()> {
+    /// use futures_util::StreamExt as _;
+    /// let mut events = contree.operations().events_with_deadline(id, None, std::time::Duration::from_secs(30));
+    /// while let Some(ev) = events.next().await {
+    ///     match ev {
+    ///         Ok(ev) => println!("{:?}", ev.kind),
+    ///         Err(e) if e.kind() == contree::ErrorKind::Timeout => break, // still running
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn events_with_deadline(
+        &self,
+        id: &str,
+        since: Option<u64>,
+        deadline: Duration,
+    ) -> BoxStream<Event> {
+        let events = follow_events(&self.client, id, Follow { since, spid: None });
+        with_deadline(events, id, deadline)
     }
 
     /// Waits until the operation is terminal and returns its final state (`Failed` and

@@ -10,7 +10,9 @@ use contree_proto::types;
 
 use crate::client::Contree;
 use crate::error::Result;
-use crate::events::{Completion, Event, EventKind, ExitStatus, Follow, Truncation, follow_events};
+use crate::events::{
+    Completion, Event, EventKind, ExitStatus, Follow, Truncation, follow_events, with_deadline,
+};
 use crate::image::Image;
 use crate::operations::RunHandle;
 use crate::run::{Run, RunOutput};
@@ -82,34 +84,52 @@ impl Finisher {
         op: &types::OperationResponse,
     ) -> Result<RunOutput> {
         let out = match (&self.run, &self.image) {
-            (Some(run), Some(image)) => run.finish_on(image, op_id, op).await,
+            // The run advances the session itself, before any follow-up step can fail.
+            (Some(run), Some(image)) => {
+                run.finish_on(image, op_id, op, self.session.as_ref()).await
+            }
             _ => {
                 crate::operations::wait::check_terminal(op, op_id)?;
-                RunOutput::from_bare_operation(client, op_id, op)
+                let out = RunOutput::from_bare_operation(client, op_id, op);
+                if let (Ok(out), Some(session)) = (&out, &self.session) {
+                    session.advance(out);
+                }
+                out
             }
         };
-        if let (Ok(out), Some(session)) = (&out, &self.session) {
-            session.advance(out);
-        }
         self.guard = None;
         out
     }
 }
 
+/// How long the operation's status may lag behind its `completion` event.
+const TERMINAL_LAG: Duration = Duration::from_secs(60);
+
 /// Fetches the operation until it is terminal (it is, right after `completion`; the loop
-/// only covers a lagging status).
+/// only covers a lagging status, for at most [`TERMINAL_LAG`]).
 pub(crate) async fn terminal_operation(
     client: &Contree,
     op_id: &str,
 ) -> Result<types::OperationResponse> {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        let (op, _) = crate::api::get_operation(client, op_id).await?;
-        if op.is_terminal() {
-            return Ok(op);
+    let poll = async {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let (op, _) = crate::api::get_operation(client, op_id).await?;
+            if op.is_terminal() {
+                return Ok(op);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
+    };
+    match tokio::time::timeout(TERMINAL_LAG, poll).await {
+        Ok(r) => r,
+        Err(_) => Err(crate::error::Error::new(
+            crate::error::Inner::WaitDeadline {
+                operation_id: op_id.to_string(),
+                waited: TERMINAL_LAG,
+            },
+        )),
     }
 }
 
@@ -119,6 +139,7 @@ pub(crate) fn run_events(
     since: Option<u64>,
     started: bool,
 ) -> BoxStream<RunEvent> {
+    let deadline_of = handle.clone();
     let events = follow_events(
         handle.client(),
         handle.operation_id(),
@@ -161,5 +182,11 @@ pub(crate) fn run_events(
             }
         },
     );
-    futures_util::stream::iter(start).chain(tail).boxed()
+    let deadline = deadline_of.events_deadline();
+    let op_id = deadline_of.operation_id().to_string();
+    with_deadline(
+        futures_util::stream::iter(start).chain(tail).boxed(),
+        &op_id,
+        deadline,
+    )
 }
