@@ -236,13 +236,18 @@ impl Run {
 
     async fn execute(self) -> Result<RunOutput> {
         match self.target.clone() {
-            Target::Image(image) => self.execute_on(image).await,
+            Target::Image(image) => self.execute_on(image, None).await,
             Target::Session(session) => session.execute(self).await,
         }
     }
 
-    /// Runs from `image` (used by sessions with their current version).
-    pub(crate) async fn execute_on(self, image: Image) -> Result<RunOutput> {
+    /// Runs from `image` (used by sessions with their current version; `advance` is then
+    /// moved to the version the run made, even if a follow-up step fails).
+    pub(crate) async fn execute_on(
+        self,
+        image: Image,
+        advance: Option<&Session>,
+    ) -> Result<RunOutput> {
         let span = tracing::info_span!(
             "contree.run",
             image = %image,
@@ -250,10 +255,10 @@ impl Run {
             operation_id = tracing::field::Empty,
             result_image = tracing::field::Empty,
         );
-        self.execute_inner(image).instrument(span).await
+        self.execute_inner(image, advance).instrument(span).await
     }
 
-    async fn execute_inner(self, image: Image) -> Result<RunOutput> {
+    async fn execute_inner(self, image: Image, advance: Option<&Session>) -> Result<RunOutput> {
         // Each phase's future is boxed: a run spends nearly all its life waiting, and this
         // way only the (small) waiting future is held then, not space for the largest phase
         // (spawning, with the request's retry loop): what a fan-out pays per run in flight.
@@ -265,7 +270,7 @@ impl Run {
             true,
         ))
         .await?;
-        Box::pin(self.finish_on(&image, &op_id, &op)).await
+        Box::pin(self.finish_on(&image, &op_id, &op, advance)).await
     }
 
     /// The client this run uses.
@@ -391,12 +396,15 @@ impl Run {
     }
 
     /// Turns the terminal operation `op` of this run into its [`RunOutput`] (tagging the
-    /// result if asked).
+    /// result if asked), and moves `advance` to the version the run made: also when the
+    /// follow-up tag request fails (the version exists either way), whose error is then
+    /// returned.
     pub(crate) async fn finish_on(
         &self,
         image: &Image,
         op_id: &str,
         op: &types::OperationResponse,
+        advance: Option<&Session>,
     ) -> Result<RunOutput> {
         let client = &self.client;
         let spec = &self.spec;
@@ -406,12 +414,30 @@ impl Run {
             tracing::Span::current().record("result_image", img.uuid().unwrap_or(""));
         }
         if let (Some(tag), Some(img)) = (&spec.tag, &out.image) {
-            let tagged = img.tag_as(tag).await?;
-            out.image = Some(Image {
-                parent: img.parent.clone(),
-                operation_id: img.operation_id.clone(),
-                ..tagged
-            });
+            match img.tag_as(tag).await {
+                Ok(tagged) => {
+                    out.image = Some(Image {
+                        parent: img.parent.clone(),
+                        operation_id: img.operation_id.clone(),
+                        ..tagged
+                    });
+                }
+                Err(e) => {
+                    if let Some(session) = advance {
+                        session.advance(&out);
+                    }
+                    tracing::warn!(
+                        operation_id = %op_id,
+                        image = img.uuid().unwrap_or(""),
+                        error = %e,
+                        "the run made its image but tagging it failed; the session moved to it anyway"
+                    );
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(session) = advance {
+            session.advance(&out);
         }
         Ok(out)
     }
@@ -450,6 +476,12 @@ impl Run {
     /// Nothing happens until the stream is polled. On a session, the stream waits for the
     /// session's turn and advances it when the output arrives; dropping the stream early
     /// leaves the session where it was.
+    ///
+    /// The stream has an overall deadline, the run's [`wait_deadline`](Self::wait_deadline)
+    /// (its server timeout plus the client's wait margin, counted from the spawn), like
+    /// awaiting the run: past it, the stream ends with an error of kind
+    /// [`Timeout`](crate::ErrorKind::Timeout) and the run keeps going on the server
+    /// (re-attach with [`Operations::attach`](crate::Operations::attach), or cancel it).
     ///
     /// ```no_run
     /// # async fn demo(img: contree::Image) -> contree::Result<()> {

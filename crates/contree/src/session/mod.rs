@@ -155,16 +155,12 @@ impl Session {
     }
 
     /// Runs `run` serialised with the session's other runs, from its current version,
-    /// and advances on success.
+    /// and advances to the version it made.
     pub(crate) async fn execute(&self, run: Run) -> Result<RunOutput> {
         let _guard = self.inner.run_lock.lock().await;
         let start = self.current();
-        let out = run.execute_on(start).await?;
-        if let Some(next) = out.image() {
-            let mut s = self.state();
-            s.current = next.clone();
-            s.history.push(next.clone());
-        }
-        Ok(out)
+        // Advanced to the version the run made as soon as it exists (a failed tag request
+        // afterwards does not leave the session behind).
+        run.execute_on(start, Some(self)).await
     }
 }
