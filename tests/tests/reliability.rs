@@ -88,3 +88,156 @@ async fn a_follower_failure_reaches_read_as_an_error() {
         .await
         .unwrap();
 }
+
+/// Defect 7: `Run::stream()` has an overall deadline (the run's wait deadline): a run that
+/// cannot finish in time ends the stream with a `Timeout` error instead of waiting forever.
+#[tokio::test]
+async fn a_streamed_run_ends_at_its_deadline() {
+    // Operations stay PENDING for a minute: the run cannot end before the deadline.
+    let server = MockServer::builder()
+        .latency(std::time::Duration::from_secs(60))
+        .start()
+        .await;
+    let contree = contree_integration_tests::client_builder(
+        server.base_url(),
+        server.token(),
+        server.project(),
+    )
+    .wait_margin(std::time::Duration::from_millis(1))
+    .build()
+    .unwrap();
+    let img = contree.images().use_tag("ubuntu:latest");
+    let run = img
+        .shell("echo hi")
+        .timeout(std::time::Duration::from_secs(1));
+    let mut live = run.stream();
+    let mut last = None;
+    while let Some(item) = live.next().await {
+        if let Err(e) = item {
+            last = Some(e);
+        }
+    }
+    let e = last.expect("the stream ends with an error");
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.operation_id().is_some(), "{e}");
+    assert!(e.to_string().contains("still running"), "{e}");
+}
+
+/// Defect 7: `Operations::events()` has an overall deadline (`events_deadline` on the
+/// builder; per call with `events_with_deadline`).
+#[tokio::test]
+async fn operation_events_end_at_the_deadline() {
+    let server = MockServer::builder()
+        .latency(std::time::Duration::ZERO)
+        .start()
+        .await;
+    let contree = contree_integration_tests::client_builder(
+        server.base_url(),
+        server.token(),
+        server.project(),
+    )
+    .events_deadline(std::time::Duration::from_millis(300))
+    .build()
+    .unwrap();
+    let handle = contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .shell("sleep 100")
+        .start()
+        .await
+        .unwrap();
+    let id = handle.operation_id().to_string();
+    let mut events = contree.operations().events(&id);
+    let mut seen = 0;
+    let err = loop {
+        match events
+            .next()
+            .await
+            .expect("the stream ends with an error, not silently")
+        {
+            Ok(_) => seen += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(seen >= 1, "the events before the deadline arrive");
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(
+        events.next().await.is_none(),
+        "nothing after the deadline error"
+    );
+    // A re-attached run's events are bounded the same way.
+    let mut attached = contree.operations().attach(id.clone()).events();
+    let err = loop {
+        if let Err(e) = attached.next().await.expect("an error at the deadline") {
+            break e;
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    handle.cancel().await.unwrap();
+}
+
+/// A run whose follow-up tag request fails still advances its session to the version it
+/// made, and reports the error.
+#[tokio::test]
+async fn a_failed_tag_request_still_advances_the_session() {
+    let env = setup_local(MockServer::builder()).await;
+    let session = env.contree.images().use_tag("ubuntu:latest").session();
+    let start = session.current();
+    env.server()
+        .inject(FaultRule::new(Method::PATCH, "/v1/images/").status(409));
+    let err = session
+        .shell("echo made > /made")
+        .tag("release-1")
+        .await
+        .expect_err("the tag request failed");
+    assert_eq!(err.status(), Some(http::StatusCode::CONFLICT), "{err}");
+    let now = session.current();
+    assert_ne!(now, start, "the session moved to the version the run made");
+    assert_eq!(now.read_to_string("/made").await.unwrap(), "made\n");
+    assert_eq!(session.history().len(), 2);
+    // The same for a streamed run.
+    env.server()
+        .inject(FaultRule::new(Method::PATCH, "/v1/images/").status(409));
+    let mut live = session
+        .shell("echo again >> /made")
+        .tag("release-2")
+        .stream();
+    let mut failed = false;
+    while let Some(item) = live.next().await {
+        failed |= item.is_err();
+    }
+    assert!(failed, "the streamed run reports the tag failure");
+    assert_eq!(session.history().len(), 3);
+    assert_eq!(
+        session.current().read_to_string("/made").await.unwrap(),
+        "made\nagain\n"
+    );
+}
+
+/// A server sha256 that differs from the local one is an error, not only a log line.
+#[tokio::test]
+async fn an_upload_stored_with_another_sha256_is_an_error() {
+    let env = setup_local(MockServer::builder()).await;
+    env.server()
+        .inject(FaultRule::new(Method::POST, "/v1/files").corrupt_request_body());
+    let err = env
+        .contree
+        .files()
+        .upload(bytes::Bytes::from_static(b"precious bytes\n"))
+        .await
+        .expect_err("a corrupted upload is refused");
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.to_string().contains("sha256"), "{err}");
+    // A run with that file fails too, rather than running on other bytes.
+    env.server()
+        .inject(FaultRule::new(Method::POST, "/v1/files").corrupt_request_body());
+    let err = env
+        .contree
+        .images()
+        .use_tag("ubuntu:latest")
+        .shell("cat /in")
+        .file("/in", bytes::Bytes::from_static(b"other precious bytes\n"))
+        .await
+        .expect_err("the run is not started on corrupted input");
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+}

@@ -84,6 +84,10 @@ pub struct FaultRule {
     /// (at least the 8-byte trailer is always missing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated_gzip: Option<u64>,
+    /// Flip the first byte of the request body before handling it, as if it was corrupted
+    /// on the way (an upload is then stored, and answered, with another sha256).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub corrupt_request_body: bool,
 }
 
 impl Default for FaultRule {
@@ -105,6 +109,7 @@ impl Default for FaultRule {
             stall_ms: None,
             stall_after: None,
             truncated_gzip: None,
+            corrupt_request_body: false,
         }
     }
 }
@@ -223,6 +228,12 @@ impl FaultRule {
     /// notice.
     pub fn truncated_gzip(mut self, bytes: u64) -> Self {
         self.truncated_gzip = Some(bytes);
+        self
+    }
+
+    /// Flip the first byte of the request body before handling it (corruption in transit).
+    pub fn corrupt_request_body(mut self) -> Self {
+        self.corrupt_request_body = true;
         self
     }
 

@@ -656,6 +656,13 @@ async fn handle(
     };
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
+        Ok(b) if fault.as_ref().is_some_and(|f| f.corrupt_request_body) => {
+            let mut v = b.to_bytes().to_vec();
+            if let Some(first) = v.first_mut() {
+                *first ^= 0xFF;
+            }
+            Bytes::from(v)
+        }
         Ok(b) => b.to_bytes(),
         Err(e) => {
             let resp = Resp::error(400, format!("cannot read the request body: {e}"));

@@ -121,8 +121,15 @@ impl Files {
         let action = format!("uploading file {sha}");
         let w = api::upload_file(&self.client, body, &action).await?;
         let up = UploadedFile::from_wire(w);
-        if up.sha256 != sha {
-            tracing::warn!(local = %sha, server = %up.sha256, "uploaded file hash differs from the local hash");
+        if !up.sha256.eq_ignore_ascii_case(sha) {
+            // The server stored other bytes than were hashed here: never use them.
+            return Err(Error::decode(
+                &action,
+                format!(
+                    "the server stored content with sha256 {}, but the content sent hashes to {sha}: it changed on the way (or the source changed while uploading); upload it again",
+                    up.sha256
+                ),
+            ));
         }
         Ok(up)
     }
