@@ -448,7 +448,7 @@ pub(crate) async fn wait_operations(
     s: &ContreeMcp,
     p: WaitOperationsParams,
 ) -> Result<WaitOutput, String> {
-    let any = match p.mode.as_deref().map(str::trim).unwrap_or("all") {
+    let any = match p.mode.trim() {
         "all" | "" => false,
         "any" => true,
         other => return Err(format!("`mode` is `{other}`: use `all` or `any`")),

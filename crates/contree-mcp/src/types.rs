@@ -7,6 +7,54 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Numbers as LLM clients send them: `30`, `30.0` or `"30"` are all 30 (as the official
+/// server's pydantic models accept); `30.5` or `"x"` are errors.
+mod lenient {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Num {
+        I(i64),
+        U(u64),
+        F(f64),
+        S(String),
+    }
+
+    fn value(n: Num) -> Result<i128, String> {
+        match n {
+            Num::I(i) => Ok(i128::from(i)),
+            Num::U(u) => Ok(i128::from(u)),
+            Num::F(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(f as i128),
+            Num::F(f) => Err(format!("{f} is not a whole number")),
+            Num::S(s) => s
+                .trim()
+                .parse::<i128>()
+                .map_err(|_| format!("`{s}` is not a whole number")),
+        }
+    }
+
+    pub(super) fn int<'de, D: Deserializer<'de>, T: TryFrom<i128>>(d: D) -> Result<T, D::Error> {
+        let v = value(Num::deserialize(d)?).map_err(D::Error::custom)?;
+        T::try_from(v).map_err(|_| D::Error::custom(format!("{v} is out of range")))
+    }
+
+    pub(super) fn opt_int<'de, D: Deserializer<'de>, T: TryFrom<i128>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        match Option::<Num>::deserialize(d)? {
+            None => Ok(None),
+            Some(n) => {
+                let v = value(n).map_err(D::Error::custom)?;
+                T::try_from(v)
+                    .map(Some)
+                    .map_err(|_| D::Error::custom(format!("{v} is out of range")))
+            }
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -24,6 +72,9 @@ fn default_root() -> String {
 }
 fn default_wait_timeout() -> f64 {
     300.0
+}
+fn default_mode() -> String {
+    "all".into()
 }
 
 /// `run`: a command in a new VM from an image.
@@ -46,13 +97,13 @@ pub struct RunParams {
     #[serde(default)]
     pub cwd: String,
     /// User id of the process.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::int")]
     pub uid: u32,
     /// Group id of the process.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::int")]
     pub gid: u32,
     /// Server-side timeout in seconds (default 30).
-    #[serde(default = "default_timeout")]
+    #[serde(default = "default_timeout", deserialize_with = "lenient::int")]
     pub timeout: u64,
     /// Discard the resulting image (default true); false keeps a new image version.
     #[serde(default = "yes")]
@@ -61,7 +112,7 @@ pub struct RunParams {
     #[serde(default)]
     pub stdin: Option<String>,
     /// Files synced by `rsync`, placed before the command runs.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub directory_state_id: Option<i64>,
     /// Extra files: `{"/dest/path": "<file uuid from upload>"}` (mode 0644).
     #[serde(default)]
@@ -71,10 +122,10 @@ pub struct RunParams {
     #[serde(default = "yes")]
     pub wait: bool,
     /// Bytes of stdout and of stderr kept (default 8000).
-    #[serde(default = "default_truncate")]
+    #[serde(default = "default_truncate", deserialize_with = "lenient::int")]
     pub truncate_output_at: u64,
     /// Maximum size of the new image layer in bytes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub max_layer_bytes: Option<u64>,
 }
 
@@ -117,10 +168,10 @@ pub struct RegistryAuthParams {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ListImagesParams {
     /// Page size (default 100, at most 1000).
-    #[serde(default = "default_limit")]
+    #[serde(default = "default_limit", deserialize_with = "lenient::int")]
     pub limit: u32,
     /// Records to skip.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::int")]
     pub offset: u64,
     /// Only tagged images.
     #[serde(default)]
@@ -227,10 +278,10 @@ pub struct GrepParams {
     #[serde(default)]
     pub glob: Option<String>,
     /// Matches per file at most.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub max_count: Option<u32>,
     /// Matches in total at most (server default 1000).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub max_total: Option<u32>,
     /// `sensitive`, `insensitive` or `smart`.
     #[serde(default)]
@@ -248,7 +299,7 @@ pub struct OperationIdParams {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ListOperationsParams {
     /// Page size (default 100).
-    #[serde(default = "default_limit")]
+    #[serde(default = "default_limit", deserialize_with = "lenient::int")]
     pub limit: u32,
     /// `PENDING`, `ASSIGNED`, `EXECUTING`, `SUCCESS`, `FAILED` or `CANCELLED`.
     #[serde(default)]
@@ -271,8 +322,8 @@ pub struct WaitOperationsParams {
     #[serde(default = "default_wait_timeout")]
     pub timeout: f64,
     /// `all` (default) or `any` (the rest are cancelled once one finishes).
-    #[serde(default)]
-    pub mode: Option<String>,
+    #[serde(default = "default_mode")]
+    pub mode: String,
 }
 
 /// `get_guide`.
@@ -589,4 +640,43 @@ pub struct GuideOutput {
     pub content: String,
     /// Every section name.
     pub available_sections: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_the_official_ones() {
+        let p: RunParams = serde_json::from_value(json!({"command": "ls", "image": "x"})).unwrap();
+        assert!(p.shell && p.disposable && p.wait && !p.preserve_env);
+        assert_eq!(
+            (p.timeout, p.truncate_output_at, p.uid, p.gid),
+            (30, 8000, 0, 0)
+        );
+        let w: WaitOperationsParams = serde_json::from_value(json!({"operation_ids": []})).unwrap();
+        assert_eq!((w.timeout, w.mode.as_str()), (300.0, "all"));
+        let l: ListFilesParams = serde_json::from_value(json!({"image": "x"})).unwrap();
+        assert_eq!(l.path, "/");
+    }
+
+    #[test]
+    fn whole_numbers_are_accepted_in_any_spelling() {
+        let p: RunParams = serde_json::from_value(
+            json!({"command": "ls", "image": "x", "timeout": 45.0, "uid": "1000", "max_layer_bytes": 1e6}),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.timeout, p.uid, p.max_layer_bytes),
+            (45, 1000, Some(1_000_000))
+        );
+        for bad in [json!(1.5), json!("x"), json!(-1)] {
+            let r: Result<RunParams, _> =
+                serde_json::from_value(json!({"command": "ls", "image": "x", "timeout": bad}));
+            assert!(r.is_err(), "{bad} accepted");
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(RunParams)).unwrap();
+        assert_eq!(schema["properties"]["timeout"]["type"], "integer");
+    }
 }
