@@ -4,23 +4,7 @@
 //! request URL with it before a connection is made, and the facade calls
 //! [`check_base_url`] when a client is built, so a misconfigured URL fails at once.
 //!
-//! Loopback means, after parsing the URL's authority (never by a text prefix):
-//!
-//! | host | loopback? |
-//! |---|---|
-//! | `127.0.0.0/8` (e.g. `127.0.0.1`, `127.1.2.3`) | yes |
-//! | `[::1]` | yes |
-//! | `[::ffff:127.x.y.z]` (IPv4-mapped IPv6 of 127/8) | yes |
-//! | `localhost`, any case, with or without one trailing dot (`localhost.`) | yes |
-//! | `x.localhost` | **no**: RFC 6761 reserves it, but whether it resolves to loopback depends on the resolver (glibc sends it to DNS), so it is treated as any other name |
-//! | `127.0.0.1.nip.io`, `127.x.example`, `2130706433`, `127.1`, `0.0.0.0` | no |
-//!
-//! A base URL with userinfo (`http://user@host`, `http://127.0.0.1@host`) is always refused:
-//! the part before `@` is not the host, and a password there would end up in logs. The
-//! scheme may be written in any case (`HTTP://`); anything but `http`/`https` is refused.
-//! As a second line of defence, a plain-`http` connection that the transport allowed only
-//! because its host is loopback is closed before anything is written if its peer address
-//! turns out not to be loopback (a `localhost` entry in `/etc/hosts` pointing elsewhere).
+//! The rule itself is documented on [`check_base_url`].
 
 use std::net::IpAddr;
 
@@ -29,7 +13,7 @@ use http::Uri;
 use crate::error::Error;
 
 /// Whether `host` (the host part of a URL authority, IPv6 in brackets or not) is a loopback
-/// host by the rule in the [module docs](self).
+/// host by the rule of [`check_base_url`].
 ///
 /// ```
 /// use contree_transport::is_loopback_host;
@@ -78,9 +62,27 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
-/// Checks a base URL (or a full request URL) against the rules in the [module docs](self):
-/// `http`/`https` in any case, a host, no userinfo, and plain `http` only to a loopback host
-/// unless `allow_insecure_http` is set. Nothing is resolved or connected.
+/// Checks a base URL (or a full request URL): `http`/`https` in any case, a host, no
+/// userinfo, and plain `http` only to a loopback host unless `allow_insecure_http` is set.
+/// Nothing is resolved or connected.
+///
+/// Loopback means, after parsing the URL's authority (never by a text prefix):
+///
+/// | host | loopback? |
+/// |---|---|
+/// | `127.0.0.0/8` (e.g. `127.0.0.1`, `127.1.2.3`) | yes |
+/// | `[::1]` | yes |
+/// | `[::ffff:127.x.y.z]` (IPv4-mapped IPv6 of 127/8) | yes |
+/// | `localhost`, any case, with or without one trailing dot (`localhost.`) | yes |
+/// | `x.localhost` | **no**: RFC 6761 reserves it, but whether it resolves to loopback depends on the resolver (glibc sends it to DNS), so it is treated as any other name |
+/// | `127.0.0.1.nip.io`, `127.x.example`, `2130706433`, `127.1`, `0.0.0.0` | no |
+///
+/// A base URL with userinfo (`http://user@host`, `http://127.0.0.1@host`) is always refused:
+/// the part before `@` is not the host, and a password there would end up in logs. The
+/// scheme may be written in any case (`HTTP://`); anything but `http`/`https` is refused.
+/// As a second line of defence, a plain-`http` connection that the transport allowed only
+/// because its host is loopback is closed before anything is written if its peer address
+/// turns out not to be loopback (a `localhost` entry in `/etc/hosts` pointing elsewhere).
 ///
 /// ```
 /// use contree_transport::check_base_url;

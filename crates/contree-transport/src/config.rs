@@ -47,7 +47,10 @@ impl Default for Timeouts {
 ///
 /// The delay before retry `n` (1-based) is drawn uniformly from
 /// `0..=min(max_backoff, initial_backoff * 2^(n-1))` ("full jitter"), unless the server sent
-/// `Retry-After`, which is honoured as given (capped at `max_retry_after`).
+/// `Retry-After`, which is honoured as given (one longer than `max_retry_after` gives up).
+/// A 425 (not processed, not ready yet) is asked again sooner, on the short schedule of
+/// [`TooEarly`](crate::retry::TooEarly), never later than its `Retry-After`; those retries
+/// are free while the waiting stays within `max_attempts - 1` times the `Retry-After`.
 ///
 /// ```
 /// use std::time::Duration;

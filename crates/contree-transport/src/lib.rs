@@ -7,6 +7,10 @@
 //!   [`ResponseBody`] stream (also usable as `AsyncRead`).
 //! - [`Transport::events`] / [`Transport::open_events`]: the resumable SSE [`EventStream`].
 //! - [`sse::SseDecoder`]: the incremental WHATWG SSE decoder underneath.
+//! - [`check_base_url`] / [`is_loopback_host`]: the one owner of the rule "plain `http://`
+//!   only to loopback" (a parsed host, no userinfo), applied before any connection.
+//! - [`retry::TooEarly`]: the short schedule on which a 425 is asked again (no one-second
+//!   floor while an operation is still PENDING).
 //!
 //! ```no_run
 //! use std::sync::Arc;

@@ -8,7 +8,8 @@
 //! unterminated block at end of stream is discarded, as the standard requires.
 //!
 //! A `cargo fuzz` target checks that it never panics and that chunking never changes the
-//! result: `cd crates/contree-transport/fuzz && cargo +nightly fuzz run sse_decoder`.
+//! result: `cargo xtask fuzz sse_decoder` (needs nightly and cargo-fuzz); the seeded property
+//! test `tests/sse_properties.rs` checks the same on stable in every test run.
 //!
 //! ```
 //! use contree_transport::sse::SseDecoder;
