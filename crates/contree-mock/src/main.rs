@@ -3,16 +3,52 @@
 //! ```text
 //! contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS] [--seed N] [--prefix /sandboxes]
 //! ```
-//! Prints exactly one line `LISTENING http://127.0.0.1:PORT` on stdout when ready.
+//! Prints exactly one line `LISTENING http://127.0.0.1:PORT` on stdout when ready; `--help`
+//! describes every flag, its default and the `/_mock` control endpoints.
 
 use std::io::Write as _;
 use std::time::Duration;
 
+const USAGE: &str = "usage: contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS] [--seed N] [--prefix PATH]";
+
 fn usage() -> ! {
-    eprintln!(
-        "usage: contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS] [--seed N] [--prefix PATH]"
-    );
+    eprintln!("{USAGE}\n(contree-mock --help describes every flag)");
     std::process::exit(2)
+}
+
+/// `--help`: every flag with its default, the output contract and the control endpoints.
+fn help() -> String {
+    format!(
+        "contree-mock: a spec-faithful local ConTree server for tests (127.0.0.1 only).
+
+{USAGE}
+
+Options:
+  --port N        TCP port on 127.0.0.1 (default 0: any free port)
+  --token T       the bearer token clients must send (default {token})
+  --project P     the `Project` header IAM clients must send (default {project})
+  --no-project    JWT mode: no `Project` header is required (default: IAM mode)
+  --latency MS    delay of each operation state transition, in ms (default 5)
+  --seed N        seed of UUIDs, /dev/urandom and mktemp names (default 0)
+  --prefix PATH   serve under a deployment prefix, e.g. /sandboxes (default: none)
+  -h, --help      print this help and exit
+
+Output: when ready it prints exactly one line on stdout,
+  LISTENING http://127.0.0.1:PORT[PREFIX]
+then serves until interrupted (Ctrl-C). Clients append /v1 to that URL and send
+`Authorization: Bearer {token}` and `Project: {project}` (unless --no-project).
+
+Control endpoints (no auth, outside /v1):
+  POST   /_mock/faults    inject a fault rule given as JSON, e.g.
+                          {{\"method\": \"POST\", \"path\": \"/v1/instances\", \"status\": 429, \"retry_after\": 1, \"times\": 2}}
+  DELETE /_mock/faults    remove every fault rule
+  GET    /_mock/counters  requests received per operationId, as a JSON object
+
+See the contree-mock README for the operations, fault kinds and the simulated shell.
+",
+        token = contree_mock::DEFAULT_TOKEN,
+        project = contree_mock::DEFAULT_PROJECT,
+    )
 }
 
 fn value<'a>(args: &'a [String], i: usize, flag: &str) -> &'a str {
@@ -53,7 +89,10 @@ fn main() {
                 i += 1;
                 continue;
             }
-            "-h" | "--help" => usage(),
+            "-h" | "--help" => {
+                print!("{}", help());
+                return;
+            }
             other => {
                 eprintln!("contree-mock: unknown argument {other:?}");
                 usage()

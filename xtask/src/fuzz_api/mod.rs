@@ -81,7 +81,8 @@ pub fn run_fuzz(args: &[String]) -> Result<(), String> {
         .collect();
     let mut cmd = Command::new(st);
     // Schemathesis keeps a `.schemathesis/` cache in its working directory: not the checkout.
-    cmd.current_dir(&dir).arg("run")
+    cmd.current_dir(&dir)
+        .arg("run")
         .arg(&spec)
         .args(["--url", &format!("{}/v1", mock.base_url)])
         .args(["-H", &format!("Authorization: Bearer {token}")])

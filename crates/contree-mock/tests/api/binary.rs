@@ -52,6 +52,37 @@ async fn binary_prints_listening_and_serves() {
 }
 
 #[test]
+fn help_lists_every_flag_the_contract_and_the_control_endpoints() {
+    for flag in ["--help", "-h"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_contree-mock"))
+            .arg(flag)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for needle in [
+            "--port N",
+            "--token T",
+            "--project P",
+            "--no-project",
+            "--latency MS",
+            "--seed N",
+            "--prefix PATH",
+            "(default 0: any free port)",
+            "(default 5)",
+            contree_mock::DEFAULT_TOKEN,
+            contree_mock::DEFAULT_PROJECT,
+            "LISTENING http://127.0.0.1:PORT",
+            "POST   /_mock/faults",
+            "DELETE /_mock/faults",
+            "GET    /_mock/counters",
+        ] {
+            assert!(text.contains(needle), "--help lacks {needle:?}:\n{text}");
+        }
+    }
+}
+
+#[test]
 fn binary_rejects_bad_arguments() {
     let out = Command::new(env!("CARGO_BIN_EXE_contree-mock"))
         .args(["--port", "not-a-number"])
