@@ -207,19 +207,8 @@ impl Fs for OsFs {
         use std::io::Write;
 
         // Replace the target of a symlink (e.g. a dotfiles checkout), not the link itself.
-        let resolved;
-        let path = match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                resolved = std::fs::canonicalize(path)?;
-                resolved.as_path()
-            }
-            _ => path,
-        };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir)?;
+        let (path, dir) = resolve_target(path)?;
+        let path = path.as_path();
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -248,19 +237,8 @@ impl Fs for OsFs {
     /// removed). Locking the directory leaves nothing behind; the rename that replaces the
     /// file happens in that directory, so the lock covers exactly the read-modify-write.
     fn lock(&self, path: &Path) -> io::Result<FsLock> {
-        let resolved;
-        let path = match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                resolved = std::fs::canonicalize(path)?;
-                resolved.as_path()
-            }
-            _ => path,
-        };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir)?;
+        let (path, dir) = resolve_target(path)?;
+        let path = path.as_path();
         let file = open_lock_target(&dir, path)?;
         file.lock()?;
         Ok(FsLock {
@@ -444,4 +422,19 @@ impl Fs for MemFs {
             cvar.notify_all();
         }))
     }
+}
+
+/// The file a write or lock acts on (a symlink's target, not the link) and its directory,
+/// created when missing.
+fn resolve_target(path: &Path) -> io::Result<(PathBuf, PathBuf)> {
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(path)?,
+        _ => path.to_path_buf(),
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    Ok((path, dir))
 }
