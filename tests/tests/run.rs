@@ -344,10 +344,8 @@ async fn unknown_image_fails_clearly() {
         .shell("true")
         .await
         .unwrap_err();
-    assert!(
-        err.is_not_found() || matches!(err.kind(), ErrorKind::Api | ErrorKind::OperationFailed),
-        "{err}"
-    );
+    assert!(err.is_not_found(), "{err}");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
 }
 
 #[tokio::test]

@@ -88,6 +88,11 @@ pub struct FaultRule {
     /// on the way (an upload is then stored, and answered, with another sha256).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub corrupt_request_body: bool,
+    /// Accept a spawn (`POST /v1/instances`) without resolving its image or running
+    /// anything: answer 201 with a new operation that ends `FAILED` with this error message
+    /// (what a service that looks at the image only once the operation runs does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_operation: Option<String>,
 }
 
 impl Default for FaultRule {
@@ -110,6 +115,7 @@ impl Default for FaultRule {
             stall_after: None,
             truncated_gzip: None,
             corrupt_request_body: false,
+            fail_operation: None,
         }
     }
 }
@@ -234,6 +240,12 @@ impl FaultRule {
     /// Flip the first byte of the request body before handling it (corruption in transit).
     pub fn corrupt_request_body(mut self) -> Self {
         self.corrupt_request_body = true;
+        self
+    }
+
+    /// Accept a spawn whatever its image and end its operation `FAILED` with `message`.
+    pub fn fail_operation(mut self, message: impl Into<String>) -> Self {
+        self.fail_operation = Some(message.into());
         self
     }
 

@@ -151,6 +151,25 @@ fn kill_all(shared: &Shared, op: Uuid, signal: i32) {
     }
 }
 
+/// Ends `op` as `FAILED` with `message` after the configured latency, without running
+/// anything (the `fail_operation` fault).
+pub(crate) fn fail_later(shared: Arc<Shared>, op: Uuid, message: String) {
+    tokio::spawn(async move {
+        let Some((_, token, _)) = op_parts(&shared, op) else {
+            return;
+        };
+        let (status, error) = if pause(&shared, &token).await {
+            (
+                Status::Cancelled,
+                "operation cancelled by request".to_string(),
+            )
+        } else {
+            (Status::Failed, message)
+        };
+        finish(&shared, op, status, Some(error), None, None);
+    });
+}
+
 /// Starts an instance operation in the background.
 pub(crate) fn start_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
     // Without latency the operation is assigned before the 201, so clients never see a

@@ -297,9 +297,27 @@ fn spawn_echo(op: Uuid, m: &OperationInstanceMetadata) -> InstanceSpawnResponse 
     r
 }
 
+/// The `fail_operation` fault: a 201 for an operation that fails without running.
+fn accept_and_fail(ctx: &Ctx, body: &InstanceSpawnRequest, message: String) -> Resp {
+    let meta = OperationInstanceMetadata::new(body.command.clone(), body.image.clone());
+    let op = new_op(
+        ctx,
+        OpKind::Instance,
+        None,
+        OperationMetadata::Instance(meta.clone()),
+        None,
+    );
+    instance::fail_later(ctx.shared.clone(), op, message);
+    Resp::typed(201, &spawn_echo(op, &meta), &[SPAWN_NULLS])
+        .location(format!("/v1/operations/{op}"))
+}
+
 pub(crate) fn spawn_instance(ctx: &Ctx) -> R {
     let body: InstanceSpawnRequest = json_body(ctx, SPAWN_NULLABLE, &["args"])?;
     check_permission(ctx, body.disposable.unwrap_or(false))?;
+    if let Some(message) = ctx.fault.as_ref().and_then(|f| f.fail_operation.clone()) {
+        return Ok(accept_and_fail(ctx, &body, message));
+    }
     let s = settings(ctx, &body)?;
     let (image, fs, files, image_env, image_cwd) = {
         let st = ctx.shared.state();

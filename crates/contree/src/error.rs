@@ -16,7 +16,8 @@ pub enum ErrorKind {
     Config,
     /// No usable credentials, or the server rejected them (HTTP 401 or 403).
     Auth,
-    /// The server answered with an error status (see [`Error::status`]).
+    /// The server answered with an error status other than 401, 403 (`Auth`) and 404
+    /// (`NotFound`); see [`Error::status`].
     Api,
     /// The request could not be delivered or the connection broke.
     Transport,
@@ -38,7 +39,10 @@ pub enum ErrorKind {
     Utf8,
     /// An archive entry would escape the extraction directory.
     UnsafeArchive,
-    /// Something that was looked up locally (a path in a listing) does not exist.
+    /// What was asked for does not exist: the server answered 404, a path is missing from
+    /// a listing, or a run's image or tag does not exist (whether the server refused the
+    /// spawn with 400 or 404, or accepted it and failed the operation). Same as
+    /// [`Error::is_not_found`].
     NotFound,
     /// An interactive process or subprocess could not be used as asked (not registered
     /// yet, stdin already closed, an outcome that is unknown after a gateway timeout).
@@ -119,6 +123,10 @@ pub(crate) enum Inner {
     UnsafeArchive { entry: String, reason: String },
     #[snafu(display("{what} not found"))]
     NotFound { what: String },
+    #[snafu(display(
+        "image {image} does not exist ({source}); import it, or pick one that images().list() shows"
+    ))]
+    ImageNotFound { image: String, source: Box<Error> },
 }
 
 /// The error of every fallible call in this crate.
@@ -135,7 +143,9 @@ pub(crate) enum Inner {
 /// }
 /// # }
 /// ```
-#[derive(Debug)]
+///
+/// Its `Debug` shows the same [`kind`](Error::kind) (and status and operation, when there
+/// are) as the accessors, with the `Display` text.
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -196,6 +206,8 @@ impl Error {
                 if let Some(status) = transport_status(source) {
                     if status == 401 || status == 403 {
                         ErrorKind::Auth
+                    } else if status == 404 {
+                        ErrorKind::NotFound
                     } else {
                         ErrorKind::Api
                     }
@@ -220,13 +232,21 @@ impl Error {
             Inner::NonZeroExit { .. } => ErrorKind::NonZeroExit,
             Inner::Utf8 { .. } => ErrorKind::Utf8,
             Inner::UnsafeArchive { .. } => ErrorKind::UnsafeArchive,
-            Inner::NotFound { .. } => ErrorKind::NotFound,
+            Inner::NotFound { .. } | Inner::ImageNotFound { .. } => ErrorKind::NotFound,
+        }
+    }
+
+    /// The error this one explains (a missing image explains a failed spawn), or itself.
+    fn cause(&self) -> &Inner {
+        match &*self.inner {
+            Inner::ImageNotFound { source, .. } => source.cause(),
+            inner => inner,
         }
     }
 
     /// The HTTP status the server answered with, if this is an API error.
     pub fn status(&self) -> Option<http::StatusCode> {
-        match &*self.inner {
+        match self.cause() {
             Inner::Transport { source, .. } => {
                 transport_status(source).and_then(|s| http::StatusCode::from_u16(s).ok())
             }
@@ -236,15 +256,16 @@ impl Error {
 
     /// The server's error message (the `error` field of its error body), if any.
     pub fn api_message(&self) -> Option<&str> {
-        match &*self.inner {
+        match self.cause() {
             Inner::Transport { source, .. } => source.api_message(),
             _ => None,
         }
     }
 
-    /// Whether the thing asked for does not exist (HTTP 404, or a path missing from a listing).
+    /// Whether the thing asked for does not exist: kind [`ErrorKind::NotFound`] (an HTTP
+    /// 404, a path missing from a listing, or a run from a missing image or tag).
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(http::StatusCode::NOT_FOUND) || self.kind() == ErrorKind::NotFound
+        self.kind() == ErrorKind::NotFound
     }
 
     /// Whether a deadline passed: a request timed out, or waiting for an operation gave up.
@@ -255,7 +276,7 @@ impl Error {
     /// Whether trying the same call again later may succeed (transient network failures,
     /// 429, 5xx). The client already retried idempotent calls per its retry policy.
     pub fn is_retryable(&self) -> bool {
-        match &*self.inner {
+        match self.cause() {
             Inner::Transport { source, .. } => source.is_retryable(),
             _ => false,
         }
@@ -272,7 +293,7 @@ impl Error {
     /// (e.g. a spawn) that was sent before its connection broke or its attempt timed out. It
     /// was not replayed; check its result before repeating it.
     pub fn may_have_taken_effect(&self) -> bool {
-        match &*self.inner {
+        match self.cause() {
             Inner::Transport { source, .. } => source.may_have_taken_effect(),
             _ => false,
         }
@@ -285,7 +306,7 @@ impl Error {
 
     /// The operation this error is about, when it concerns one.
     pub fn operation_id(&self) -> Option<&str> {
-        match &*self.inner {
+        match self.cause() {
             Inner::OperationFailed { operation_id, .. }
             | Inner::OperationCancelled { operation_id }
             | Inner::WaitTimeout { operation_id, .. }
@@ -297,7 +318,7 @@ impl Error {
 
     /// The exit code, when this is a [`ErrorKind::NonZeroExit`] error.
     pub fn exit_code(&self) -> Option<i32> {
-        match &*self.inner {
+        match self.cause() {
             Inner::NonZeroExit { exit_code, .. } => Some(*exit_code),
             _ => None,
         }
@@ -306,6 +327,22 @@ impl Error {
 
 fn transport_status(e: &contree_transport::Error) -> Option<u16> {
     e.status().map(|s| s.as_u16())
+}
+
+impl std::fmt::Debug for Error {
+    /// The public view (kind, status, operation and message), never an inner
+    /// classification that could contradict [`Error::kind`].
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind());
+        if let Some(status) = self.status() {
+            d.field("status", &status.as_u16());
+        }
+        if let Some(op) = self.operation_id() {
+            d.field("operation_id", &op);
+        }
+        d.field("message", &self.to_string()).finish()
+    }
 }
 
 impl std::fmt::Display for Error {
@@ -329,5 +366,96 @@ impl From<Inner> for Error {
 impl From<contree_auth::Error> for Error {
     fn from(source: contree_auth::Error) -> Self {
         Self::new(Inner::Credentials { source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_local_error() -> Vec<Error> {
+        let op = || "op-1".to_string();
+        let failed = || {
+            Error::new(Inner::OperationFailed {
+                operation_id: op(),
+                message: "image not found".into(),
+            })
+        };
+        vec![
+            Error::config("bad url"),
+            Error::invalid("empty command"),
+            Error::decode("listing", "bad json"),
+            Error::io("reading", "/x", std::io::Error::other("disk")),
+            Error::not_found("path /x"),
+            Error::new(Inner::OperationCancelled { operation_id: op() }),
+            Error::new(Inner::WaitTimeout {
+                operation_id: op(),
+                waited: Duration::from_secs(1),
+            }),
+            Error::new(Inner::WaitDeadline {
+                operation_id: op(),
+                waited: Duration::from_secs(1),
+            }),
+            Error::new(Inner::Process {
+                message: "stdin closed".into(),
+            }),
+            Error::new(Inner::NonZeroExit {
+                operation_id: op(),
+                command: "false".into(),
+                status: "exited with 1".into(),
+                exit_code: 1,
+                stderr_tail: String::new(),
+            }),
+            Error::new(Inner::Utf8 {
+                stream: "stdout",
+                source: String::from_utf8(vec![0xff]).unwrap_err().utf8_error(),
+            }),
+            Error::new(Inner::UnsafeArchive {
+                entry: "../x".into(),
+                reason: "escapes".into(),
+            }),
+            Error::new(Inner::ImageNotFound {
+                image: "tag:missing".into(),
+                source: Box::new(failed()),
+            }),
+            failed(),
+        ]
+    }
+
+    /// `kind()`, the predicates and `Debug` agree for every error built without a server.
+    #[test]
+    fn kind_predicates_and_debug_agree() {
+        let all = every_local_error();
+        for e in &all {
+            let k = e.kind();
+            assert_eq!(e.is_not_found(), k == ErrorKind::NotFound, "{e:?}");
+            assert_eq!(e.is_timeout(), k == ErrorKind::Timeout, "{e:?}");
+            assert_eq!(e.is_auth(), k == ErrorKind::Auth, "{e:?}");
+            assert_eq!(
+                e.is_response_too_large(),
+                k == ErrorKind::ResponseTooLarge,
+                "{e:?}"
+            );
+            let debug = format!("{e:?}");
+            assert!(debug.contains(&format!("kind: {k:?}")), "{debug}");
+            assert!(
+                debug.contains(&e.to_string().replace('"', "\\\"")),
+                "{debug}"
+            );
+        }
+        assert_eq!(all.len(), 14);
+    }
+
+    /// A missing image explains a failed operation: kind NotFound, the operation and the
+    /// server's message stay readable, and `Debug` shows no contradicting inner kind.
+    #[test]
+    fn a_missing_image_keeps_its_cause_readable() {
+        let e = every_local_error().swap_remove(12);
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(e.operation_id(), Some("op-1"));
+        assert!(e.to_string().contains("image not found"), "{e}");
+        assert!(e.to_string().contains("tag:missing"), "{e}");
+        assert!(!format!("{e:?}").contains("OperationFailed"), "{e:?}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

@@ -1,6 +1,7 @@
 //! Runs: the [`Run`] builder and every way to execute it (await, stream, start, spawn).
 
 mod fanout;
+mod missing;
 mod output;
 mod spec;
 mod stream;
@@ -389,7 +390,10 @@ impl Run {
         body.preserve_cwd = spec.preserve_cwd.then_some(true);
         body.files = (!files.is_empty()).then_some(files);
         let action = format!("starting `{}` on {image}", short(&spec.command));
-        let op_id = api::spawn(&client, body, &action).await?;
+        let op_id = match api::spawn(&client, body, &action).await {
+            Ok(id) => id,
+            Err(e) => return Err(missing::explain(image, e).await),
+        };
         tracing::Span::current().record("operation_id", op_id.as_str());
         tracing::debug!(operation_id = %op_id, "run spawned");
         Ok(op_id)
@@ -408,7 +412,9 @@ impl Run {
     ) -> Result<RunOutput> {
         let client = &self.client;
         let spec = &self.spec;
-        wait::check_terminal(op, op_id)?;
+        if let Err(e) = wait::check_terminal(op, op_id) {
+            return Err(missing::explain(image, e).await);
+        }
         let mut out = RunOutput::from_operation(client, image, op_id, op, spec)?;
         if let Some(img) = &out.image {
             tracing::Span::current().record("result_image", img.uuid().unwrap_or(""));
