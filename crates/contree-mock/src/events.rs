@@ -4,20 +4,45 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::{Value, json};
+use contree_proto::types::{OperationEvent, OperationEventData, OperationEventType};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 
 use crate::util::ts_nanos;
+
+/// Nullable keys of the `completion` payload: sent as `null` on success / for disposables.
+const COMPLETION_NULLS: &[&str] = &["data.result_image_uuid", "data.error"];
 
 /// One recorded event.
 #[derive(Debug, Clone)]
 pub(crate) struct Event {
     pub(crate) id: u64,
     pub(crate) spid: Option<u32>,
-    pub(crate) kind: String,
-    /// The full `OperationEvent` JSON.
-    pub(crate) json: Value,
+    kind: OperationEventType,
+    /// The full `OperationEvent` JSON text (serialised once, when the event is recorded).
+    pub(crate) json: String,
+    /// The SSE frame of `json`, shared by every follower.
+    frame: Bytes,
+}
+
+/// The `type` an event payload is sent under (a `Raw` payload is never recorded by the mock).
+fn kind_of(data: &OperationEventData) -> OperationEventType {
+    use OperationEventData as D;
+    use OperationEventType as T;
+    match data {
+        D::Init(_) => T::Init,
+        D::Spawn(_) => T::Spawn,
+        D::Stdin(_) => T::Stdin,
+        D::Stdout(_) => T::Stdout,
+        D::Stderr(_) => T::Stderr,
+        D::Exit(_) => T::Exit,
+        D::Truncated(_) => T::Truncated,
+        D::SizeCap(_) => T::SizeCap,
+        D::Network(_) => T::Network,
+        D::Shutdown(_) => T::Shutdown,
+        D::Completion(_) => T::Completion,
+        _ => T::Unknown("raw".to_owned()),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -44,8 +69,10 @@ impl Default for EventLog {
 }
 
 impl EventLog {
-    /// Appends an event (ignored once the log is closed) and returns its id.
-    pub(crate) fn push(&self, spid: Option<u32>, kind: &str, data: Value) -> Option<u64> {
+    /// Appends an event (ignored once the log is closed) and returns its id. The event is
+    /// proto's `OperationEvent`; its `type` is the one `data`'s variant selects.
+    pub(crate) fn push(&self, spid: Option<u32>, data: OperationEventData) -> Option<u64> {
+        let kind = kind_of(&data);
         let id = {
             let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             if g.closed {
@@ -53,20 +80,26 @@ impl EventLog {
             }
             let id = g.next_id;
             g.next_id += 1;
-            let mut obj = json!({
-                "id": id,
-                "ts": ts_nanos(OffsetDateTime::now_utc()),
-                "type": kind,
-                "data": data,
-            });
-            if let Some(s) = spid {
-                obj["spid"] = json!(s);
-            }
+            let mut ev = OperationEvent::new(
+                i64::try_from(id).unwrap_or(i64::MAX),
+                ts_nanos(OffsetDateTime::now_utc()),
+                kind.clone(),
+                data,
+            );
+            ev.spid = spid.map(i64::from);
+            let nulls: &[&[&str]] = if kind == OperationEventType::Completion {
+                &[COMPLETION_NULLS]
+            } else {
+                &[]
+            };
+            let json = crate::wire::to_json(&ev, nulls).to_string();
+            let frame = Bytes::from(format!("id: {id}\nevent: {kind}\ndata: {json}\n\n"));
             g.events.push(Arc::new(Event {
                 id,
                 spid,
-                kind: kind.to_string(),
-                json: obj,
+                kind,
+                json,
+                frame,
             }));
             id
         };
@@ -120,19 +153,12 @@ pub(crate) struct SseOptions {
 
 /// Formats one normal SSE frame.
 pub(crate) fn frame(ev: &Event, extra_fields: bool) -> Bytes {
-    let data = if extra_fields {
-        let mut v = ev.json.clone();
-        crate::respond::add_extra_fields(&mut v);
-        v
-    } else {
-        ev.json.clone()
-    };
-    Bytes::from(format!(
-        "id: {}\nevent: {}\ndata: {}\n\n",
-        ev.id,
-        ev.kind,
-        serde_json::to_string(&data).unwrap_or_default()
-    ))
+    if !extra_fields {
+        return ev.frame.clone();
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&ev.json).unwrap_or_default();
+    crate::respond::add_extra_fields(&mut v);
+    Bytes::from(format!("id: {}\nevent: {}\ndata: {v}\n\n", ev.id, ev.kind))
 }
 
 /// The error frame pair sent before closing a broken stream.
@@ -205,17 +231,39 @@ pub(crate) fn spawn_writer(log: Arc<EventLog>, opts: SseOptions) -> mpsc::Receiv
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contree_proto::types::{
+        EventDataCompletion, EventDataCompletionStatus, EventDataInit, EventDataStream,
+    };
 
     #[test]
     fn ids_start_at_zero_and_completion_has_no_spid() {
         let log = EventLog::default();
-        assert_eq!(log.push(Some(0), "init", json!({})), Some(0));
-        assert_eq!(log.push(None, "completion", json!({})), Some(1));
+        let init = EventDataInit::new("2026-01-01T00:00:00.000000000Z", "/run/init", false, 1);
+        assert_eq!(log.push(Some(0), OperationEventData::Init(init)), Some(0));
+        let done = EventDataCompletion::new(EventDataCompletionStatus::Success, 5);
+        assert_eq!(
+            log.push(None, OperationEventData::Completion(done)),
+            Some(1)
+        );
         log.close();
-        assert_eq!(log.push(Some(1), "stdout", json!({})), None);
+        let out = EventDataStream::from_bytes(b"late");
+        assert_eq!(log.push(Some(1), OperationEventData::Stdout(out)), None);
         let all = log.all();
         assert_eq!(all.len(), 2);
-        assert!(all[1].json.get("spid").is_none());
+        let completion: serde_json::Value = serde_json::from_str(&all[1].json).unwrap();
+        assert!(completion.get("spid").is_none());
+        assert_eq!(completion["type"], "completion");
+        // The nullable keys are sent as `null`, not left out.
+        assert!(completion["data"]["error"].is_null());
+        assert!(
+            completion["data"]
+                .as_object()
+                .unwrap()
+                .contains_key("result_image_uuid")
+        );
+        let back: OperationEvent = serde_json::from_str(&all[0].json).unwrap();
+        assert_eq!(back.spid, Some(0));
+        assert!(matches!(back.data, OperationEventData::Init(_)));
         assert_eq!(log.after(Some(0)).0.len(), 1);
         let f = String::from_utf8(frame(&all[0], false).to_vec()).unwrap();
         assert!(f.starts_with("id: 0\nevent: init\ndata: {"));

@@ -4,8 +4,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use contree_proto::types::{
+    DirectoryList, FileItem, GrepMatch, GrepMatchType, GrepResult, GrepSubmatch, NameOrId,
+};
 use http::header;
-use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -97,28 +99,33 @@ pub(crate) fn download(ctx: &Ctx, id: &str, head: bool) -> R {
     Ok(Resp::bytes(200, ct, data))
 }
 
-fn owner(id: u32) -> Value {
-    if id == 0 { json!("root") } else { json!(id) }
+/// `owner`/`group`: the name for root, the numeric id otherwise (the images have no passwd).
+fn owner(id: u32) -> NameOrId {
+    if id == 0 {
+        NameOrId::String("root".to_owned())
+    } else {
+        NameOrId::Integer(i64::from(id))
+    }
 }
 
-fn file_item(name: &str, m: &Meta) -> Value {
-    json!({
-        "size": m.size,
-        "path": name,
-        "owner": owner(m.uid),
-        "group": owner(m.gid),
-        "uid": m.uid,
-        "gid": m.gid,
-        "mode": m.mode,
-        "mtime": m.mtime,
-        "nlink": m.nlink,
-        "is_dir": m.kind == FileKind::Dir,
-        "is_regular": m.kind == FileKind::File,
-        "is_symlink": m.kind == FileKind::Symlink,
-        "is_socket": false,
-        "is_fifo": false,
-        "symlink_to": m.symlink_to,
-    })
+fn file_item(name: &str, m: &Meta) -> FileItem {
+    FileItem {
+        size: m.size,
+        path: name.to_owned(),
+        owner: owner(m.uid),
+        group: owner(m.gid),
+        uid: i64::from(m.uid),
+        gid: i64::from(m.gid),
+        mode: i64::from(m.mode),
+        mtime: m.mtime,
+        nlink: i64::from(m.nlink),
+        is_dir: m.kind == FileKind::Dir,
+        is_regular: m.kind == FileKind::File,
+        is_symlink: m.kind == FileKind::Symlink,
+        is_socket: false,
+        is_fifo: false,
+        symlink_to: m.symlink_to.clone(),
+    }
 }
 
 fn perm_string(m: &Meta) -> String {
@@ -194,8 +201,8 @@ pub(crate) fn list(ctx: &Ctx, id: &str) -> R {
             Bytes::from(out),
         ));
     }
-    let files: Vec<Value> = entries.iter().map(|(n, m)| file_item(n, m)).collect();
-    Ok(Resp::json(200, json!({"path": path, "files": files})))
+    let files = entries.iter().map(|(n, m)| file_item(n, m)).collect();
+    Ok(Resp::typed(200, &DirectoryList::new(path, files), &[]))
 }
 
 fn tar_of(fs: &Fs, path: &str, meta: &Meta) -> Result<Vec<u8>, String> {
@@ -451,10 +458,8 @@ pub(crate) fn grep(ctx: &Ctx, id: &str) -> R {
             }
         }
     }
-    Ok(Resp::json(
-        200,
-        json!({"path": paths[0], "patterns": patterns, "matches": matches, "truncated": truncated}),
-    ))
+    let result = GrepResult::new(paths[0].clone(), patterns, matches, truncated);
+    Ok(Resp::typed(200, &result, &[]))
 }
 
 /// Greps one file; returns `true` when `max_total` stopped the search.
@@ -463,7 +468,7 @@ fn grep_file(
     data: &[u8],
     o: &GrepOpts,
     total: &mut usize,
-    out: &mut Vec<Value>,
+    out: &mut Vec<GrepMatch>,
 ) -> bool {
     let mut lines: Vec<(usize, &[u8])> = Vec::new();
     let mut off = 0;
@@ -520,20 +525,27 @@ fn grep_file(
             subs.sort_unstable();
             subs.dedup();
         }
-        let submatches: Vec<Value> = subs
+        let submatches = subs
             .iter()
-            .map(|&(s, e)| json!({"text": String::from_utf8_lossy(&body[s..e]), "start": s, "end": e}))
+            .map(|&(s, e)| {
+                let text = String::from_utf8_lossy(&body[s..e]);
+                GrepSubmatch::new(text, s as i64, e as i64)
+            })
             .collect();
         let shown = &line[..line.len().min(4096)];
-        out.push(json!({
-            "path": path,
-            "line_number": j + 1,
-            "absolute_offset": offset,
-            "line_text": String::from_utf8_lossy(shown),
-            "line_bytes": line.len(),
-            "submatches": submatches,
-            "type": if is_match { "match" } else { "context" },
-        }));
+        out.push(GrepMatch::new(
+            path,
+            (j + 1) as i64,
+            offset as i64,
+            String::from_utf8_lossy(shown),
+            line.len() as i64,
+            submatches,
+            if is_match {
+                GrepMatchType::Match
+            } else {
+                GrepMatchType::Context
+            },
+        ));
     }
     stopped
 }

@@ -5,7 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde_json::{Value, json};
+use contree_proto::types::{
+    EventDataCompletion, EventDataCompletionStatus, EventDataExit, EventDataInit, EventDataNetwork,
+    EventDataNetworkConfigured, EventDataShutdown, EventDataShutdownReason, EventDataSpawn,
+    EventDataStream, EventDataTruncated, EventResources, NetworkInterface, OperationEventData,
+    StdStream,
+};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -128,17 +133,12 @@ fn finish(
             .map(|d| (d * 1000.0) as i64)
             .unwrap_or(0)
     };
-    log.push(
-        None,
-        "completion",
-        json!({
-            "status": status.as_str(),
-            "duration_ms": elapsed_ms,
-            "result_image_uuid": result_image,
-            "error": error,
-            "image_size_bytes": image_size.unwrap_or(0),
-        }),
-    );
+    let mut done =
+        EventDataCompletion::new(EventDataCompletionStatus::from(status.as_str()), elapsed_ms);
+    done.result_image_uuid = result_image;
+    done.error = error;
+    done.image_size_bytes = Some(image_size.unwrap_or(0));
+    log.push(None, OperationEventData::Completion(done));
     log.close();
 }
 
@@ -192,30 +192,21 @@ pub(crate) fn start_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
 fn assign(shared: &Shared, op: Uuid, log: &EventLog, plan: &MainPlan) {
     set_status(shared, op, Status::Assigned);
     let now = ts_nanos(OffsetDateTime::now_utc());
-    log.push(
-        Some(0),
-        "init",
-        json!({
-            "started_at": now,
-            "runtime_path": "/run/contreeinitd",
-            "verbose": false,
-            "init_pid": 1,
-            "hostname": plan.proc.spec.hostname,
-            "kernel": "6.1.0-contree-mock #1 SMP PREEMPT",
-            "machine": "x86_64",
-            "boot_id": shared.new_uuid().to_string(),
-        }),
-    );
+    let mut init = EventDataInit::new(now, "/run/contreeinitd", false, 1);
+    init.hostname = Some(plan.proc.spec.hostname.clone());
+    init.kernel = Some("6.1.0-contree-mock #1 SMP PREEMPT".to_owned());
+    init.machine = Some("x86_64".to_owned());
+    init.boot_id = Some(shared.new_uuid().to_string());
+    log.push(Some(0), OperationEventData::Init(init));
     if plan.networking {
-        log.push(
-            Some(0),
-            "network",
-            json!({
-                "interfaces": [{"name": "eth0", "rx_bytes": 0, "rx_packets": 0, "rx_errs": 0, "rx_drop": 0,
-                                "tx_bytes": 0, "tx_packets": 0, "tx_errs": 0, "tx_drop": 0}],
-                "configured": {"ip4": "10.0.0.2/24", "ip4_gw": "10.0.0.1", "nameserver": "10.0.0.1"},
-            }),
-        );
+        let mut net =
+            EventDataNetwork::new(vec![NetworkInterface::new("eth0", 0, 0, 0, 0, 0, 0, 0, 0)]);
+        let mut configured = EventDataNetworkConfigured::new();
+        configured.ip4 = Some("10.0.0.2/24".to_owned());
+        configured.ip4_gw = Some("10.0.0.1".to_owned());
+        configured.nameserver = Some("10.0.0.1".to_owned());
+        net.configured = Some(configured);
+        log.push(Some(0), OperationEventData::Network(net));
     }
 }
 
@@ -346,10 +337,11 @@ async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
 }
 
 fn shutdown_event(log: &EventLog, reason: &str) {
+    let stopped_at = ts_nanos(OffsetDateTime::now_utc());
+    let reason = EventDataShutdownReason::from(reason);
     log.push(
         Some(0),
-        "shutdown",
-        json!({"stopped_at": ts_nanos(OffsetDateTime::now_utc()), "reason": reason}),
+        OperationEventData::Shutdown(EventDataShutdown::new(stopped_at, reason)),
     );
 }
 
@@ -435,12 +427,14 @@ fn record(shared: &Shared, op: Uuid, spid: u32, log: &EventLog, stream: &str, ch
         acc.accept(chunk)
     };
     if let Some(part) = part {
-        let (value, encoding) = crate::util::encode_stream(&part);
-        log.push(
-            Some(spid),
-            stream,
-            json!({"value": value, "encoding": encoding, "truncated": false}),
-        );
+        let mut chunk = EventDataStream::from_bytes(&part);
+        chunk.truncated = Some(false);
+        let data = match stream {
+            "stdin" => OperationEventData::Stdin(chunk),
+            "stdout" => OperationEventData::Stdout(chunk),
+            _ => OperationEventData::Stderr(chunk),
+        };
+        log.push(Some(spid), data);
     }
 }
 
@@ -470,22 +464,19 @@ async fn drive_proc(
     } else {
         (spec.command.clone(), spec.args.clone())
     };
-    log.push(
-        Some(spid),
-        "spawn",
-        json!({
-            "pid": pid,
-            "command": command,
-            "args": args,
-            "shell": spec.shell,
-            "cwd": spec.cwd,
-            "uid": spec.uid,
-            "gid": spec.gid,
-            "timeout": plan.timeout.map(|t| t.as_secs()).unwrap_or(0),
-            "truncate_at": plan.truncate_at,
-            "env": mask_env(&spec.env),
-        }),
+    let mut spawned = EventDataSpawn::new(
+        i64::from(pid),
+        command,
+        args,
+        spec.shell,
+        spec.cwd.clone(),
+        i64::from(spec.uid),
+        i64::from(spec.gid),
+        plan.timeout.map_or(0, |t| t.as_secs() as i64),
+        plan.truncate_at as i64,
     );
+    spawned.env = Some(mask_env(&spec.env));
+    log.push(Some(spid), OperationEventData::Spawn(spawned));
     let Handles {
         stdin_tx,
         stdin_rx,
@@ -553,26 +544,20 @@ async fn drive_proc(
             .unwrap_or_default()
     };
     for (stream, emitted, dropped) in truncs {
-        log.push(
-            Some(spid),
-            "truncated",
-            json!({"stream": stream, "bytes_emitted": emitted, "bytes_dropped": dropped}),
-        );
+        let t = EventDataTruncated::new(StdStream::from(stream), emitted as i64, dropped as i64);
+        log.push(Some(spid), OperationEventData::Truncated(t));
     }
     let duration_ms = elapsed.as_millis() as i64;
-    log.push(
-        Some(spid),
-        "exit",
-        json!({
-            "pid": pid,
-            "code": outcome.code,
-            "signal": outcome.signal,
-            "core_dump": false,
-            "timed_out": outcome.timed_out,
-            "duration_ms": duration_ms,
-            "resources": event_resources(elapsed),
-        }),
+    let mut exit = EventDataExit::new(
+        i64::from(pid),
+        i64::from(outcome.code),
+        i64::from(outcome.signal),
+        outcome.timed_out,
+        duration_ms,
+        event_resources(),
     );
+    exit.core_dump = Some(false);
+    log.push(Some(spid), OperationEventData::Exit(exit));
     let mut st = shared.state();
     if let Some(p) = st
         .ops
@@ -596,14 +581,14 @@ async fn drive_proc(
     outcome
 }
 
-fn event_resources(elapsed: Duration) -> Value {
-    let _ = elapsed;
-    json!({
-        "user_time_us": 1000, "sys_time_us": 0, "max_rss_kb": 2048, "shared_memory": 0,
-        "unshared_memory": 0, "swaps": 0, "minor_faults": 0, "major_faults": 0,
-        "voluntary_ctx_switches": 1, "involuntary_ctx_switches": 0, "block_input_ops": 0,
-        "block_output_ops": 0, "ipc_msgs_sent": 0, "ipc_msgs_received": 0, "signals_received": 0,
-    })
+/// The `exit` event's resources (plausible constants).
+fn event_resources() -> EventResources {
+    EventResources {
+        user_time_us: 1000,
+        max_rss_kb: 2048,
+        voluntary_ctx_switches: 1,
+        ..EventResources::default()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

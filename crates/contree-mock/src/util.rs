@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use time::{OffsetDateTime, UtcOffset};
 
 /// `2026-06-08T20:00:00.123456789Z` (event timestamps: nanoseconds, `Z`).
@@ -35,31 +34,12 @@ pub(crate) fn ts_iso(t: OffsetDateTime) -> String {
     )
 }
 
-/// Whether bytes can travel as the `ascii` encoding (printable ASCII plus `\t\n\r`).
-pub(crate) fn is_ascii_repr(b: &[u8]) -> bool {
-    b.iter()
-        .all(|&c| (0x20..=0x7e).contains(&c) || c == b'\t' || c == b'\n' || c == b'\r')
-}
-
-/// `(value, encoding)` for a byte chunk, per the spec's rule.
-pub(crate) fn encode_stream(b: &[u8]) -> (String, &'static str) {
-    if is_ascii_repr(b) {
-        (String::from_utf8_lossy(b).into_owned(), "ascii")
-    } else {
-        (
-            base64::engine::general_purpose::STANDARD.encode(b),
-            "base64",
-        )
-    }
-}
-
-/// Decodes a `ClosableStreamRepr`-style value; `None` if base64 is invalid or the encoding unknown.
+/// Decodes a `ClosableStreamRepr`-style value; `None` if base64 is invalid or the encoding
+/// unknown (proto's rule, `contree_proto::stream::try_decode`, so the mock accepts every form
+/// the clients decode).
 pub(crate) fn decode_stream(value: &str, encoding: Option<&str>) -> Option<Vec<u8>> {
-    match encoding.unwrap_or("ascii") {
-        "ascii" => Some(value.as_bytes().to_vec()),
-        "base64" => base64::engine::general_purpose::STANDARD.decode(value).ok(),
-        _ => None,
-    }
+    let encoding = encoding.map(contree_proto::types::StreamEncoding::from);
+    contree_proto::stream::try_decode(encoding.as_ref(), value)
 }
 
 /// Parsed query string: repeated keys kept in order; a key without `=` has the value `""`.
@@ -225,10 +205,12 @@ mod tests {
 
     #[test]
     fn encodings() {
-        assert_eq!(encode_stream(b"hi\n").1, "ascii");
-        assert_eq!(encode_stream("é".as_bytes()).1, "base64");
         assert_eq!(decode_stream("aGk=", Some("base64")).unwrap(), b"hi");
         assert!(decode_stream("!!", Some("base64")).is_none());
+        // Unpadded and URL-safe base64 decode as proto decodes them for the clients.
+        assert_eq!(decode_stream("AP8", Some("base64")).unwrap(), b"\x00\xff");
+        assert_eq!(decode_stream("-_8", Some("base64")).unwrap(), b"\xfb\xff");
+        assert!(decode_stream("hi", Some("utf8")).is_none());
     }
 
     #[test]

@@ -60,16 +60,41 @@ pub fn encode(bytes: &[u8]) -> (StreamEncoding, String) {
 /// ```
 pub fn decode(encoding: Option<&StreamEncoding>, value: &str) -> Vec<u8> {
     match encoding {
-        Some(StreamEncoding::Base64) => {
-            let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-            LENIENT
-                .decode(&compact)
-                .or_else(|_| LENIENT_URL.decode(&compact))
-                .or_else(|_| general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('=')))
-                .unwrap_or_default()
-        }
+        Some(StreamEncoding::Base64) => decode_base64(value).unwrap_or_default(),
         _ => value.as_bytes().to_vec(),
     }
+}
+
+/// Decodes a value as a receiver that refuses bad input does (the mock's request bodies):
+/// `None` for an encoding other than `ascii`/`base64` (absent is `ascii`) or for `base64` that
+/// does not decode. The base64 forms [`decode`] accepts (padded or not, standard or URL-safe
+/// alphabet, whitespace ignored) are accepted here too, so both ends agree on every value.
+///
+/// ```
+/// use contree_proto::{stream::try_decode, types::StreamEncoding};
+/// let b64 = Some(&StreamEncoding::Base64);
+/// assert_eq!(try_decode(b64, "AP8=").unwrap(), b"\x00\xff");
+/// assert_eq!(try_decode(b64, "AP8").unwrap(), b"\x00\xff");
+/// assert_eq!(try_decode(b64, "-_8").unwrap(), b"\xfb\xff");
+/// assert_eq!(try_decode(b64, "!!"), None);
+/// assert_eq!(try_decode(None, "hi").unwrap(), b"hi");
+/// assert_eq!(try_decode(Some(&StreamEncoding::from("utf8")), "hi"), None);
+/// ```
+pub fn try_decode(encoding: Option<&StreamEncoding>, value: &str) -> Option<Vec<u8>> {
+    match encoding {
+        None | Some(StreamEncoding::Ascii) => Some(value.as_bytes().to_vec()),
+        Some(StreamEncoding::Base64) => decode_base64(value),
+        Some(_) => None,
+    }
+}
+
+fn decode_base64(value: &str) -> Option<Vec<u8>> {
+    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+    LENIENT
+        .decode(&compact)
+        .or_else(|_| LENIENT_URL.decode(&compact))
+        .or_else(|_| general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('=')))
+        .ok()
 }
 
 impl StreamRepr {
