@@ -5,11 +5,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use contree_proto::OperationMeta;
+use contree_proto::Request as _;
+use contree_proto::requests::GetOperationEvents;
 use futures_core::Stream;
 use futures_util::FutureExt as _;
 use futures_util::StreamExt;
-use http::header::{ACCEPT, ACCEPT_ENCODING, HeaderValue};
+use http::header::{ACCEPT_ENCODING, HeaderValue};
 use tokio::time::Instant;
 
 use crate::Body;
@@ -19,16 +20,6 @@ use crate::error::{Ctx, Error, ErrorKind, Inner};
 use crate::retry::{self, TooEarly};
 use crate::sse::SseDecoder;
 use crate::transport::{Mode, Payload, Transport};
-
-/// The events operation, as the spec declares it.
-static EVENTS_OP: OperationMeta = OperationMeta {
-    id: "getOperationEvents",
-    method: http::Method::GET,
-    path: "/operations/{operationId}/events",
-    success: &[200],
-    idempotent: true,
-    streaming: true,
-};
 
 /// The most of a response read after its `completion` event to reach its end.
 const DRAIN_MAX_BYTES: usize = 64 * 1024;
@@ -144,18 +135,6 @@ struct State {
     done: bool,
 }
 
-fn percent_encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn reconnectable(e: &Error) -> bool {
     match e.kind() {
         ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Stream => true,
@@ -168,43 +147,46 @@ fn reconnectable(e: &Error) -> bool {
 
 impl State {
     fn ctx(&self) -> Ctx {
+        let meta = GetOperationEvents::meta();
         Ctx {
-            op: EVENTS_OP.id,
-            method: http::Method::GET,
-            path: format!("/operations/{}/events", percent_encode_segment(&self.op_id)),
+            op: meta.id,
+            method: meta.method.clone(),
+            path: GetOperationEvents::new(self.op_id.as_str()).uri(),
             attempts: 0,
         }
     }
 
-    async fn connect(&mut self) -> Result<ResponseBody, Error> {
-        let mut pq = format!("/operations/{}/events", percent_encode_segment(&self.op_id));
-        let mut query = Vec::new();
-        if self.params.follow {
-            query.push("follow=1".to_string());
-        }
-        if let Some(spid) = self.params.spid {
-            query.push(format!("spid={spid}"));
-        }
-        if let Some(since) = self.params.since {
-            query.push(format!("since={since}"));
-        }
-        if !query.is_empty() {
-            pq.push('?');
-            pq.push_str(&query.join("&"));
-        }
-        let mut builder =
-            http::Request::get(pq).header(ACCEPT, HeaderValue::from_static("text/event-stream"));
+    /// The request for the next connection: `contree-proto` builds the path, the query and
+    /// the `Accept`/`Last-Event-Id` headers.
+    fn request(&self) -> Result<http::Request<Body>, Error> {
+        let wide = |what: &str, n: u64| {
+            i64::try_from(n).map_err(|_| {
+                Error::config(format!(
+                    "the event stream's {what} {n} is beyond the API's 63-bit integers; \
+                     pass a value below 2^63"
+                ))
+            })
+        };
+        let mut events = GetOperationEvents::new(self.op_id.as_str());
+        events.follow = self.params.follow;
+        events.spid = self.params.spid.map(|n| wide("spid", n)).transpose()?;
+        events.since = self.params.since.map(|n| wide("since", n)).transpose()?;
+        events.last_event_id = self.last_id.map(|n| wide("Last-Event-Id", n)).transpose()?;
+        let mut req = events
+            .to_http()
+            .map_err(|e| Error::config(format!("invalid operation id {:?}: {e}", self.op_id)))?
+            .map(Body::from);
         if !self.transport.compress_event_streams() {
             // Without gzip an open stream holds no inflate state (a 32 KiB window plus
             // buffers): what a fan-out of thousands of followed runs pays per run.
-            builder = builder.header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+            req.headers_mut()
+                .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         }
-        if let Some(id) = self.last_id {
-            builder = builder.header("Last-Event-Id", id);
-        }
-        let req = builder
-            .body(Body::empty())
-            .map_err(|e| Error::config(format!("invalid operation id {:?}: {e}", self.op_id)))?;
+        Ok(req)
+    }
+
+    async fn connect(&mut self) -> Result<ResponseBody, Error> {
+        let req = self.request()?;
         let opts = RequestOptions {
             retry: Some(RetryConfig {
                 max_attempts: 1,
@@ -216,7 +198,7 @@ impl State {
         tracing::debug!(op_id = %self.op_id, last_event_id = ?self.last_id, "opening the event stream");
         let resp = self
             .transport
-            .execute(&EVENTS_OP, req, &opts, Mode::Streaming)
+            .execute(GetOperationEvents::meta(), req, &opts, Mode::Streaming)
             .await?;
         match resp.into_body() {
             Payload::Stream(s) => Ok(s),
