@@ -137,6 +137,7 @@
 
 mod api;
 pub mod blocking;
+pub mod build;
 mod client;
 mod error;
 mod events;
