@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::events::EventLog;
 use crate::fs::{FileKind, Fs};
+use crate::profile::Plan;
 use crate::respond::Resp;
 use crate::server::Shared;
 use crate::shell::{ProcessIo, ProcessSpec, run_process};
@@ -73,16 +74,20 @@ fn op_parts(shared: &Shared, op: Uuid) -> Option<OpParts> {
 }
 
 fn set_status(shared: &Shared, op: Uuid, s: Status) {
-    if let Some(o) = shared.state().ops.get_mut(&op)
-        && !o.status.is_terminal()
-    {
-        o.status = s;
+    let changed = match shared.state().ops.get_mut(&op) {
+        Some(o) if !o.status.is_terminal() => {
+            o.status = s;
+            true
+        }
+        _ => false,
+    };
+    if changed {
+        shared.timings().state(op, s);
     }
 }
 
-/// Sleeps for the configured latency; `true` if the operation was cancelled meanwhile.
-async fn pause(shared: &Shared, token: &CancellationToken) -> bool {
-    let d = shared.cfg.latency;
+/// Sleeps for `d` (one state of the profile); `true` if the operation was cancelled meanwhile.
+async fn pause(shared: &Shared, token: &CancellationToken, d: Duration) -> bool {
     if d.is_zero() {
         return token.is_cancelled();
     }
@@ -109,6 +114,7 @@ fn finish(
             return;
         }
         let elapsed = o.started.elapsed();
+        shared.timings().state(op, status);
         o.status = status;
         o.error = error.clone();
         o.duration = Some(elapsed.as_secs_f64());
@@ -154,11 +160,12 @@ fn kill_all(shared: &Shared, op: Uuid, signal: i32) {
 /// Ends `op` as `FAILED` with `message` after the configured latency, without running
 /// anything (the `fail_operation` fault).
 pub(crate) fn fail_later(shared: Arc<Shared>, op: Uuid, message: String) {
+    let delays = shared.timings().created(op, "instance");
     tokio::spawn(async move {
         let Some((_, token, _)) = op_parts(&shared, op) else {
             return;
         };
-        let (status, error) = if pause(&shared, &token).await {
+        let (status, error) = if pause(&shared, &token, delays.pending).await {
             (
                 Status::Cancelled,
                 "operation cancelled by request".to_string(),
@@ -172,9 +179,10 @@ pub(crate) fn fail_later(shared: Arc<Shared>, op: Uuid, message: String) {
 
 /// Starts an instance operation in the background.
 pub(crate) fn start_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
+    let delays = shared.timings().created(op, "instance");
     // Without latency the operation is assigned before the 201, so clients never see a
     // transient PENDING (and its 425s) in benchmarks and zero-latency tests.
-    if shared.cfg.latency.is_zero()
+    if delays.pending.is_zero()
         && let Some((log, _, _)) = op_parts(&shared, op)
     {
         assign(&shared, op, &log, &plan);
@@ -182,7 +190,7 @@ pub(crate) fn start_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
     tokio::spawn(async move {
         let stop = shared.stop.clone();
         tokio::select! {
-            () = run_instance(shared.clone(), op, plan) => {}
+            () = run_instance(shared.clone(), op, plan, delays) => {}
             () = stop.cancelled() => {}
         }
     });
@@ -210,7 +218,7 @@ fn assign(shared: &Shared, op: Uuid, log: &EventLog, plan: &MainPlan) {
     }
 }
 
-async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
+async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan, delays: Plan) {
     let Some((log, token, Some(fs))) = op_parts(&shared, op) else {
         return;
     };
@@ -220,7 +228,7 @@ async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
         .get(&op)
         .is_some_and(|o| o.status == Status::Pending);
     if pending {
-        if pause(&shared, &token).await {
+        if pause(&shared, &token, delays.pending).await {
             finish(
                 &shared,
                 op,
@@ -233,7 +241,7 @@ async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan) {
         }
         assign(&shared, op, &log, &plan);
     }
-    if pause(&shared, &token).await {
+    if pause(&shared, &token, delays.boot).await {
         shutdown_event(&log, "signal");
         finish(
             &shared,
@@ -427,6 +435,9 @@ fn record(shared: &Shared, op: Uuid, spid: u32, log: &EventLog, stream: &str, ch
         acc.accept(chunk)
     };
     if let Some(part) = part {
+        if spid == 1 && stream != "stdin" && !part.is_empty() {
+            shared.timings().first_output(op);
+        }
         let mut chunk = EventDataStream::from_bytes(&part);
         chunk.truncated = Some(false);
         let data = match stream {
@@ -622,12 +633,16 @@ pub(crate) fn normalize_ref(r: &str) -> String {
 
 /// Starts an image import operation in the background.
 pub(crate) fn start_import(shared: Arc<Shared>, op: Uuid, url: String, tag: Option<String>) {
+    let delays = shared.timings().created(op, "image_import");
     tokio::spawn(async move {
         let Some((_, token, _)) = op_parts(&shared, op) else {
             return;
         };
-        for s in [Status::Assigned, Status::Executing] {
-            if pause(&shared, &token).await {
+        for (s, d) in [
+            (Status::Assigned, delays.pending),
+            (Status::Executing, delays.boot),
+        ] {
+            if pause(&shared, &token, d).await {
                 finish(
                     &shared,
                     op,
@@ -640,7 +655,7 @@ pub(crate) fn start_import(shared: Arc<Shared>, op: Uuid, url: String, tag: Opti
             }
             set_status(&shared, op, s);
         }
-        if pause(&shared, &token).await {
+        if pause(&shared, &token, delays.work).await {
             finish(
                 &shared,
                 op,

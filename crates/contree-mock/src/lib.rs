@@ -35,6 +35,7 @@ pub mod fs;
 pub mod images;
 mod inspect;
 mod instance;
+mod profile;
 mod respond;
 mod router;
 mod server;
@@ -45,6 +46,7 @@ mod util;
 mod wire;
 
 pub use faults::{CloseMode, FaultRule};
+pub use profile::{OperationTiming, Profile, StateChange};
 pub use server::{
     DEFAULT_PROJECT, DEFAULT_TOKEN, MockServer, MockServerBuilder, PERMISSIONS, RecordedRequest,
 };

@@ -1,7 +1,7 @@
 //! `contree-mock`: runs the mock ConTree server until killed.
 //!
 //! ```text
-//! contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS] [--seed N] [--prefix /sandboxes]
+//! contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS | --profile realistic] [--seed N] [--prefix /sandboxes]
 //! ```
 //! Prints exactly one line `LISTENING http://127.0.0.1:PORT` on stdout when ready; `--help`
 //! describes every flag, its default and the `/_mock` control endpoints.
@@ -9,7 +9,7 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-const USAGE: &str = "usage: contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS] [--seed N] [--prefix PATH]";
+const USAGE: &str = "usage: contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS | --profile P] [--seed N] [--prefix PATH]";
 
 fn usage() -> ! {
     eprintln!("{USAGE}\n(contree-mock --help describes every flag)");
@@ -29,6 +29,9 @@ Options:
   --project P     the `Project` header IAM clients must send (default {project})
   --no-project    JWT mode: no `Project` header is required (default: IAM mode)
   --latency MS    delay of each operation state transition, in ms (default 5)
+  --profile P     fixed (default: every state lasts --latency) or realistic: seeded
+                  delays like the real service's (PENDING 50-400 ms, answering 425 with
+                  Retry-After: 1; ASSIGNED/boot 20-200 ms; imports work 100-500 ms)
   --seed N        seed of UUIDs, /dev/urandom and mktemp names (default 0)
   --prefix PATH   serve under a deployment prefix, e.g. /sandboxes (default: none)
   -h, --help      print this help and exit
@@ -43,6 +46,9 @@ Control endpoints (no auth, outside /v1):
                           {{\"method\": \"POST\", \"path\": \"/v1/instances\", \"status\": 429, \"retry_after\": 1, \"times\": 2}}
   DELETE /_mock/faults    remove every fault rule
   GET    /_mock/counters  requests received per operationId, as a JSON object
+  GET    /_mock/timings   the server-side timeline of every operation (states entered,
+                          first output, completed, service time; wall-clock microseconds
+                          since the Unix epoch); /_mock/timings/UUID for one
 
 See the contree-mock README for the operations, fault kinds and the simulated shell.
 ",
@@ -81,6 +87,16 @@ fn main() {
             "--latency" => {
                 builder =
                     builder.latency(Duration::from_millis(number(value(&args, i, flag), flag)))
+            }
+            "--profile" => {
+                let v = value(&args, i, flag);
+                match v.parse() {
+                    Ok(p) => builder = builder.profile(p),
+                    Err(e) => {
+                        eprintln!("contree-mock: --profile: {e}");
+                        usage()
+                    }
+                }
             }
             "--seed" => builder = builder.seed(number(value(&args, i, flag), flag)),
             "--prefix" => builder = builder.prefix(value(&args, i, flag)),

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::faults::{CloseMode, FaultEngine, FaultRule};
+use crate::profile::{OperationTiming, Profile, Timings};
 use crate::respond::{BoxError, Resp, RespBody, accepts_gzip, finalize};
 use crate::router::{NoRoute, route};
 use crate::state::{ImageRec, State, image_uuid_for};
@@ -46,6 +47,7 @@ pub(crate) struct Config {
     pub(crate) token: String,
     pub(crate) project: Option<String>,
     pub(crate) latency: Duration,
+    pub(crate) profile: Profile,
     pub(crate) seed: u64,
     pub(crate) permissions: BTreeMap<String, bool>,
     pub(crate) limits: BTreeMap<String, i64>,
@@ -60,6 +62,7 @@ impl Default for Config {
             token: DEFAULT_TOKEN.to_string(),
             project: Some(DEFAULT_PROJECT.to_string()),
             latency: Duration::from_millis(5),
+            profile: Profile::Fixed,
             seed: 0,
             permissions: PERMISSIONS.iter().map(|p| (p.to_string(), true)).collect(),
             limits: [
@@ -102,6 +105,7 @@ pub(crate) struct Shared {
     counters: Mutex<BTreeMap<String, u64>>,
     requests: Mutex<Vec<RecordedRequest>>,
     rng: Mutex<StdRng>,
+    pub(crate) timings: Mutex<Timings>,
     seq: AtomicU64,
     connections: AtomicU64,
     pub(crate) stop: CancellationToken,
@@ -136,6 +140,7 @@ impl Shared {
             state.public_tags.insert(tag.to_string(), id);
         }
         Self {
+            timings: Mutex::new(Timings::new(cfg.profile, cfg.latency, cfg.seed)),
             cfg,
             state: Mutex::new(state),
             faults: Mutex::new(FaultEngine::default()),
@@ -150,6 +155,11 @@ impl Shared {
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    /// The delays and timelines of operations (see [`crate::Profile`]).
+    pub(crate) fn timings(&self) -> MutexGuard<'_, Timings> {
+        lock(&self.timings)
     }
 
     /// A fresh UUID from the seeded generator.
@@ -211,6 +221,25 @@ impl MockServerBuilder {
     /// Delay of each state transition (PENDING → ASSIGNED → EXECUTING); zero for benchmarks.
     pub fn latency(mut self, d: Duration) -> Self {
         self.cfg.latency = d;
+        self
+    }
+
+    /// How long operations stay in each state (default [`Profile::Fixed`], which uses
+    /// [`latency`](Self::latency)); [`Profile::Realistic`] draws seeded delays like the real
+    /// service's and ignores `latency`.
+    ///
+    /// ```
+    /// # async fn demo() {
+    /// let server = contree_mock::MockServer::builder()
+    ///     .profile(contree_mock::Profile::Realistic)
+    ///     .seed(3)
+    ///     .start()
+    ///     .await;
+    /// assert!(server.timings().is_empty());
+    /// # }
+    /// ```
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.cfg.profile = profile;
         self
     }
 
@@ -453,6 +482,18 @@ impl MockServer {
         lock(&self.shared.requests).clone()
     }
 
+    /// The server-side timeline of every operation so far, in creation order (also served as
+    /// JSON at `GET /_mock/timings`). A client's overhead for a run is the instant it had the
+    /// result minus [`completed_unix_us`](OperationTiming::completed_unix_us).
+    ///
+    /// ```
+    /// let mock = contree_mock::MockServer::start_blocking();
+    /// assert!(mock.timings().is_empty());
+    /// ```
+    pub fn timings(&self) -> Vec<OperationTiming> {
+        self.shared.timings().all()
+    }
+
     /// Stops accepting, closes connections and waits for the accept loop to end.
     pub async fn shutdown(self) {
         self.stop.cancel();
@@ -594,6 +635,20 @@ async fn control(shared: &Arc<Shared>, method: &Method, path: &str, body: Incomi
             Resp::empty(204)
         }
         (Method::GET, "/_mock/counters") => Resp::json(200, json!(lock(&shared.counters).clone())),
+        (Method::GET, "/_mock/timings") => Resp::json(200, json!(shared.timings().all())),
+        (Method::GET, p) if p.starts_with("/_mock/timings/") => {
+            let id = &p["/_mock/timings/".len()..];
+            match Uuid::parse_str(id)
+                .ok()
+                .and_then(|u| shared.timings().get(u))
+            {
+                Some(t) => Resp::json(200, json!(t)),
+                None => Resp::error(
+                    404,
+                    format!("no operation {id:?} was recorded; list them at /_mock/timings"),
+                ),
+            }
+        }
         _ => Resp::error(404, format!("no mock control endpoint {method} {path}")),
     }
 }

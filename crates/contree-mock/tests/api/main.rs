@@ -14,6 +14,7 @@ mod images;
 mod inspect;
 mod instances;
 mod operations;
+mod profile;
 mod proto;
 mod python;
 mod subprocesses;
