@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+/// Whether the tests run under CI (`CI=true` or `CI=1`), where nothing may skip.
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 fn generated() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/generated")
 }
@@ -61,12 +66,22 @@ fn lock_matches_the_spec_when_present() {
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/contree-openapi.yaml")
         });
-    let Ok(text) = std::fs::read(&spec) else {
-        eprintln!(
-            "skipping: the OpenAPI spec is not at {} (set CONTREE_OPENAPI_SPEC)",
-            spec.display()
-        );
-        return;
+    let text = match std::fs::read(&spec) {
+        Ok(text) => text,
+        Err(e) => {
+            let why = format!(
+                "cannot read the OpenAPI spec at {} ({e}): check out ../shared/spec beside the \
+                 repository, or set CONTREE_OPENAPI_SPEC",
+                spec.display()
+            );
+            // CI has the spec: a missing one there is a failure, never a silent pass.
+            assert!(
+                !under_ci(),
+                "CI=true: the spec-lock check cannot run: {why}"
+            );
+            eprintln!("SKIPPED (not under CI): {why}");
+            return;
+        }
     };
     let lock = lock();
     let recorded = lock

@@ -76,7 +76,7 @@ async fn python_or_skip(test: &str) -> Option<PathBuf> {
         .expect("the venv task ran");
     match res {
         Ok(p) => Some(p),
-        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
             panic!("{test}: the Python witness is required under CI=true: {reason}")
         }
         Err(reason) => {
