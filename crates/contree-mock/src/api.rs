@@ -28,10 +28,6 @@ use crate::shell::ProcessSpec;
 use crate::spawn::{EXEC_NULLABLE, id_param, process_env, stdin_param, truncate_param, valid_cwd};
 use crate::state::{FileRec, InstanceRt, OpKind, OpRec, State, Status, valid_tag};
 use crate::util::{Query, decode_stream, parse_flag, parse_time_filter};
-use crate::wire::{
-    IMAGE_LIST_NULLS, IMAGE_NULLS, IMPORT_METADATA_NULLS, INSTANCE_METADATA_NULLS, RESPONSE_NULLS,
-    SUMMARY_NULLS,
-};
 
 pub(crate) type R = Result<Resp, Resp>;
 
@@ -290,7 +286,7 @@ fn list_images(ctx: &Ctx) -> R {
     }
     let mut list = ImageListResponse::new();
     list.images = Some(rows.into_iter().skip(offset).take(limit).collect());
-    Ok(Resp::typed(200, &list, &[IMAGE_LIST_NULLS]))
+    Ok(Resp::typed(200, &list))
 }
 
 fn update_tag(ctx: &Ctx, id: &str) -> R {
@@ -312,11 +308,7 @@ fn update_tag(ctx: &Ctx, id: &str) -> R {
         return Err(Resp::error(404, format!("image {uuid} not found")));
     };
     st.user_tags.insert(tag.clone(), uuid);
-    Ok(Resp::typed(
-        200,
-        &st.image(&img, Some(&tag)),
-        &[IMAGE_NULLS],
-    ))
+    Ok(Resp::typed(200, &st.image(&img, Some(&tag))))
 }
 
 fn delete_tag(ctx: &Ctx, id: &str) -> R {
@@ -375,8 +367,7 @@ fn import_image(ctx: &Ctx) -> R {
         None,
     );
     instance::start_import(ctx.shared.clone(), op, body.registry.url, tag);
-    Ok(Resp::typed(201, &ImportImageCreatedBody::new(op), &[])
-        .location(format!("/v1/operations/{op}")))
+    Ok(Resp::typed(201, &ImportImageCreatedBody::new(op)).location(format!("/v1/operations/{op}")))
 }
 
 pub(crate) fn new_op(
@@ -437,7 +428,7 @@ fn upload_file(ctx: &Ctx) -> R {
         rec
     };
     let body = FileResponse::new(rec.uuid, rec.sha256.clone(), rec.data.len() as i64);
-    Ok(Resp::typed(201, &body, &[]))
+    Ok(Resp::typed(201, &body))
 }
 
 fn list_files(ctx: &Ctx) -> R {
@@ -456,7 +447,7 @@ fn list_files(ctx: &Ctx) -> R {
             .map(FileRec::proto)
             .collect(),
     );
-    Ok(Resp::typed(200, &list, &[]))
+    Ok(Resp::typed(200, &list))
 }
 
 /// A file digest path parameter. The spec lists only 404 for these endpoints, so a digest that
@@ -484,7 +475,7 @@ fn get_file(ctx: &Ctx, sha: &str) -> R {
     let sha = sha_param(sha)?;
     let st = ctx.shared.state();
     match st.files.get(&sha) {
-        Some(f) => Ok(Resp::typed(200, &f.proto(), &[])),
+        Some(f) => Ok(Resp::typed(200, &f.proto())),
         None => Err(Resp::error(
             404,
             format!("no file with sha256 {sha} in this namespace"),
@@ -526,7 +517,7 @@ fn list_operations(ctx: &Ctx) -> R {
         .take(limit)
         .map(OpRec::summary)
         .collect();
-    Ok(Resp::typed(200, &list, &[SUMMARY_NULLS]))
+    Ok(Resp::typed(200, &list))
 }
 
 fn get_operation(ctx: &Ctx, id: &str) -> R {
@@ -534,12 +525,7 @@ fn get_operation(ctx: &Ctx, id: &str) -> R {
     let inflight = parse_flag(&ctx.query, "inflight").map_err(bad)?;
     with_op(ctx, id, |st, uuid| {
         let op = &st.ops[&uuid];
-        let meta_nulls = match op.kind {
-            OpKind::Instance => INSTANCE_METADATA_NULLS,
-            OpKind::ImageImport => IMPORT_METADATA_NULLS,
-        };
-        let nulls = [SUMMARY_NULLS, RESPONSE_NULLS, meta_nulls];
-        Ok(Resp::typed(200, &op.response(inflight), &nulls).retry_after(1))
+        Ok(Resp::typed(200, &op.response(inflight)).retry_after(1))
     })
 }
 
@@ -727,8 +713,7 @@ fn subprocess_create(ctx: &Ctx, id: &str) -> R {
     };
     instance::start_subprocess(ctx.shared.clone(), uuid, spid, plan)?;
     let created = OperationSubprocessCreateCreatedBody::new(i64::from(spid));
-    Ok(Resp::typed(201, &created, &[])
-        .location(format!("/v1/operations/{uuid}/subprocesses/{spid}")))
+    Ok(Resp::typed(201, &created).location(format!("/v1/operations/{uuid}/subprocesses/{spid}")))
 }
 
 fn subprocess_get(ctx: &Ctx, id: &str, raw_spid: &str) -> R {
@@ -762,7 +747,7 @@ fn subprocess_get(ctx: &Ctx, id: &str, raw_spid: &str) -> R {
                     format!("no process with spid {raw_spid} in operation {uuid}"),
                 )
             })?;
-        Ok(Resp::typed(200, &p.result(), &[]))
+        Ok(Resp::typed(200, &p.result()))
     })
 }
 
@@ -896,5 +881,5 @@ fn whoami(ctx: &Ctx) -> R {
         .collect();
     let mut who = WhoAmIResponse::new(token_uuid.to_string(), cfg.permissions.clone(), stat);
     who.limits = Some(cfg.limits.clone());
-    Ok(Resp::typed(200, &who, &[]))
+    Ok(Resp::typed(200, &who))
 }

@@ -10,9 +10,6 @@ use tokio::sync::{mpsc, watch};
 
 use crate::util::ts_nanos;
 
-/// Nullable keys of the `completion` payload: sent as `null` on success / for disposables.
-const COMPLETION_NULLS: &[&str] = &["data.result_image_uuid", "data.error"];
-
 /// One recorded event.
 #[derive(Debug, Clone)]
 pub(crate) struct Event {
@@ -87,12 +84,8 @@ impl EventLog {
                 data,
             );
             ev.spid = spid.map(i64::from);
-            let nulls: &[&[&str]] = if kind == OperationEventType::Completion {
-                &[COMPLETION_NULLS]
-            } else {
-                &[]
-            };
-            let json = crate::wire::to_json(&ev, nulls).to_string();
+            // The completion's nullable keys come out as `null` (the generated types send so).
+            let json = serde_json::to_string(&ev).unwrap_or_default();
             let frame = Bytes::from(format!("id: {id}\nevent: {kind}\ndata: {json}\n\n"));
             g.events.push(Arc::new(Event {
                 id,

@@ -76,7 +76,7 @@ pub(crate) fn inspect_image(ctx: &Ctx, id: &str) -> R {
     let (uuid, _) = image_fs(ctx, id)?;
     let st = ctx.shared.state();
     st.image_first(uuid)
-        .map(|v| Resp::typed(200, &v, &[crate::wire::IMAGE_NULLS]))
+        .map(|v| Resp::typed(200, &v))
         .ok_or_else(|| Resp::error(404, format!("image {uuid} not found")))
 }
 
@@ -202,7 +202,7 @@ pub(crate) fn list(ctx: &Ctx, id: &str) -> R {
         ));
     }
     let files = entries.iter().map(|(n, m)| file_item(n, m)).collect();
-    Ok(Resp::typed(200, &DirectoryList::new(path, files), &[]))
+    Ok(Resp::typed(200, &DirectoryList::new(path, files)))
 }
 
 fn tar_of(fs: &Fs, path: &str, meta: &Meta) -> Result<Vec<u8>, String> {
@@ -459,7 +459,7 @@ pub(crate) fn grep(ctx: &Ctx, id: &str) -> R {
         }
     }
     let result = GrepResult::new(paths[0].clone(), patterns, matches, truncated);
-    Ok(Resp::typed(200, &result, &[]))
+    Ok(Resp::typed(200, &result))
 }
 
 /// Greps one file; returns `true` when `max_total` stopped the search.

@@ -67,10 +67,10 @@ impl Resp {
         }))
     }
 
-    /// A proto value as the JSON body, with the listed nullable keys written as `null`
-    /// (see [`crate::wire`]).
-    pub(crate) fn typed<T: serde::Serialize>(status: u16, v: &T, nulls: &[&[&str]]) -> Self {
-        Self::json(status, crate::wire::to_json(v, nulls))
+    /// A proto value as the JSON body (nullable keys come out as `null`: the generated types
+    /// send `None` so).
+    pub(crate) fn typed<T: serde::Serialize>(status: u16, v: &T) -> Self {
+        Self::json(status, serde_json::to_value(v).unwrap_or(Value::Null))
     }
 
     /// An `Error` JSON body: `{"error": msg, "status": code}`.
@@ -78,7 +78,7 @@ impl Resp {
         let mut e =
             contree_proto::types::Error::new(contree_proto::types::ErrorDetail::String(msg.into()));
         e.status = Some(i64::from(status));
-        Self::typed(status, &e, &[])
+        Self::typed(status, &e)
     }
 
     pub(crate) fn bytes(status: u16, content_type: &'static str, b: Bytes) -> Self {

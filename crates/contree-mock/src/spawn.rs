@@ -19,7 +19,6 @@ use crate::server::Ctx;
 use crate::shell::ProcessSpec;
 use crate::state::{DEFAULT_PATH, InstanceRt, OpKind, State};
 use crate::util::decode_stream;
-use crate::wire::SPAWN_NULLS;
 
 /// Request keys the spec marks nullable (every other `null` is a 400 naming the key).
 const SPAWN_NULLABLE: &[&str] = &["env"];
@@ -308,8 +307,7 @@ fn accept_and_fail(ctx: &Ctx, body: &InstanceSpawnRequest, message: String) -> R
         None,
     );
     instance::fail_later(ctx.shared.clone(), op, message);
-    Resp::typed(201, &spawn_echo(op, &meta), &[SPAWN_NULLS])
-        .location(format!("/v1/operations/{op}"))
+    Resp::typed(201, &spawn_echo(op, &meta)).location(format!("/v1/operations/{op}"))
 }
 
 pub(crate) fn spawn_instance(ctx: &Ctx) -> R {
@@ -407,6 +405,5 @@ pub(crate) fn spawn_instance(ctx: &Ctx) -> R {
             result_cwd,
         },
     );
-    Ok(Resp::typed(201, &spawn_echo(op, &meta), &[SPAWN_NULLS])
-        .location(format!("/v1/operations/{op}")))
+    Ok(Resp::typed(201, &spawn_echo(op, &meta)).location(format!("/v1/operations/{op}")))
 }

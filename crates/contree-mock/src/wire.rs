@@ -1,62 +1,10 @@
-//! From proto's generated types to the bodies the mock sends.
+//! Process results in the shapes the service reports.
 //!
-//! Every JSON body is a `contree_proto::types` value. The generated types leave an optional
-//! field out when it is `None`; the service (and the official Python SDK's models, which raise
-//! `KeyError` on a missing key) sends the spec's nullable fields as explicit `null`. The lists
-//! below name those keys per body; [`to_json`] writes them back after serialising.
+//! Every JSON body is a `contree_proto::types` value, serialised as is: the generated types send
+//! a nullable field's `None` as `null`, as the service does (the official Python SDK's models
+//! raise `KeyError` on a missing key), so nothing is patched after serialising.
 
 use contree_proto::types::{InstanceResultResources, InstanceResultState};
-use serde::Serialize;
-use serde_json::Value;
-
-/// Nullable keys of `Image`.
-pub(crate) const IMAGE_NULLS: &[&str] = &["tag", "operation_uuid"];
-/// Nullable keys of `ImageListResponse`.
-pub(crate) const IMAGE_LIST_NULLS: &[&str] = &["images.tag", "images.operation_uuid"];
-/// Nullable keys of `OperationSummary` (a list of them, too).
-pub(crate) const SUMMARY_NULLS: &[&str] = &[
-    "error",
-    "image_size",
-    "consumed_cpu",
-    "consumed_memory",
-    "image_uuid",
-    "result_image_uuid",
-];
-/// Nullable keys of `OperationResponse` besides [`SUMMARY_NULLS`].
-pub(crate) const RESPONSE_NULLS: &[&str] = &["result.image", "result.tag"];
-/// Nullable keys of an instance's `metadata` (`result` stays `null` until the process ends).
-pub(crate) const INSTANCE_METADATA_NULLS: &[&str] = &["metadata.result"];
-/// Nullable keys of an import's `metadata`.
-pub(crate) const IMPORT_METADATA_NULLS: &[&str] = &["metadata.tag"];
-/// Nullable keys of `InstanceSpawnResponse`.
-pub(crate) const SPAWN_NULLS: &[&str] = &["result"];
-
-/// Serialises `v`, then writes `null` at every key path of `nulls` that is missing
-/// (`a.b` descends into object `a`, and into each element when `a` is an array).
-pub(crate) fn to_json<T: Serialize>(v: &T, nulls: &[&[&str]]) -> Value {
-    let mut out = serde_json::to_value(v).unwrap_or(Value::Null);
-    for path in nulls.iter().flat_map(|l| l.iter()) {
-        fill_null(&mut out, path);
-    }
-    out
-}
-
-fn fill_null(v: &mut Value, path: &str) {
-    match v {
-        Value::Array(items) => items.iter_mut().for_each(|i| fill_null(i, path)),
-        Value::Object(map) => match path.split_once('.') {
-            None => {
-                map.entry(path).or_insert(Value::Null);
-            }
-            Some((head, rest)) => {
-                if let Some(child) = map.get_mut(head) {
-                    fill_null(child, rest);
-                }
-            }
-        },
-        _ => {}
-    }
-}
 
 /// `InstanceResult.state` (`signal: -1` for none, as the service reports it).
 pub(crate) fn process_state(
@@ -97,21 +45,4 @@ pub(crate) fn process_resources(elapsed_secs: f64, signal: i32) -> InstanceResul
     r.swaps = Some(0);
     r.cost = Some(0.0);
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nulls_are_written_where_missing_only() {
-        let v = serde_json::json!({"a": 1, "list": [{"x": 2}, {"t": "k"}], "m": {"r": 3}});
-        let out = to_json(&v, &[&["a", "b", "list.t", "m.q", "zz.y"]]);
-        assert_eq!(out["a"], 1);
-        assert!(out["b"].is_null() && out.as_object().unwrap().contains_key("b"));
-        assert!(out["list"][0].as_object().unwrap()["t"].is_null());
-        assert_eq!(out["list"][1]["t"], "k");
-        assert!(out["m"].as_object().unwrap().contains_key("q"));
-        assert!(!out.as_object().unwrap().contains_key("zz"));
-    }
 }

@@ -28,11 +28,26 @@ fn unknown_enum_values_and_extra_fields_decode_and_re_encode() {
 }
 
 #[test]
-fn optional_fields_are_omitted_and_nulls_decode() {
+fn optional_fields_are_omitted_nullable_ones_sent_as_null_and_nulls_decode() {
     let op: OperationResponse =
         decode(br#"{"error":null,"duration":null,"metadata":null}"#).unwrap();
     assert_eq!(op, OperationResponse::default());
-    assert_eq!(serde_json::to_string(&op).unwrap(), "{}");
+    // Optional keys the spec does not mark nullable are left out; nullable ones are sent as
+    // `null`, as the service does (the official Python models need the key).
+    assert_eq!(
+        serde_json::to_value(&op).unwrap(),
+        json!({
+            "error": null, "duration": null, "image_size": null, "consumed_cpu": null,
+            "consumed_memory": null, "image_uuid": null, "result_image_uuid": null,
+        })
+    );
+    // `OperationInstanceMetadata.result` is not nullable in the spec, but the service sends
+    // `null` until the process exits (`overrides::NULLABLE`).
+    let meta =
+        types::OperationInstanceMetadata::new("true", ImageSource::parse("alpine:3").unwrap());
+    let meta = serde_json::to_value(&meta).unwrap();
+    assert!(meta["result"].is_null() && meta.as_object().unwrap().contains_key("result"));
+    assert!(meta.get("hostname").is_none());
     // Required but nullable: decodes from null and from absence, and is always sent.
     let who: WhoAmIResponse = decode(
         br#"{"token_uuid":"t","token_expiration":null,"permissions":{"list":true},"operations_stat":{}}"#,

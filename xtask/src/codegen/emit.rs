@@ -206,7 +206,9 @@ fn field_serde_attrs(owner: &str, f: &Field) -> TokenStream {
         Ty::Map(v) if matches!(**v, Ty::String | Ty::I64 | Ty::F64 | Ty::Bool)
     ) && !f.tristate;
     if lenient_map {
-        return if !f.required || f.nullable {
+        return if f.nullable {
+            quote!(#[serde(#rename default, deserialize_with = "crate::lenient::opt_map")])
+        } else if !f.required {
             quote!(#[serde(#rename default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::lenient::opt_map")])
         } else {
             quote!(#[serde(#rename deserialize_with = "crate::lenient::map")])
@@ -219,12 +221,15 @@ fn field_serde_attrs(owner: &str, f: &Field) -> TokenStream {
             None => {}
         }
     }
+    // A nullable field's `None` is sent as `null`, as the service does (and as the official
+    // Python models need: they raise `KeyError` on a missing key). Only request fields with
+    // three states (`overrides::TRISTATE`) leave the key out.
     if f.tristate {
         quote!(#[serde(#rename default, skip_serializing_if = "crate::Nullable::is_absent")])
-    } else if !f.required {
-        quote!(#[serde(#rename default, skip_serializing_if = "Option::is_none")])
     } else if f.nullable {
         quote!(#[serde(#rename default)])
+    } else if !f.required {
+        quote!(#[serde(#rename default, skip_serializing_if = "Option::is_none")])
     } else if !rename.is_empty() {
         quote!(#[serde(#rename)])
     } else {
@@ -242,6 +247,8 @@ fn field_doc(owner: &str, f: &Field) -> TokenStream {
         notes.push("Required.".to_string());
     } else if f.required {
         notes.push("Required, may be `null`.".to_string());
+    } else if f.nullable && !f.tristate {
+        notes.push("May be `null`; `None` is sent as `null`.".to_string());
     }
     if f.tristate {
         notes.push("Absent, `null` and a value are three different requests.".to_string());

@@ -13,7 +13,7 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::overrides::TRISTATE;
+use super::overrides::{NULLABLE, TRISTATE};
 use super::spec::{AdditionalProperties, Schema, Spec, schema_ref_name};
 
 /// A Rust type expression.
@@ -397,7 +397,7 @@ impl Model {
         let mut out = Vec::new();
         for (wire, prop) in &s.properties {
             let required = s.required.iter().any(|r| r == wire);
-            let nullable = prop.nullable;
+            let nullable = prop.nullable || NULLABLE.iter().any(|(o, f)| *o == owner && f == wire);
             let tristate = TRISTATE.iter().any(|(o, f)| *o == owner && f == wire);
             let ty = match (owner, wire.as_str()) {
                 // Special case: the spec re-declares `image` as a UUID here, but servers and the

@@ -33,6 +33,13 @@ pub const TRISTATE: &[(&str, &str)] = &[
     ("ImageImportRequest", "tag"),
 ];
 
+/// Response fields the spec does not mark `nullable` but the service sends as `null`: an
+/// instance's `metadata.result` is `null` until its main process exits (the official SDK's
+/// `InstanceOperationMetadata.result` is a required key typed `ProcessExecutionResult | None`;
+/// `docs/SPEC-DEFECTS.md`). Generated as the spec's nullable fields are: `Option<T>`, with
+/// `None` sent as `null`.
+pub const NULLABLE: &[(&str, &str)] = &[("OperationInstanceMetadata", "result")];
+
 /// Operations without an `operationId` in the spec get these ids (`GET /files` and
 /// `GET /files/{sha256}` have none).
 pub const SYNTH_IDS: &[(&str, &str, &str)] = &[

@@ -626,7 +626,9 @@ pub struct ImageImportMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<ImageImportMetadataRegistry>,
     /// The `tag` field of `ImageImportMetadata`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub tag: Option<String>,
     /// Maximum time in seconds to wait for the import operation to complete
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -660,7 +662,9 @@ pub struct Image {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<UUIDSchema>,
     /// Tag to identify the image
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub tag: Option<String>,
     /// ISO 8601 formatted timestamp of when the image was created
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -668,7 +672,9 @@ pub struct Image {
     /// UUID of the operation that created this image.
     /// Returns `null` when the image belongs to a different namespace (e.g. public images)
     /// or when the image was not created by an operation (e.g. shared images).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub operation_uuid: Option<UUIDSchema>,
 }
 impl Image {
@@ -1107,11 +1113,9 @@ pub struct InstanceSpawnResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<bool>,
     /// The `env` field of `InstanceSpawnResponse`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::lenient::opt_map"
-    )]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default, deserialize_with = "crate::lenient::opt_map")]
     pub env: Option<std::collections::BTreeMap<String, String>>,
     /// The `preserve_env` field of `InstanceSpawnResponse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1147,7 +1151,9 @@ pub struct InstanceSpawnResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<std::collections::BTreeMap<String, InstanceFile>>,
     /// The `result` field of `InstanceSpawnResponse`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub result: Option<InstanceResult>,
 }
 impl InstanceSpawnResponse {
@@ -1376,33 +1382,47 @@ pub struct OperationSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<OperationStatus>,
     /// Error message if the operation failed
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub error: Option<String>,
     /// ISO 8601 formatted timestamp when the operation was created
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// Operation duration in seconds
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub duration: Option<f64>,
     /// Bytes written for the resulting image/layer(s).
     /// `null` when not measured (e.g. disposable instance, non-SUCCESS operations).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub image_size: Option<i64>,
     /// CPU seconds (user_cpu_time + system_cpu_time) reported by the in-VM init.
     /// `null` when not measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub consumed_cpu: Option<f64>,
     /// Peak memory (max_rss) reported by the in-VM init; units preserved as reported
     /// by getrusage. `null` when not measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub consumed_memory: Option<i64>,
     /// UUID of the source image this operation was run on.
     /// Set for INSTANCE operations, `null` for IMAGE_IMPORT.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub image_uuid: Option<UUIDSchema>,
     /// UUID of the image produced by this operation.
     /// Only set for completed (SUCCESS) operations, `null` otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub result_image_uuid: Option<UUIDSchema>,
 }
 impl OperationSummary {
@@ -1607,11 +1627,9 @@ pub struct OperationInstanceMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<bool>,
     /// Environment variables to set in the container. These are merged with image-defined variables when `shell` is `true`. When `shell` is `false`, only variables specified here are available - image-defined variables are not inherited.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::lenient::opt_map"
-    )]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default, deserialize_with = "crate::lenient::opt_map")]
     pub env: Option<std::collections::BTreeMap<String, String>>,
     /// Preserve environment variables in resulting image after execution. When `true`, the image's existing environment variables from `metadata/env` are merged with user-provided `env` values (user values take priority on conflicts), and the combined result is written back to `metadata/env` after command execution. Setting a variable to an empty string or `null` removes it from the preserved environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1647,7 +1665,9 @@ pub struct OperationInstanceMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<std::collections::BTreeMap<String, InstanceFile>>,
     /// The `result` field of `OperationInstanceMetadata`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub result: Option<InstanceResult>,
 }
 impl OperationInstanceMetadata {
@@ -1751,10 +1771,14 @@ impl<'de> serde::Deserialize<'de> for OperationMetadata {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OperationResponseResult {
     /// The `image` field of `OperationResponseResult`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub image: Option<UUIDSchema>,
     /// Tag assigned to the imported image
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub tag: Option<String>,
 }
 impl OperationResponseResult {
@@ -1787,33 +1811,47 @@ pub struct OperationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<OperationStatus>,
     /// The `error` field of `OperationResponse`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub error: Option<String>,
     /// ISO 8601 formatted timestamp when the operation was created
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// The `duration` field of `OperationResponse`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub duration: Option<f64>,
     /// Bytes written for the resulting image/layer(s).
     /// `null` when not measured (e.g. disposable instance, non-SUCCESS operations).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub image_size: Option<i64>,
     /// CPU seconds (user_cpu_time + system_cpu_time) reported by the in-VM init.
     /// `null` when not measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub consumed_cpu: Option<f64>,
     /// Peak memory (max_rss) reported by the in-VM init; units preserved as reported
     /// by getrusage. `null` when not measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub consumed_memory: Option<i64>,
     /// UUID of the source image this operation was run on.
     /// Set for INSTANCE operations, `null` for IMAGE_IMPORT.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub image_uuid: Option<UUIDSchema>,
     /// UUID of the image produced by this operation.
     /// Only set for completed (SUCCESS) operations, `null` otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub result_image_uuid: Option<UUIDSchema>,
     /// The `metadata` field of `OperationResponse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1854,21 +1892,21 @@ impl<'de> serde::Deserialize<'de> for OperationResponse {
             kind: Option<OperationKind>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             status: Option<OperationStatus>,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[serde(default)]
             error: Option<String>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             created_at: Option<String>,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[serde(default)]
             duration: Option<f64>,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[serde(default)]
             image_size: Option<i64>,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[serde(default)]
             consumed_cpu: Option<f64>,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[serde(default)]
             consumed_memory: Option<i64>,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[serde(default)]
             image_uuid: Option<UUIDSchema>,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[serde(default)]
             result_image_uuid: Option<UUIDSchema>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             #[serde(borrow)]
@@ -3514,11 +3552,15 @@ pub struct EventDataCompletion {
     /// from the spec uuid only when persist produced a new
     /// image.  ``null`` for disposable runs (no image was
     /// persisted at all) and for FAILED / CANCELLED outcomes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub result_image_uuid: Option<uuid::Uuid>,
     /// Short human-readable error message when ``status`` is
     /// ``FAILED`` or ``CANCELLED``.  ``null`` on success.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// May be `null`; `None` is sent as `null`.
+    #[serde(default)]
     pub error: Option<String>,
     /// Wall-clock duration of the handler in milliseconds.
     ///
