@@ -5,7 +5,7 @@ use quote::{format_ident, quote};
 
 use super::emit::{doc, ident, status_name, ty};
 use super::model::{Model, Ty};
-use super::ops::{Body, Loc, Op, Param, ParamKind, RespBody};
+use super::ops::{Body, Loc, Op, Param, ParamKind, Resp, RespBody};
 
 /// The `requests` module body.
 pub fn requests(model: &Model, ops: &[Op]) -> TokenStream {
@@ -44,97 +44,94 @@ fn is_arg(p: &Param) -> bool {
     p.required && !matches!(p.kind, ParamKind::Flag)
 }
 
+/// One operation: its request struct (fields, constructor, URI, `to_http`, `Request` impl)
+/// and its response enum.
 fn operation(model: &Model, op: &Op) -> TokenStream {
-    let types = quote!(types::);
-    let name = format_ident!("{}", op.pascal());
-    let resp_name = format_ident!("{}Response", op.pascal());
-    let sname = format_ident!("{}", op.static_name());
-    let summary = op.summary.clone().unwrap_or_default();
-    let req_doc = doc(&format!(
-        "`{} {}` ({}): {}\n\nBuild the request with `to_http` (or the `Request` trait); parse the response \
-         with [`{}::from_http`].",
-        op.method,
-        op.path,
-        op.id,
-        summary.trim(),
-        resp_name
-    ));
+    let _ = model;
+    let request = request_item(op);
+    let response = response_item(op);
+    quote! {
+        #request
+        #response
+    }
+}
 
-    // Fields.
-    let mut fields = Vec::new();
-    let mut args = Vec::new();
-    let mut inits = Vec::new();
+/// The request struct's fields, its constructor's arguments and their initialisers.
+#[derive(Default)]
+struct Fields {
+    fields: Vec<TokenStream>,
+    args: Vec<TokenStream>,
+    inits: Vec<TokenStream>,
+}
+
+/// The rustdoc of a parameter field: the spec's text, then where and how it is sent.
+fn param_doc(p: &Param) -> TokenStream {
+    let where_ = match p.loc {
+        Loc::Path => "Path parameter",
+        Loc::Query => "Query parameter",
+        Loc::Header => "Header",
+    };
+    let text = p.doc.clone().unwrap_or_default().trim().to_string();
+    let extra = match &p.kind {
+        ParamKind::Flag => format!(
+            "{where_} `{}`: a flag, sent as `{}=1` when `true` and omitted when `false`.",
+            p.wire, p.wire
+        ),
+        ParamKind::Repeated(_) => {
+            format!(
+                "{where_} `{}`, repeated once per element (`{0}=a&{0}=b`).",
+                p.wire
+            )
+        }
+        ParamKind::Value(_) if p.required => format!("{where_} `{}` (required).", p.wire),
+        ParamKind::Value(_) => format!("{where_} `{}`; omitted when `None`.", p.wire),
+    };
+    let text = if text.is_empty() {
+        extra
+    } else {
+        format!("{text}\n\n{extra}")
+    };
+    doc(&text)
+}
+
+fn fields(op: &Op) -> Fields {
+    let types = quote!(types::);
+    let mut f = Fields::default();
     for p in &op.params {
         let fi = ident(&p.rust);
         let t = param_ty(p);
-        let where_ = match p.loc {
-            Loc::Path => "Path parameter",
-            Loc::Query => "Query parameter",
-            Loc::Header => "Header",
-        };
-        let mut text = p.doc.clone().unwrap_or_default().trim().to_string();
-        let extra = match &p.kind {
-            ParamKind::Flag => format!(
-                "{where_} `{}`: a flag, sent as `{}=1` when `true` and omitted when `false`.",
-                p.wire, p.wire
-            ),
-            ParamKind::Repeated(_) => {
-                format!(
-                    "{where_} `{}`, repeated once per element (`{0}=a&{0}=b`).",
-                    p.wire
-                )
-            }
-            ParamKind::Value(_) if p.required => format!("{where_} `{}` (required).", p.wire),
-            ParamKind::Value(_) => format!("{where_} `{}`; omitted when `None`.", p.wire),
-        };
-        text = if text.is_empty() {
-            extra
+        let d = param_doc(p);
+        f.fields.push(quote!(#d pub #fi: #t,));
+        if !is_arg(p) {
+            f.inits.push(quote!(#fi: Default::default(),));
+        } else if p.kind == ParamKind::Value(Ty::String) {
+            f.args.push(quote!(#fi: impl Into<String>));
+            f.inits.push(quote!(#fi: #fi.into(),));
         } else {
-            format!("{text}\n\n{extra}")
-        };
-        let d = doc(&text);
-        fields.push(quote!(#d pub #fi: #t,));
-        if is_arg(p) {
-            match (&p.kind, p.kind == ParamKind::Value(Ty::String)) {
-                (_, true) => {
-                    args.push(quote!(#fi: impl Into<String>));
-                    inits.push(quote!(#fi: #fi.into(),));
-                }
-                _ => {
-                    args.push(quote!(#fi: #t));
-                    inits.push(quote!(#fi,));
-                }
-            }
-        } else {
-            inits.push(quote!(#fi: Default::default(),));
+            f.args.push(quote!(#fi: #t));
+            f.inits.push(quote!(#fi,));
         }
     }
     match &op.body {
         Some(Body::Json(t)) => {
             let t = ty(t, &types);
-            fields.push(quote!(#[doc = " The JSON request body."] pub body: #t,));
-            args.push(quote!(body: #t));
-            inits.push(quote!(body,));
+            f.fields
+                .push(quote!(#[doc = " The JSON request body."] pub body: #t,));
+            f.args.push(quote!(body: #t));
+            f.inits.push(quote!(body,));
         }
         Some(Body::Octet) => {
-            fields.push(quote!(#[doc = " The raw request body (`application/octet-stream`)."] pub body: Bytes,));
-            args.push(quote!(body: impl Into<Bytes>));
-            inits.push(quote!(body: body.into(),));
+            f.fields.push(quote!(#[doc = " The raw request body (`application/octet-stream`)."] pub body: Bytes,));
+            f.args.push(quote!(body: impl Into<Bytes>));
+            f.inits.push(quote!(body: body.into(),));
         }
         None => {}
     }
-    let default_derive = if args.is_empty() {
-        quote!(Default,)
-    } else {
-        quote!()
-    };
-    let allow_args = if args.len() > 7 {
-        quote!(#[allow(clippy::too_many_arguments)])
-    } else {
-        quote!()
-    };
+    f
+}
 
-    // URI building.
+/// The expression that formats the path, each path parameter escaped as one segment.
+fn path_expr(op: &Op) -> TokenStream {
     let mut path_fmt = String::new();
     let mut path_args = Vec::new();
     let mut rest = op.path.as_str();
@@ -158,13 +155,17 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
         rest = &rest[(end + 1).min(rest.len())..];
     }
     path_fmt.push_str(&rest.replace('{', "{{").replace('}', "}}"));
-    let path_expr = if path_args.is_empty() {
+    if path_args.is_empty() {
         let lit = &op.path;
         quote!(String::from(#lit))
     } else {
         quote!({ #(#path_args)* format!(#path_fmt) })
-    };
-    let query_pushes = op.params.iter().filter(|p| p.loc == Loc::Query).map(|p| {
+    }
+}
+
+/// The statements that add the query parameters, in spec order.
+fn query_pushes(op: &Op) -> Vec<TokenStream> {
+    let pushes = op.params.iter().filter(|p| p.loc == Loc::Query).map(|p| {
         let fi = ident(&p.rust);
         let key = &p.wire;
         match &p.kind {
@@ -182,8 +183,12 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
             },
         }
     });
-    let required_repeated = op
-        .params
+    pushes.collect()
+}
+
+/// `to_http`'s checks that required repeated parameters are not empty.
+fn required_repeated(op: &Op) -> Vec<TokenStream> {
+    op.params
         .iter()
         .filter(|p| p.required && matches!(p.kind, ParamKind::Repeated(_)))
         .map(|p| {
@@ -195,32 +200,44 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
                     return Err(BuildError::missing(#id, #key));
                 }
             }
-        });
-    let header_sets = op.params.iter().filter(|p| p.loc == Loc::Header).map(|p| {
-        let fi = ident(&p.rust);
-        let key = &p.wire;
-        if p.required {
-            quote!(builder = builder.header(#key, self.#fi.to_string());)
-        } else {
-            quote! {
-                if let Some(v) = &self.#fi {
-                    builder = builder.header(#key, v.to_string());
+        })
+        .collect()
+}
+
+/// The statements that set the header parameters (and `Accept` for an event stream).
+fn header_sets(op: &Op) -> Vec<TokenStream> {
+    let mut sets: Vec<TokenStream> = op
+        .params
+        .iter()
+        .filter(|p| p.loc == Loc::Header)
+        .map(|p| {
+            let fi = ident(&p.rust);
+            let key = &p.wire;
+            if p.required {
+                quote!(builder = builder.header(#key, self.#fi.to_string());)
+            } else {
+                quote! {
+                    if let Some(v) = &self.#fi {
+                        builder = builder.header(#key, v.to_string());
+                    }
                 }
             }
-        }
-    });
-    let accept = if op
+        })
+        .collect();
+    let streams = op
         .responses
         .iter()
-        .any(|r| r.status < 300 && r.body == RespBody::Bytes)
-        && op.path.ends_with("/events")
-    {
-        quote!(builder = builder.header(http::header::ACCEPT, "text/event-stream");)
-    } else {
-        quote!()
-    };
+        .any(|r| r.status < 300 && r.body == RespBody::Bytes);
+    if streams && op.path.ends_with("/events") {
+        sets.push(quote!(builder = builder.header(http::header::ACCEPT, "text/event-stream");));
+    }
+    sets
+}
+
+/// The statements that set the content type and bind `body`.
+fn body_build(op: &Op) -> TokenStream {
     let op_id = &op.id;
-    let body_build = match &op.body {
+    match &op.body {
         Some(Body::Json(_)) => quote! {
             builder = builder.header(http::header::CONTENT_TYPE, "application/json");
             let body = Bytes::from(serde_json::to_vec(&self.body).map_err(|e| BuildError::body(#op_id, e))?);
@@ -230,90 +247,46 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
             let body = self.body.clone();
         },
         None => quote!(let body = Bytes::new();),
-    };
-    let method = format_ident!("{}", op.method);
-
-    // Responses.
-    let mut variants = Vec::new();
-    let mut arms = Vec::new();
-    let mut success_arm = None;
-    let single_success = op.success.len() == 1;
-    for r in &op.responses {
-        let vname = format_ident!("{}", status_name(r.status));
-        let code = r.status;
-        let mut text = r.doc.clone().unwrap_or_default().trim().to_string();
-        let mut notes = vec![format!("Status {code}.")];
-        if r.location {
-            notes.push(
-                "The `Location` header is declared (see `crate::response::location`).".into(),
-            );
-        }
-        if r.retry_after {
-            notes.push(
-                "The `Retry-After` header is declared (see `crate::response::retry_after_secs`)."
-                    .into(),
-            );
-        }
-        text = format!("{text}\n\n{}", notes.join(" "));
-        let is_error = code >= 400;
-        match &r.body {
-            RespBody::Json(t) if is_error => {
-                let t = ty(t, &types);
-                let d = doc(&format!("{text} The body, when it is a JSON error object."));
-                variants.push(quote!(#d #vname(Option<#t>),));
-                arms.push(quote!(#code => Self::#vname(crate::json::decode(body).ok()),));
-            }
-            RespBody::Json(t) => {
-                let tt = ty(t, &types);
-                let d = doc(&text);
-                if r.text_alt {
-                    let tv = format_ident!("{}Text", status_name(r.status));
-                    let td = doc(&format!(
-                        "{text} The `text/plain` rendering (when requested with `text`)."
-                    ));
-                    variants.push(quote!(#td #tv(String),));
-                    arms.push(quote! {
-                        #code if crate::response::is_text(response) => Self::#tv(String::from_utf8_lossy(body).into_owned()),
-                    });
-                }
-                variants.push(quote!(#d #vname(#tt),));
-                arms.push(quote!(#code => Self::#vname(crate::json::decode(body)?),));
-                if single_success && op.success.contains(&code) {
-                    success_arm = Some((quote!(#tt), quote!(Self::#vname(v) => Ok(v),)));
-                }
-            }
-            RespBody::Bytes => {
-                let d = doc(&format!("{text} The raw body."));
-                variants.push(quote!(#d #vname(Bytes),));
-                arms.push(quote!(#code => Self::#vname(body.clone()),));
-                if single_success && op.success.contains(&code) {
-                    success_arm = Some((quote!(Bytes), quote!(Self::#vname(v) => Ok(v),)));
-                }
-            }
-            RespBody::None => {
-                let d = doc(&text);
-                variants.push(quote!(#d #vname,));
-                arms.push(quote!(#code => Self::#vname,));
-                if single_success && op.success.contains(&code) {
-                    success_arm = Some((quote!(()), quote!(Self::#vname => Ok(()),)));
-                }
-            }
-        }
     }
-    let resp_doc = doc(&format!("The responses of `{}` by status code.", op.id));
-    let into_success = success_arm.map(|(t, arm)| {
-        quote! {
-            /// The success payload, or `Err(self)` for any other status.
-            #[allow(clippy::result_large_err)]
-            pub fn into_success(self) -> Result<#t, Self> {
-                match self {
-                    #arm
-                    other => Err(other),
-                }
-            }
-        }
-    });
-    let _ = model;
+}
+
+/// The request struct, its inherent impl and its `Request` impl.
+fn request_item(op: &Op) -> TokenStream {
+    let name = format_ident!("{}", op.pascal());
+    let resp_name = format_ident!("{}Response", op.pascal());
+    let sname = format_ident!("{}", op.static_name());
+    let summary = op.summary.clone().unwrap_or_default();
+    let req_doc = doc(&format!(
+        "`{} {}` ({}): {}\n\nBuild the request with `to_http` (or the `Request` trait); parse the response \
+         with [`{}::from_http`].",
+        op.method,
+        op.path,
+        op.id,
+        summary.trim(),
+        resp_name
+    ));
+    let Fields {
+        fields,
+        args,
+        inits,
+    } = fields(op);
+    let default_derive = if args.is_empty() {
+        quote!(Default,)
+    } else {
+        quote!()
+    };
+    let allow_args = if args.len() > 7 {
+        quote!(#[allow(clippy::too_many_arguments)])
+    } else {
+        quote!()
+    };
+    let path_expr = path_expr(op);
+    let query_pushes = query_pushes(op);
+    let required_repeated = required_repeated(op);
+    let header_sets = header_sets(op);
+    let body_build = body_build(op);
+    let op_id = &op.id;
+    let method = format_ident!("{}", op.method);
     quote! {
         #req_doc
         #[derive(Debug, Clone, PartialEq, #default_derive)]
@@ -339,7 +312,6 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
                 #[allow(unused_mut)]
                 let mut builder = http::Request::builder().method(http::Method::#method).uri(self.uri());
                 #(#header_sets)*
-                #accept
                 #body_build
                 builder.body(body).map_err(|e| BuildError::http(#op_id, e))
             }
@@ -356,6 +328,115 @@ fn operation(model: &Model, op: &Op) -> TokenStream {
                 #resp_name::from_http(response)
             }
         }
+    }
+}
+
+/// The response enum's variants, the `from_http` match arms, and (for one success status)
+/// the payload type and arm of `into_success`.
+#[derive(Default)]
+struct Responses {
+    variants: Vec<TokenStream>,
+    arms: Vec<TokenStream>,
+    success: Option<(TokenStream, TokenStream)>,
+}
+
+/// The rustdoc text of one response: the spec's text, its status and declared headers.
+fn response_text(r: &Resp) -> String {
+    let code = r.status;
+    let text = r.doc.clone().unwrap_or_default().trim().to_string();
+    let mut notes = vec![format!("Status {code}.")];
+    if r.location {
+        notes.push("The `Location` header is declared (see `crate::response::location`).".into());
+    }
+    if r.retry_after {
+        notes.push(
+            "The `Retry-After` header is declared (see `crate::response::retry_after_secs`)."
+                .into(),
+        );
+    }
+    format!("{text}\n\n{}", notes.join(" "))
+}
+
+/// Adds one declared response to `out`.
+fn response_variant(op: &Op, r: &Resp, out: &mut Responses) {
+    let types = quote!(types::);
+    let vname = format_ident!("{}", status_name(r.status));
+    let code = r.status;
+    let text = response_text(r);
+    let success = op.success.len() == 1 && op.success.contains(&code);
+    match &r.body {
+        RespBody::Json(t) if code >= 400 => {
+            let t = ty(t, &types);
+            let d = doc(&format!("{text} The body, when it is a JSON error object."));
+            out.variants.push(quote!(#d #vname(Option<#t>),));
+            out.arms
+                .push(quote!(#code => Self::#vname(crate::json::decode(body).ok()),));
+        }
+        RespBody::Json(t) => {
+            let tt = ty(t, &types);
+            let d = doc(&text);
+            if r.text_alt {
+                let tv = format_ident!("{}Text", status_name(r.status));
+                let td = doc(&format!(
+                    "{text} The `text/plain` rendering (when requested with `text`)."
+                ));
+                out.variants.push(quote!(#td #tv(String),));
+                out.arms.push(quote! {
+                    #code if crate::response::is_text(response) => Self::#tv(String::from_utf8_lossy(body).into_owned()),
+                });
+            }
+            out.variants.push(quote!(#d #vname(#tt),));
+            out.arms
+                .push(quote!(#code => Self::#vname(crate::json::decode(body)?),));
+            if success {
+                out.success = Some((quote!(#tt), quote!(Self::#vname(v) => Ok(v),)));
+            }
+        }
+        RespBody::Bytes => {
+            let d = doc(&format!("{text} The raw body."));
+            out.variants.push(quote!(#d #vname(Bytes),));
+            out.arms.push(quote!(#code => Self::#vname(body.clone()),));
+            if success {
+                out.success = Some((quote!(Bytes), quote!(Self::#vname(v) => Ok(v),)));
+            }
+        }
+        RespBody::None => {
+            let d = doc(&text);
+            out.variants.push(quote!(#d #vname,));
+            out.arms.push(quote!(#code => Self::#vname,));
+            if success {
+                out.success = Some((quote!(()), quote!(Self::#vname => Ok(()),)));
+            }
+        }
+    }
+}
+
+/// The response enum and its `from_http`/`into_success`.
+fn response_item(op: &Op) -> TokenStream {
+    let resp_name = format_ident!("{}Response", op.pascal());
+    let mut responses = Responses::default();
+    for r in &op.responses {
+        response_variant(op, r, &mut responses);
+    }
+    let Responses {
+        variants,
+        arms,
+        success,
+    } = responses;
+    let resp_doc = doc(&format!("The responses of `{}` by status code.", op.id));
+    let into_success = success.map(|(t, arm)| {
+        quote! {
+            /// The success payload, or `Err(self)` for any other status.
+            #[allow(clippy::result_large_err)]
+            pub fn into_success(self) -> Result<#t, Self> {
+                match self {
+                    #arm
+                    other => Err(other),
+                }
+            }
+        }
+    });
+    quote! {
         #resp_doc
         #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
