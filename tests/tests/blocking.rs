@@ -176,3 +176,42 @@ fn many_threads_share_one_client() {
     let outs: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(outs, vec!["0\n", "1\n", "2\n", "3\n"]);
 }
+
+/// The blocking builder has the async builder's options (one shared list): the ones the
+/// blocking mirror once lacked take effect.
+#[test]
+fn blocking_builder_options_take_effect() {
+    let server = contree_mock::MockServer::builder()
+        .latency(std::time::Duration::ZERO)
+        .start_blocking();
+    let mut b = contree::blocking::Contree::builder()
+        .base_url(server.base_url())
+        .token(server.token())
+        .compress_event_streams(true)
+        .events_deadline(std::time::Duration::from_secs(90))
+        .wait_margin(std::time::Duration::from_secs(30));
+    if let Some(p) = server.project() {
+        b = b.project(p);
+    }
+    let c = b.build().unwrap();
+    assert_eq!(c.events_deadline().as_secs(), 90);
+    let out = c
+        .images()
+        .use_tag("ubuntu:latest")
+        .shell("echo zipped")
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout_str().unwrap(), "zipped\n");
+    let encodings: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation_id.as_deref() == Some("getOperationEvents"))
+        .map(|r| {
+            r.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    assert_eq!(encodings, vec![Some("gzip".to_string())]);
+}

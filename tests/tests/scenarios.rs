@@ -214,4 +214,44 @@ contree_integration_tests::scenarios! {
         idx.sort();
         assert_eq!(idx, vec![0, 1]);
     }
+
+    fn apply_files_on_an_image_and_a_session(c) {
+        let ubuntu = c.images().use_tag("ubuntu:latest");
+        let spec = contree::FileSpec::new("/etc/baked.conf", b"baked\n".to_vec()).mode(0o600);
+        let out = go!(ubuntu.apply_files([spec]))?;
+        let baked = out.image().expect("kept").clone();
+        assert_eq!(go!(baked.read_to_string("/etc/baked.conf"))?, "baked\n");
+        assert_eq!(go!(baked.stat("/etc/baked.conf"))?.mode & 0o777, 0o600);
+        let session = ubuntu.session();
+        go!(session.apply_files([contree::FileSpec::new("/s.txt", b"s\n".to_vec())]))?;
+        assert_eq!(session.history().len(), 2, "apply_files advanced the session");
+        assert_eq!(go!(session.shell("cat /s.txt"))?.stdout_str()?, "s\n");
+    }
+
+    fn operation_events_with_a_deadline(c) {
+        let handle = go!(c.images().use_tag("ubuntu:latest").shell("echo evented").start())?;
+        let id = handle.operation_id().to_string();
+        go!(handle.wait())?;
+        let deadline = std::time::Duration::from_secs(60);
+        assert!(c.events_deadline() > std::time::Duration::ZERO);
+        let events = collect!(c.operations().events_with_deadline(&id, None, deadline))?;
+        let stdout: Vec<u8> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                contree::EventKind::Stdout(b) => Some(b.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(stdout, b"evented\n");
+        assert!(
+            matches!(events.last().map(|e| &e.kind), Some(contree::EventKind::Completion(_))),
+            "the log ends with its completion: {:?}",
+            events.last()
+        );
+        // Only what follows an event id.
+        let first = events[0].id.expect("events carry ids");
+        let later = collect!(c.operations().events_with_deadline(&id, Some(first), deadline))?;
+        assert_eq!(later.len(), events.len() - 1);
+    }
 }

@@ -129,6 +129,14 @@
 //! ([`ContreeBuilder::wait_margin`]), so it never gives up before the server does; if the
 //! deadline passes anyway, the client asks the server to cancel the operation.
 //!
+//! # Cargo features
+//!
+//! - `blocking` (on by default): the [`blocking`] module, the same API for ordinary
+//!   threads. It wraps the async client (one runtime thread per client), adds no
+//!   dependencies, and mirrors every async method: `tests/blocking_parity.rs` fails when an
+//!   async public method has no blocking counterpart. Turn it off with
+//!   `default-features = false` if you only use the async client.
+//!
 //! # Tracing
 //!
 //! Each request is a `contree.call` span (operation id of the API); each run a
@@ -136,6 +144,7 @@
 //! `result_image`; imports a `contree.import` span. Tokens and passwords never appear.
 
 mod api;
+#[cfg(feature = "blocking")]
 pub mod blocking;
 pub mod build;
 mod client;

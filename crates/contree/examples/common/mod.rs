@@ -73,6 +73,7 @@ pub async fn connect() -> Result<(contree::Contree, Target), Box<dyn std::error:
     Ok((c, Target::Mock(Some(server))))
 }
 
+#[cfg(feature = "blocking")]
 /// A blocking client (and what it is connected to).
 pub fn connect_blocking() -> Result<(contree::blocking::Contree, Target), Box<dyn std::error::Error>>
 {

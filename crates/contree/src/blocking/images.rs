@@ -265,6 +265,26 @@ impl Image {
             client: self.client.clone(),
         }
     }
+    /// A run that only places files (the command is `true`); its
+    /// [`output`](Run::output) is a new version with the files baked in (see
+    /// [`crate::Image::apply_files`]).
+    ///
+    /// ```no_run
+    /// # fn demo(img: contree::blocking::Image) -> contree::Result<()> {
+    /// use contree::FileSpec;
+    /// let out = img
+    ///     .apply_files([FileSpec::new("/etc/app.toml", b"debug = true\n".to_vec())])
+    ///     .output()?;
+    /// let with_config = out.image().expect("kept");
+    /// assert_eq!(with_config.read_to_string("/etc/app.toml")?, "debug = true\n");
+    /// # Ok(()) }
+    /// ```
+    pub fn apply_files(&self, files: impl IntoIterator<Item = crate::FileSpec>) -> Run {
+        Run {
+            inner: self.inner.apply_files(files),
+            client: self.client.clone(),
+        }
+    }
     /// Tags this image; returns the tagged handle.
     pub fn tag_as(&self, tag: &str) -> Result<Image> {
         let tag = tag.to_string();

@@ -183,6 +183,33 @@ impl Operations {
     pub fn events_since(&self, id: &str, since: u64) -> Iter<Result<Event>> {
         Iter::new(&self.client, self.inner.events_since(id, since))
     }
+    /// Like [`events_since`](Self::events_since) (all events when `since` is `None`), ending
+    /// with an error of kind [`Timeout`](crate::ErrorKind::Timeout) after `deadline` (see
+    /// [`crate::Operations::events_with_deadline`]).
+    ///
+    /// ```no_run
+    /// # fn demo(contree: contree::blocking::Contree, id: &str) -> contree::Result<()> {
+    /// use std::time::Duration;
+    /// for ev in contree.operations().events_with_deadline(id, None, Duration::from_secs(30)) {
+    ///     match ev {
+    ///         Ok(ev) => println!("{:?}", ev.kind),
+    ///         Err(e) if e.kind() == contree::ErrorKind::Timeout => break, // still running
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn events_with_deadline(
+        &self,
+        id: &str,
+        since: Option<u64>,
+        deadline: Duration,
+    ) -> Iter<Result<Event>> {
+        Iter::new(
+            &self.client,
+            self.inner.events_with_deadline(id, since, deadline),
+        )
+    }
     /// Waits until the operation is terminal (see [`crate::Operations::wait`]).
     pub fn wait(&self, id: &str, deadline: Duration) -> Result<OperationInfo> {
         let (ops, id) = (self.inner.clone(), id.to_string());

@@ -73,10 +73,8 @@ use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
-use contree_auth::{AuthKind, Credentials, ProvideCredentials};
-
+use crate::WhoAmI;
 use crate::error::Result;
-use crate::{RetryConfig, Timeouts, WhoAmI};
 
 pub use files::{Files, ListFiles, Upload};
 pub use images::{Archive, Grep, Image, Images, ImportImage, ListImages};
@@ -322,6 +320,22 @@ impl Contree {
     pub fn wait_margin(&self) -> Duration {
         self.client.wait_margin()
     }
+
+    /// The overall deadline of [`Operations::events`] and of the events of re-attached
+    /// runs (see [`contree::Contree::events_deadline`](crate::Contree::events_deadline)).
+    ///
+    /// ```
+    /// let contree = contree::blocking::Contree::builder()
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .token("t")
+    ///     .events_deadline(std::time::Duration::from_secs(90))
+    ///     .build()?;
+    /// assert_eq!(contree.events_deadline().as_secs(), 90);
+    /// # Ok::<(), contree::Error>(())
+    /// ```
+    pub fn events_deadline(&self) -> Duration {
+        self.client.events_deadline()
+    }
 }
 
 /// Builder for the blocking [`Contree`]: the options of
@@ -341,39 +355,42 @@ pub struct ContreeBuilder {
     inner: crate::ContreeBuilder,
 }
 
-macro_rules! forward_builder {
-    ($( $name:ident ( $( $arg:ident : $ty:ty ),* ); )*) => {
+/// Emits blocking setters from a shared option list (see `crate::util::setters`): each
+/// calls the async setter of the same name on the wrapped builder (`inner`), carrying the
+/// wrapper's blocking `client` along (`@bare`: a wrapper without one).
+macro_rules! forward_setters {
+    (@bare $(
+        $(#[$meta:meta])*
+        fn $name:ident (mut $this:ident $(, $arg:ident : $ty:ty)* $(,)?) $body:block
+    )*) => {
         $(
-            #[doc = concat!("See [`ContreeBuilder::", stringify!($name), "`](crate::ContreeBuilder::", stringify!($name), ").")]
-            pub fn $name(self, $( $arg: $ty ),*) -> Self {
-                Self { inner: self.inner.$name($( $arg ),*) }
+            $(#[$meta])*
+            pub fn $name(self $(, $arg: $ty)*) -> Self {
+                Self { inner: self.inner.$name($($arg),*) }
+            }
+        )*
+    };
+    ($(
+        $(#[$meta:meta])*
+        fn $name:ident (mut $this:ident $(, $arg:ident : $ty:ty)* $(,)?) $body:block
+    )*) => {
+        $(
+            $(#[$meta])*
+            pub fn $name(self $(, $arg: $ty)*) -> Self {
+                Self { inner: self.inner.$name($($arg),*), client: self.client }
             }
         )*
     };
 }
+pub(crate) use forward_setters;
+
+/// `forward_setters!` for [`ContreeBuilder`], which wraps the async builder only.
+macro_rules! forward_builder {
+    ($($t:tt)*) => { $crate::blocking::forward_setters!(@bare $($t)*); };
+}
 
 impl ContreeBuilder {
-    forward_builder! {
-        token(token: impl Into<String>);
-        base_url(url: impl Into<String>);
-        project(project: impl Into<String>);
-        auth_kind(kind: AuthKind);
-        credentials(credentials: Credentials);
-        credentials_provider(provider: Arc<dyn ProvideCredentials>);
-        env(env: Arc<dyn contree_auth::Env>);
-        fs(fs: Arc<dyn contree_auth::Fs>);
-        profile(name: impl Into<String>);
-        auth_file(path: impl Into<std::path::PathBuf>);
-        timeouts(timeouts: Timeouts);
-        retry(retry: RetryConfig);
-        user_agent_prefix(prefix: impl Into<String>);
-        concurrency_limit(limit: usize);
-        allow_insecure_http(allow: bool);
-        max_response_bytes(limit: usize);
-        default_run_timeout(timeout: Duration);
-        wait_margin(margin: Duration);
-        upload_concurrency(n: usize);
-    }
+    crate::client::builder_options!(forward_builder);
 
     /// Resolves credentials, builds the async client and starts the runtime thread.
     pub fn build(self) -> Result<Contree> {

@@ -2,12 +2,11 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Contree, Image, IntoBlocking, forward, wrapper};
+use super::{Contree, Image, IntoBlocking, forward_setters, wrapper};
+use crate::FileSpec;
 use crate::error::Result;
-use crate::{FileSource, FileSpec};
 
 wrapper! {
     /// A command to run in a fresh VM; set options, then call [`output`](Self::output).
@@ -33,26 +32,7 @@ wrapper! {
 }
 
 impl Run {
-    forward! { Run:
-        arg(arg: impl Into<String>);
-        env(key: impl Into<String>, value: impl Into<String>);
-        cwd(cwd: impl Into<String>);
-        uid(uid: u32);
-        gid(gid: u32);
-        hostname(hostname: impl Into<String>);
-        stdin(data: impl AsRef<[u8]>);
-        stdin_file(path: impl Into<PathBuf>);
-        file(dest: impl Into<String>, source: impl Into<FileSource>);
-        file_spec(spec: FileSpec);
-        timeout(timeout: Duration);
-        disposable(disposable: bool);
-        truncate_output_at(bytes: u64);
-        networking(enabled: bool);
-        max_layer_bytes(bytes: u64);
-        preserve_env(preserve: bool);
-        preserve_cwd(preserve: bool);
-        tag(tag: impl Into<String>);
-    }
+    crate::run::run_options!(forward_setters);
 
     /// Adds arguments (see [`crate::Run::args`]).
     pub fn args<I, S>(self, args: I) -> Self
@@ -227,6 +207,22 @@ impl Session {
     pub fn run(&self, command: impl Into<String>) -> Run {
         Run {
             inner: self.inner.run(command),
+            client: self.client.clone(),
+        }
+    }
+    /// A run that only places files (the command is `true`); its `output()` advances the
+    /// session to a version with the files baked in (see [`crate::Session::apply_files`]).
+    ///
+    /// ```no_run
+    /// # fn demo(session: contree::blocking::Session) -> contree::Result<()> {
+    /// use contree::FileSpec;
+    /// session.apply_files([FileSpec::new("/app/run.sh", b"echo hi\n".to_vec())]).output()?;
+    /// assert_eq!(session.shell("sh /app/run.sh").output()?.stdout_str()?, "hi\n");
+    /// # Ok(()) }
+    /// ```
+    pub fn apply_files(&self, files: impl IntoIterator<Item = FileSpec>) -> Run {
+        Run {
+            inner: self.inner.apply_files(files),
             client: self.client.clone(),
         }
     }

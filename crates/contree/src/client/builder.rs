@@ -12,6 +12,7 @@ use super::{
     Config, Contree, DEFAULT_RUN_TIMEOUT, DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_WAIT_MARGIN, Inner,
 };
 use crate::error::{Error, Result};
+use crate::util::define_setters;
 
 /// Builder for [`Contree`]. All options are optional; unset credentials are resolved from
 /// the environment and `auth.ini` as `contree-auth` does.
@@ -64,182 +65,173 @@ impl fmt::Debug for ContreeBuilder {
     }
 }
 
+/// The options of [`ContreeBuilder`], written once for it and for the blocking
+/// [`blocking::ContreeBuilder`](crate::blocking::ContreeBuilder) (see `util::setters`).
+macro_rules! builder_options {
+    ($emit:ident) => {
+        $emit! {
+        /// Uses this bearer token (taken literally; it is never looked up as an env var name).
+        fn token(mut self, token: impl Into<String>) {
+            self.token = Some(SecretToken::new(token));
+        }
+
+        /// Uses this base URL (without `/v1`), e.g. `https://api.tokenfactory.nebius.com/sandboxes`.
+        fn base_url(mut self, url: impl Into<String>) {
+            self.base_url = Some(url.into());
+        }
+
+        /// Uses this Nebius project id (the `Project` header).
+        fn project(mut self, project: impl Into<String>) {
+            self.project = Some(project.into());
+        }
+
+        /// Uses this auth kind with an explicit token (IAM by default).
+        fn auth_kind(mut self, kind: contree_auth::AuthKind) {
+            self.kind = Some(kind);
+        }
+
+        /// Uses fully resolved credentials.
+        fn credentials(mut self, credentials: contree_auth::Credentials) {
+            self.credentials = Some(credentials);
+        }
+
+        /// Asks this provider for credentials before requests (and again after a 401).
+        fn credentials_provider(mut self, provider: std::sync::Arc<dyn contree_auth::ProvideCredentials>) {
+            self.provider = Some(provider);
+        }
+
+        /// Resolves unset credentials against this environment instead of the process one
+        /// (for tests, or apps that compute their environment).
+        fn env(mut self, env: std::sync::Arc<dyn contree_auth::Env>) {
+            self.env = Some(env);
+        }
+
+        /// Reads `auth.ini` through this filesystem (for tests).
+        fn fs(mut self, fs: std::sync::Arc<dyn contree_auth::Fs>) {
+            self.fs = Some(fs);
+        }
+
+        /// Uses this `auth.ini` profile (instead of `CONTREE_PROFILE` or the file's default).
+        fn profile(mut self, name: impl Into<String>) {
+            self.profile = Some(name.into());
+        }
+
+        /// Reads profiles from this file instead of the default location.
+        fn auth_file(mut self, path: impl Into<std::path::PathBuf>) {
+            self.auth_file = Some(path.into());
+        }
+
+        /// Connect, per-attempt, idle-read and total timeouts of single requests.
+        fn timeouts(mut self, timeouts: crate::Timeouts) {
+            self.timeouts = Some(timeouts);
+        }
+
+        /// How failed requests are retried.
+        fn retry(mut self, retry: crate::RetryConfig) {
+            self.retry = Some(retry);
+        }
+
+        /// Prepends this to the `User-Agent` header (e.g. `my-agent/1.0`).
+        fn user_agent_prefix(mut self, prefix: impl Into<String>) {
+            self.user_agent_prefix = Some(prefix.into());
+        }
+
+        /// At most this many requests in flight at once across all clones of the client.
+        fn concurrency_limit(mut self, limit: usize) {
+            self.concurrency_limit = Some(limit.max(1));
+        }
+
+        /// Allows a plain `http://` base URL to any host (the token then travels unencrypted).
+        /// Loopback hosts (`127.0.0.0/8`, `[::1]`, `[::ffff:127.x.y.z]`, `localhost`) are allowed
+        /// without this; the rule is the transport's ([`contree_transport::check_base_url`]),
+        /// applied to the parsed host when the client is built and again to every request. A
+        /// base URL with userinfo (`user@host`) is always refused.
+        fn allow_insecure_http(mut self, allow: bool) {
+            self.allow_insecure_http = Some(allow);
+        }
+
+        /// The cap on the decoded (decompressed) size of a buffered response body (default
+        /// 64 MiB); a larger answer fails with [`ErrorKind::ResponseTooLarge`](crate::ErrorKind)
+        /// instead of filling memory. Streamed reads (downloads, archives, event streams) are
+        /// not capped.
+        ///
+        /// ```
+        /// let contree = contree::Contree::builder()
+        ///     .base_url("http://127.0.0.1:8080")
+        ///     .token("t")
+        ///     .max_response_bytes(256 << 20)
+        ///     .build()
+        ///     .unwrap();
+        /// # drop(contree);
+        /// ```
+        fn max_response_bytes(mut self, limit: usize) {
+            self.max_response_bytes = Some(limit);
+        }
+
+        /// The overall deadline of event streams that no run bounds:
+        /// [`Operations::events`](crate::Operations::events) and `events_since`, and the
+        /// [`events`](crate::RunHandle::events) of runs re-attached by id. Past it such a stream
+        /// ends with an error of kind [`Timeout`](crate::ErrorKind::Timeout); the operation keeps
+        /// running. Default: the default run timeout plus the wait margin. A run's own stream
+        /// ([`Run::stream`](crate::Run::stream), the events of a started run) is bounded by that
+        /// run's wait deadline instead ([`Run::wait_deadline`](crate::Run::wait_deadline)).
+        ///
+        /// ```
+        /// let contree = contree::Contree::builder()
+        ///     .base_url("http://127.0.0.1:8080")
+        ///     .token("t")
+        ///     .events_deadline(std::time::Duration::from_secs(3600))
+        ///     .build()
+        ///     .unwrap();
+        /// assert_eq!(contree.events_deadline().as_secs(), 3600);
+        /// ```
+        fn events_deadline(mut self, deadline: std::time::Duration) {
+            self.events_deadline = Some(deadline);
+        }
+
+        /// Asks for event streams gzip-compressed (default: uncompressed). Each run being waited
+        /// on or streamed holds its event stream open; uncompressed, that costs about a third of
+        /// the memory (no inflate window), which counts when thousands of runs are in flight.
+        /// Turn it on when bandwidth matters more, e.g. runs printing megabytes over a slow link.
+        /// Other responses are always asked for gzip.
+        ///
+        /// ```
+        /// let contree = contree::Contree::builder()
+        ///     .base_url("http://127.0.0.1:8080")
+        ///     .token("t")
+        ///     .compress_event_streams(true)
+        ///     .build()
+        ///     .unwrap();
+        /// # drop(contree);
+        /// ```
+        fn compress_event_streams(mut self, enabled: bool) {
+            self.compress_event_streams = enabled;
+        }
+
+        /// The server-side timeout of runs that set none (default 10 minutes).
+        fn default_run_timeout(mut self, timeout: std::time::Duration) {
+            self.default_run_timeout = Some(timeout);
+        }
+
+        /// How much longer than a run's server-side timeout the client waits for its result
+        /// (default 2 minutes; covers queueing and VM start). The client deadline is always
+        /// the server timeout plus this margin, so it always exceeds the server timeout.
+        fn wait_margin(mut self, margin: std::time::Duration) {
+            self.wait_margin = Some(margin);
+        }
+
+        /// How many files one run uploads at once (default 4).
+        fn upload_concurrency(mut self, n: usize) {
+            self.upload_concurrency = Some(n.max(1));
+        }
+        }
+    };
+}
+#[cfg(feature = "blocking")]
+pub(crate) use builder_options;
+
 impl ContreeBuilder {
-    /// Uses this bearer token (taken literally; it is never looked up as an env var name).
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(SecretToken::new(token));
-        self
-    }
-
-    /// Uses this base URL (without `/v1`), e.g. `https://api.tokenfactory.nebius.com/sandboxes`.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// Uses this Nebius project id (the `Project` header).
-    pub fn project(mut self, project: impl Into<String>) -> Self {
-        self.project = Some(project.into());
-        self
-    }
-
-    /// Uses this auth kind with an explicit token (IAM by default).
-    pub fn auth_kind(mut self, kind: AuthKind) -> Self {
-        self.kind = Some(kind);
-        self
-    }
-
-    /// Uses fully resolved credentials.
-    pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.credentials = Some(credentials);
-        self
-    }
-
-    /// Asks this provider for credentials before requests (and again after a 401).
-    pub fn credentials_provider(mut self, provider: Arc<dyn ProvideCredentials>) -> Self {
-        self.provider = Some(provider);
-        self
-    }
-
-    /// Resolves unset credentials against this environment instead of the process one
-    /// (for tests, or apps that compute their environment).
-    pub fn env(mut self, env: Arc<dyn contree_auth::Env>) -> Self {
-        self.env = Some(env);
-        self
-    }
-
-    /// Reads `auth.ini` through this filesystem (for tests).
-    pub fn fs(mut self, fs: Arc<dyn contree_auth::Fs>) -> Self {
-        self.fs = Some(fs);
-        self
-    }
-
-    /// Uses this `auth.ini` profile (instead of `CONTREE_PROFILE` or the file's default).
-    pub fn profile(mut self, name: impl Into<String>) -> Self {
-        self.profile = Some(name.into());
-        self
-    }
-
-    /// Reads profiles from this file instead of the default location.
-    pub fn auth_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.auth_file = Some(path.into());
-        self
-    }
-
-    /// Connect, per-attempt, idle-read and total timeouts of single requests.
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = Some(timeouts);
-        self
-    }
-
-    /// How failed requests are retried.
-    pub fn retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// Prepends this to the `User-Agent` header (e.g. `my-agent/1.0`).
-    pub fn user_agent_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.user_agent_prefix = Some(prefix.into());
-        self
-    }
-
-    /// At most this many requests in flight at once across all clones of the client.
-    pub fn concurrency_limit(mut self, limit: usize) -> Self {
-        self.concurrency_limit = Some(limit.max(1));
-        self
-    }
-
-    /// Allows a plain `http://` base URL to any host (the token then travels unencrypted).
-    /// Loopback hosts (`127.0.0.0/8`, `[::1]`, `[::ffff:127.x.y.z]`, `localhost`) are allowed
-    /// without this; the rule is the transport's ([`contree_transport::check_base_url`]),
-    /// applied to the parsed host when the client is built and again to every request. A
-    /// base URL with userinfo (`user@host`) is always refused.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = Some(allow);
-        self
-    }
-
-    /// The cap on the decoded (decompressed) size of a buffered response body (default
-    /// 64 MiB); a larger answer fails with [`ErrorKind::ResponseTooLarge`](crate::ErrorKind)
-    /// instead of filling memory. Streamed reads (downloads, archives, event streams) are
-    /// not capped.
-    ///
-    /// ```
-    /// let contree = contree::Contree::builder()
-    ///     .base_url("http://127.0.0.1:8080")
-    ///     .token("t")
-    ///     .max_response_bytes(256 << 20)
-    ///     .build()
-    ///     .unwrap();
-    /// # drop(contree);
-    /// ```
-    pub fn max_response_bytes(mut self, limit: usize) -> Self {
-        self.max_response_bytes = Some(limit);
-        self
-    }
-
-    /// The overall deadline of event streams that no run bounds:
-    /// [`Operations::events`](crate::Operations::events) and `events_since`, and the
-    /// [`events`](crate::RunHandle::events) of runs re-attached by id. Past it such a stream
-    /// ends with an error of kind [`Timeout`](crate::ErrorKind::Timeout); the operation keeps
-    /// running. Default: the default run timeout plus the wait margin. A run's own stream
-    /// ([`Run::stream`](crate::Run::stream), the events of a started run) is bounded by that
-    /// run's wait deadline instead ([`Run::wait_deadline`](crate::Run::wait_deadline)).
-    ///
-    /// ```
-    /// let contree = contree::Contree::builder()
-    ///     .base_url("http://127.0.0.1:8080")
-    ///     .token("t")
-    ///     .events_deadline(std::time::Duration::from_secs(3600))
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(contree.events_deadline().as_secs(), 3600);
-    /// ```
-    pub fn events_deadline(mut self, deadline: Duration) -> Self {
-        self.events_deadline = Some(deadline);
-        self
-    }
-
-    /// Asks for event streams gzip-compressed (default: uncompressed). Each run being waited
-    /// on or streamed holds its event stream open; uncompressed, that costs about a third of
-    /// the memory (no inflate window), which counts when thousands of runs are in flight.
-    /// Turn it on when bandwidth matters more, e.g. runs printing megabytes over a slow link.
-    /// Other responses are always asked for gzip.
-    ///
-    /// ```
-    /// let contree = contree::Contree::builder()
-    ///     .base_url("http://127.0.0.1:8080")
-    ///     .token("t")
-    ///     .compress_event_streams(true)
-    ///     .build()
-    ///     .unwrap();
-    /// # drop(contree);
-    /// ```
-    pub fn compress_event_streams(mut self, enabled: bool) -> Self {
-        self.compress_event_streams = enabled;
-        self
-    }
-
-    /// The server-side timeout of runs that set none (default 10 minutes).
-    pub fn default_run_timeout(mut self, timeout: Duration) -> Self {
-        self.default_run_timeout = Some(timeout);
-        self
-    }
-
-    /// How much longer than a run's server-side timeout the client waits for its result
-    /// (default 2 minutes; covers queueing and VM start). The client deadline is always
-    /// the server timeout plus this margin, so it always exceeds the server timeout.
-    pub fn wait_margin(mut self, margin: Duration) -> Self {
-        self.wait_margin = Some(margin);
-        self
-    }
-
-    /// How many files one run uploads at once (default 4).
-    pub fn upload_concurrency(mut self, n: usize) -> Self {
-        self.upload_concurrency = Some(n.max(1));
-        self
-    }
+    builder_options!(define_setters);
 
     /// Resolves credentials and builds the client. Needs no async runtime; the client's
     /// calls need a Tokio runtime.

@@ -4,6 +4,8 @@ mod builder;
 mod whoami;
 
 pub use builder::ContreeBuilder;
+#[cfg(feature = "blocking")]
+pub(crate) use builder::builder_options;
 pub use whoami::WhoAmI;
 
 use std::fmt;

@@ -2,12 +2,15 @@
 
 mod fanout;
 mod missing;
+mod options;
 mod output;
 mod spec;
 mod stream;
 mod upload;
 
 pub use fanout::{DEFAULT_FAN_OUT_CONCURRENCY, FanOut, FanOutResult, FanOutStream};
+#[cfg(feature = "blocking")]
+pub(crate) use options::run_options;
 pub use output::{Resources, RunOutput};
 pub(crate) use spec::Target;
 pub use spec::{FileSource, FileSpec};
@@ -17,11 +20,9 @@ pub(crate) use stream::{Finisher, run_events, terminal_operation};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::IntoFuture;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tracing::Instrument as _;
@@ -91,11 +92,6 @@ impl Run {
         }
     }
 
-    /// Adds one argument (for [`Image::run`]; a shell script takes none).
-    pub fn arg(mut self, arg: impl Into<String>) -> Self {
-        self.spec.args.push(arg.into());
-        self
-    }
     /// Adds arguments.
     pub fn args<I, S>(mut self, args: I) -> Self
     where
@@ -103,14 +99,6 @@ impl Run {
         S: Into<String>,
     {
         self.spec.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-    /// Sets an environment variable (merged with the image's env for shell runs).
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.spec
-            .env
-            .get_or_insert_with(BTreeMap::new)
-            .insert(key.into(), value.into());
         self
     }
     /// Sets several environment variables.
@@ -126,93 +114,12 @@ impl Run {
         }
         self
     }
-    /// Working directory (absolute; created if missing).
-    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
-        self.spec.cwd = Some(cwd.into());
-        self
-    }
-    /// Runs as this uid.
-    pub fn uid(mut self, uid: u32) -> Self {
-        self.spec.uid = Some(uid);
-        self
-    }
-    /// Runs with this gid.
-    pub fn gid(mut self, gid: u32) -> Self {
-        self.spec.gid = Some(gid);
-        self
-    }
-    /// The VM's hostname.
-    pub fn hostname(mut self, hostname: impl Into<String>) -> Self {
-        self.spec.hostname = Some(hostname.into());
-        self
-    }
-    /// Feeds these bytes (or this text) on stdin. Each await of a clone sends them again.
-    pub fn stdin(mut self, data: impl AsRef<[u8]>) -> Self {
-        self.spec.stdin = Some(Stdin::Bytes(Bytes::copy_from_slice(data.as_ref())));
-        self
-    }
-    /// Feeds the content of a local file on stdin (read when the run starts).
-    pub fn stdin_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.spec.stdin = Some(Stdin::File(path.into()));
-        self
-    }
     /// Feeds what this reader yields on stdin (read to the end when the run starts). A
     /// reader can be consumed once: awaiting a second clone of this run fails.
     pub fn stdin_reader(mut self, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
         self.spec.stdin = Some(Stdin::Reader(Arc::new(tokio::sync::Mutex::new(Some(
             Box::new(reader),
         )))));
-        self
-    }
-    /// Places a file (mode `0644`, owned by root) at absolute path `dest` before running.
-    pub fn file(self, dest: impl Into<String>, source: impl Into<FileSource>) -> Self {
-        self.file_spec(FileSpec::new(dest, source))
-    }
-    /// Places a file with explicit mode and owner.
-    pub fn file_spec(mut self, spec: FileSpec) -> Self {
-        self.spec.files.push(spec);
-        self
-    }
-    /// Server-side time limit of the command (default: the client's default run timeout).
-    /// The client waits this plus its wait margin, so it never gives up before the server.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.spec.timeout = Some(timeout);
-        self
-    }
-    /// Whether to discard the result (default `false`: every run yields a new image).
-    pub fn disposable(mut self, disposable: bool) -> Self {
-        self.spec.disposable = disposable;
-        self
-    }
-    /// Caps captured stdout and stderr at this many bytes each (server default 1 MiB,
-    /// max 10 MiB); see [`RunOutput::stdout_truncated`].
-    pub fn truncate_output_at(mut self, bytes: u64) -> Self {
-        self.spec.truncate_output_at = Some(bytes);
-        self
-    }
-    /// Network access on or off (server default: on).
-    pub fn networking(mut self, enabled: bool) -> Self {
-        self.spec.networking = Some(enabled);
-        self
-    }
-    /// Largest image layer the run may write, in bytes.
-    pub fn max_layer_bytes(mut self, bytes: u64) -> Self {
-        self.spec.max_layer_bytes = Some(bytes);
-        self
-    }
-    /// Saves the merged environment into the resulting image.
-    pub fn preserve_env(mut self, preserve: bool) -> Self {
-        self.spec.preserve_env = preserve;
-        self
-    }
-    /// Saves the working directory as the resulting image's default.
-    pub fn preserve_cwd(mut self, preserve: bool) -> Self {
-        self.spec.preserve_cwd = preserve;
-        self
-    }
-    /// Tags the resulting image.
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.spec.tag = Some(tag.into());
         self
     }
 

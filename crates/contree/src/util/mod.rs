@@ -1,7 +1,10 @@
 //! Leaf helpers with no knowledge of the API: boxed futures and streams, pagination,
 //! time filters.
 
+mod setters;
 mod time;
+
+pub(crate) use setters::define_setters;
 
 pub use time::TimeFilter;
 pub(crate) use time::rfc3339;
