@@ -49,8 +49,15 @@ pub(crate) fn is_loopback_ip(ip: IpAddr) -> bool {
     }
 }
 
-/// The URL with any userinfo replaced, for error messages (a password must not be echoed).
-pub(crate) fn redact_url(url: &str) -> String {
+/// The URL with any userinfo replaced, for error messages and `Debug` output (a password
+/// or token put in the URL must not be echoed).
+///
+/// ```
+/// use contree_transport::redact_url;
+/// assert_eq!(redact_url("https://me:pw@h.example/v1"), "https://<userinfo redacted>@h.example/v1");
+/// assert_eq!(redact_url("https://h.example/a@b"), "https://h.example/a@b");
+/// ```
+pub fn redact_url(url: &str) -> String {
     let (scheme, rest) = match url.find("://") {
         Some(i) => (&url[..i + 3], &url[i + 3..]),
         None => ("", url),

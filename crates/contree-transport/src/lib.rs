@@ -42,7 +42,7 @@ pub mod retry;
 pub mod sse;
 mod transport;
 
-pub use base_url::{check_base_url, is_loopback_host};
+pub use base_url::{check_base_url, is_loopback_host, redact_url};
 pub use body::{Body, BodyReader, Progress, ResponseBody};
 pub use config::{DEFAULT_MAX_RESPONSE_BYTES, RequestOptions, RetryConfig, Timeouts};
 pub use error::{Error, ErrorKind};

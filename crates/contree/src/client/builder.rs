@@ -58,7 +58,10 @@ impl fmt::Debug for ContreeBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ContreeBuilder")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(contree_transport::redact_url),
+            )
             .field("project", &self.project)
             .field("concurrency_limit", &self.concurrency_limit)
             .finish_non_exhaustive()
