@@ -157,6 +157,7 @@ mod operations;
 mod process;
 mod run;
 mod session;
+pub mod sync;
 mod util;
 
 pub use client::{

@@ -187,6 +187,10 @@ impl Exec {
                     stage::stage(&mut chain.pending, files);
                     chain.copies.push(step.text());
                 }
+                Step::Files(map) => {
+                    stage::stage(&mut chain.pending, stage::from_map(map));
+                    chain.copies.push(step.text());
+                }
                 Step::Run { shell, parts } => {
                     self.layer(&mut chain, *shell, parts, step.text(), false)
                         .await?;
@@ -438,7 +442,12 @@ impl Exec {
     async fn upload(&self, pending: &[Pending]) -> Result<Vec<FileSpec>> {
         use futures_util::StreamExt as _;
         let mut unique: Vec<(std::path::PathBuf, String)> = Vec::new();
+        let mut by_sha = HashMap::new();
         for p in pending {
+            if let Some(up) = &p.uploaded {
+                by_sha.insert(p.sha.clone(), up.clone());
+                continue;
+            }
             if !unique.iter().any(|(_, sha)| *sha == p.sha) {
                 unique.push((p.path.clone(), p.sha.clone()));
             }
@@ -450,7 +459,6 @@ impl Exec {
             .buffer_unordered(limit)
             .collect()
             .await;
-        let mut by_sha = HashMap::new();
         for u in uploaded {
             let u = u?;
             by_sha.insert(u.sha256().to_ascii_lowercase(), u);
@@ -479,7 +487,7 @@ use super::dockerfile::substitute as subst;
 fn substitute_step(step: &Step, vars: &std::collections::BTreeMap<String, String>) -> Step {
     let s = |v: &String| subst(v, vars);
     match step {
-        Step::Run { .. } | Step::Arg(..) => step.clone(),
+        Step::Run { .. } | Step::Arg(..) | Step::Files(_) => step.clone(),
         Step::Env(k, v) => Step::Env(k.clone(), s(v)),
         Step::Workdir(p) => Step::Workdir(s(p)),
         Step::User(u) => Step::User(s(u)),

@@ -57,6 +57,7 @@ mod key;
 mod stage;
 
 pub use cache::{CACHE_TAG_PREFIX, LayerCache, LocalCache, TagCache};
+pub(crate) use cache::{server_scope, write_atomic};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -168,6 +169,7 @@ pub(crate) enum Step {
         dest: String,
         opts: CopyOptions,
     },
+    Files(crate::sync::FileMap),
     Env(String, String),
     Workdir(String),
     User(String),
@@ -193,6 +195,7 @@ impl Step {
                 dest,
                 ..
             } => format!("COPY --from={from} {} {dest}", sources.join(" ")),
+            Step::Files(map) => format!("COPY <{} synced files>", map.len()),
             Step::Env(k, v) => format!("ENV {k}={v}"),
             Step::Workdir(p) => format!("WORKDIR {p}"),
             Step::User(u) => format!("USER {u}"),
@@ -379,6 +382,13 @@ impl Build {
             dest: dest.into(),
             opts,
         })
+    }
+
+    /// Stages the files of a synced [`FileMap`](crate::sync::FileMap) (from
+    /// [`Files::sync_dir`](crate::Files::sync_dir)) on the next layer, like a COPY; their
+    /// sha256s are in the step key.
+    pub fn files(self, map: &crate::sync::FileMap) -> Self {
+        self.push(Step::Files(map.clone()))
     }
 
     /// Sets an environment variable for the following steps.

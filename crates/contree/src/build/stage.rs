@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 pub(crate) struct Pending {
     pub(crate) dest: String,
     pub(crate) path: PathBuf,
+    /// Already on the server (a synced file): nothing to upload.
+    pub(crate) uploaded: Option<crate::files::UploadedFile>,
     pub(crate) sha: String,
     pub(crate) mode: u32,
     pub(crate) uid: u32,
@@ -40,6 +42,22 @@ pub(crate) fn stage(pending: &mut Vec<Pending>, files: Vec<Pending>) {
         pending.retain(|p| p.dest != f.dest);
         pending.push(f);
     }
+}
+
+/// The files of a synced map, staged as they are (already uploaded).
+pub(crate) fn from_map(map: &crate::sync::FileMap) -> Vec<Pending> {
+    map.files()
+        .iter()
+        .map(|(dest, f)| Pending {
+            dest: dest.clone(),
+            path: PathBuf::new(),
+            uploaded: Some(f.file.clone()),
+            sha: f.file.sha256().to_ascii_lowercase(),
+            mode: f.mode,
+            uid: f.uid,
+            gid: f.gid,
+        })
+        .collect()
 }
 
 /// Joins `path` to `base` (unless absolute) and normalises `.`, `..` and repeated `/`.
@@ -213,6 +231,7 @@ fn pending(path: &Path, dest: String, opts: CopyOptions) -> Result<Pending> {
     Ok(Pending {
         dest,
         path: path.to_path_buf(),
+        uploaded: None,
         sha: sha256_file_blocking(path)?,
         mode: opts.mode.unwrap_or_else(|| local_mode(&meta)),
         uid,

@@ -25,7 +25,7 @@ use upload::check_sha;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Files {
-    client: Contree,
+    pub(crate) client: Contree,
 }
 
 /// A file stored on the server, usable in runs ([`Run::file`](crate::Run::file)).

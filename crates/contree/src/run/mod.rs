@@ -76,7 +76,7 @@ use upload::prepare_files;
 pub struct Run {
     client: Contree,
     target: Target,
-    spec: RunSpec,
+    pub(crate) spec: RunSpec,
 }
 
 impl Run {
