@@ -605,30 +605,16 @@ fn event_resources() -> EventResources {
 // ---------------------------------------------------------------------------------------------
 // image import
 
-/// Normalises an image reference: `docker://busybox` → `docker.io/library/busybox:latest`.
+/// The key an import's registry reference is looked up by: proto's OCI normalisation
+/// (`contree_proto::image_ref::OciReference`, the rule every crate shares) without the
+/// `docker://` scheme, e.g. `index.docker.io/ubuntu` → `docker.io/library/ubuntu:latest`. A
+/// reference proto refuses is kept as given (it matches nothing, so the import fails as the
+/// service's does for an unknown manifest).
 pub(crate) fn normalize_ref(r: &str) -> String {
-    let r = r.trim();
-    let r = r.split_once("://").map_or(r, |(_, rest)| rest);
-    let (first, rest) = match r.split_once('/') {
-        Some((f, rest)) if f.contains('.') || f.contains(':') || f == "localhost" => {
-            (f.to_string(), rest.to_string())
-        }
-        _ => ("docker.io".to_string(), r.to_string()),
-    };
-    let host = if first == "index.docker.io" || first == "registry-1.docker.io" {
-        "docker.io".to_string()
-    } else {
-        first
-    };
-    let mut path = rest;
-    if host == "docker.io" && !path.contains('/') {
-        path = format!("library/{path}");
+    match contree_proto::image_ref::OciReference::parse(r) {
+        Ok(oci) => oci.url().trim_start_matches("docker://").to_owned(),
+        Err(_) => r.trim().to_owned(),
     }
-    let last = path.rsplit('/').next().unwrap_or("");
-    if !last.contains(':') && !last.contains('@') {
-        path.push_str(":latest");
-    }
-    format!("{host}/{path}")
 }
 
 /// Starts an image import operation in the background.
@@ -738,5 +724,10 @@ mod tests {
             "docker.io/library/alpine:3.20"
         );
         assert_eq!(normalize_ref("nebius/foo:1"), "docker.io/nebius/foo:1");
+        assert_eq!(
+            normalize_ref("index.docker.io/ubuntu"),
+            "docker.io/library/ubuntu:latest"
+        );
+        assert_eq!(normalize_ref("oci://x/y"), "oci://x/y");
     }
 }

@@ -1,4 +1,5 @@
-//! Query and path encoding exactly as the official client does it (PROTOCOL.md 0):
+//! Query and path encoding exactly as the official client does it (`docs/WIRE-QUIRKS.md`,
+//! "Percent-encoding"):
 //! `urlencode(doseq=True, safe="/", quote_via=quote)` for queries and `quote(s, safe="")` for path
 //! parameters.
 

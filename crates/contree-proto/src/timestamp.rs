@@ -2,7 +2,7 @@
 //!
 //! Event `ts`, `init.started_at` and `shutdown.stopped_at` carry nanosecond fractions with `Z`;
 //! `File.created_at` is `date-time`; `Image.created_at` and `Operation*.created_at` are plain
-//! strings such as `2024-01-01T12:00:00+00:00` (PROTOCOL.md 9 #22). The generated types keep them
+//! strings such as `2024-01-01T12:00:00+00:00` (`docs/WIRE-QUIRKS.md`, "Timestamps"). The generated types keep them
 //! as `String`; this turns them into `time::OffsetDateTime`.
 
 use time::OffsetDateTime;

@@ -13,7 +13,7 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::overrides::{NULLABLE, TRISTATE};
+use super::overrides::{IMAGE_SOURCE_FIELDS, NULLABLE, TRISTATE};
 use super::spec::{AdditionalProperties, Schema, Spec, schema_ref_name};
 
 /// A Rust type expression.
@@ -257,8 +257,9 @@ impl Model {
                 schema,
             });
         }
-        // Special case: `OperationMetadata` has no discriminator; `OperationResponse.kind` selects
-        // it (PROTOCOL.md 2.7 and 9.5): `instance` -> instance metadata, anything else -> import.
+        // Special case (shape, not leniency): `OperationMetadata` has no discriminator;
+        // `OperationResponse.kind` selects it (docs/WIRE-QUIRKS.md, "operation metadata"):
+        // `instance` -> instance metadata, anything else -> import.
         if name == "OperationMetadata" {
             let mut variants = Vec::new();
             for o in &s.one_of {
@@ -400,9 +401,10 @@ impl Model {
             let nullable = prop.nullable || NULLABLE.iter().any(|(o, f)| *o == owner && f == wire);
             let tristate = TRISTATE.iter().any(|(o, f)| *o == owner && f == wire);
             let ty = match (owner, wire.as_str()) {
-                // Special case: the spec re-declares `image` as a UUID here, but servers and the
-                // official test double may still echo `tag:...` (PROTOCOL.md 9.6): accept both.
-                ("OperationInstanceMetadata", "image") => Ty::Named("ImageSource".into()),
+                // A UUID field that may also hold `tag:...` (overrides::IMAGE_SOURCE_FIELDS).
+                _ if IMAGE_SOURCE_FIELDS.contains(&(owner, wire.as_str())) => {
+                    Ty::Named("ImageSource".into())
+                }
                 // Special case: `OperationEvent.data` is chosen by `type` (no discriminator).
                 ("OperationEvent", "data") => {
                     self.event_data(spec)?;

@@ -224,7 +224,8 @@ pub fn build(spec: &Spec, model: &mut Model) -> Result<Vec<Op>, String> {
                 body,
                 responses,
                 success,
-                // CONTRACTS.md / PROTOCOL.md 1.1: GET, HEAD and DELETE are idempotent, POST and PATCH are not.
+                // GET, HEAD and DELETE are idempotent, POST and PATCH are not (docs/WIRE-QUIRKS.md,
+                // "idempotency").
                 idempotent: matches!(method, "GET" | "HEAD" | "DELETE" | "PUT"),
                 streaming,
             });

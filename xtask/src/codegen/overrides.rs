@@ -4,8 +4,10 @@
 //! official client read it loosely in places, and a few shapes cannot be expressed in OpenAPI
 //! at all. Each override below names the schema or operation it applies to and says, in its
 //! comment, which quirk it answers. Nothing else in the generator special-cases a schema by
-//! name (except the `oneOf` selectors in `model::EVENT_DATA`/`model::CHOSEN`, which are shape,
-//! not leniency). `docs/WIRE-QUIRKS.md` explains the quirks for readers of the SDK.
+//! name (except the `oneOf` selectors in `model.rs`: `EVENT_DATA`, `CHOSEN`, `ImageSource`'s
+//! UUID-or-tag and `OperationMetadata` by `kind`, which are shape, not leniency).
+//! `docs/WIRE-QUIRKS.md` has one entry per quirk (what the spec says, what the service does,
+//! the evidence, the override) for readers of the SDK.
 
 use super::model::Ty;
 
@@ -39,6 +41,11 @@ pub const TRISTATE: &[(&str, &str)] = &[
 /// `docs/SPEC-DEFECTS.md`). Generated as the spec's nullable fields are: `Option<T>`, with
 /// `None` sent as `null`.
 pub const NULLABLE: &[(&str, &str)] = &[("OperationInstanceMetadata", "result")];
+
+/// Response fields the spec re-declares as a UUID that the service and the official test
+/// double may still fill with the request's `ImageSource` (`tag:...`): an instance's
+/// `metadata.image`. Generated as `ImageSource` (a UUID or a `tag:` string), so both decode.
+pub const IMAGE_SOURCE_FIELDS: &[(&str, &str)] = &[("OperationInstanceMetadata", "image")];
 
 /// Operations without an `operationId` in the spec get these ids (`GET /files` and
 /// `GET /files/{sha256}` have none).

@@ -67,7 +67,7 @@ fn components() -> Option<&'static Value> {
             let mut schemas = doc["components"]["schemas"].clone();
             translate(&mut schemas);
             // The spec's OperationMetadata is a oneOf whose second branch (all-optional
-            // ImageImportMetadata) matches every instance metadata too (PROTOCOL.md §9 #5):
+            // ImageImportMetadata) matches every instance metadata too (docs/WIRE-QUIRKS.md, "Operation metadata"):
             // check it as anyOf here and against the kind-specific schema in `operation`.
             let om = schemas["OperationMetadata"]
                 .as_object_mut()
