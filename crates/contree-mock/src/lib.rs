@@ -29,6 +29,7 @@
 //! See the crate README for the supported operations, fault kinds and the shell subset.
 
 mod api;
+mod conn;
 mod events;
 mod faults;
 pub mod fs;
@@ -42,11 +43,13 @@ mod server;
 pub mod shell;
 mod spawn;
 mod state;
+mod tls;
 mod util;
 mod wire;
 
 pub use faults::{CloseMode, FaultRule};
 pub use profile::{OperationTiming, Profile, StateChange};
 pub use server::{
-    DEFAULT_PROJECT, DEFAULT_TOKEN, MockServer, MockServerBuilder, PERMISSIONS, RecordedRequest,
+    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_PROJECT, DEFAULT_TOKEN, MockServer, MockServerBuilder,
+    PERMISSIONS, RecordedRequest,
 };

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS | --profile realistic] [--seed N] [--prefix /sandboxes]
+//!              [--tls [--cert-out PATH]] [--max-concurrent-streams N]
 //! ```
 //! Prints exactly one line `LISTENING http://127.0.0.1:PORT` on stdout when ready; `--help`
 //! describes every flag, its default and the `/_mock` control endpoints.
@@ -9,7 +10,7 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-const USAGE: &str = "usage: contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS | --profile P] [--seed N] [--prefix PATH]";
+const USAGE: &str = "usage: contree-mock [--port N] [--token T] [--project P | --no-project] [--latency MS | --profile P] [--seed N] [--prefix PATH] [--tls [--cert-out PATH]] [--max-concurrent-streams N]";
 
 fn usage() -> ! {
     eprintln!("{USAGE}\n(contree-mock --help describes every flag)");
@@ -34,10 +35,17 @@ Options:
                   Retry-After: 1; ASSIGNED/boot 20-200 ms; imports work 100-500 ms)
   --seed N        seed of UUIDs, /dev/urandom and mktemp names (default 0)
   --prefix PATH   serve under a deployment prefix, e.g. /sandboxes (default: none)
+  --tls           serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with a self-signed certificate
+                  for localhost and 127.0.0.1, generated at start (default: plain http,
+                  HTTP/1.1 and h2c)
+  --cert-out PATH with --tls: write the certificate (PEM) clients must trust to PATH
+                  (default: $TMPDIR/contree-mock-PORT.pem); the path is printed on stderr
+  --max-concurrent-streams N
+                  HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (default {streams})
   -h, --help      print this help and exit
 
 Output: when ready it prints exactly one line on stdout,
-  LISTENING http://127.0.0.1:PORT[PREFIX]
+  LISTENING http://127.0.0.1:PORT[PREFIX]     (https:// with --tls)
 then serves until interrupted (Ctrl-C). Clients append /v1 to that URL and send
 `Authorization: Bearer {token}` and `Project: {project}` (unless --no-project).
 
@@ -54,6 +62,7 @@ See the contree-mock README for the operations, fault kinds and the simulated sh
 ",
         token = contree_mock::DEFAULT_TOKEN,
         project = contree_mock::DEFAULT_PROJECT,
+        streams = contree_mock::DEFAULT_MAX_CONCURRENT_STREAMS,
     )
 }
 
@@ -77,6 +86,7 @@ fn number<T: std::str::FromStr>(s: &str, flag: &str) -> T {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut builder = contree_mock::MockServer::builder();
+    let mut cert_out: Option<std::path::PathBuf> = None;
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
@@ -100,6 +110,15 @@ fn main() {
             }
             "--seed" => builder = builder.seed(number(value(&args, i, flag), flag)),
             "--prefix" => builder = builder.prefix(value(&args, i, flag)),
+            "--cert-out" => cert_out = Some(value(&args, i, flag).into()),
+            "--max-concurrent-streams" => {
+                builder = builder.max_concurrent_streams(number(value(&args, i, flag), flag))
+            }
+            "--tls" => {
+                builder = builder.tls(true);
+                i += 1;
+                continue;
+            }
             "--no-project" => {
                 builder = builder.no_project();
                 i += 1;
@@ -134,6 +153,22 @@ fn main() {
                 std::process::exit(1)
             }
         };
+        if let Some(pem) = server.ca_pem() {
+            let path = cert_out.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("contree-mock-{}.pem", server.addr().port()))
+            });
+            if let Err(e) = std::fs::write(&path, pem) {
+                eprintln!(
+                    "contree-mock: cannot write the certificate to {}: {e}",
+                    path.display()
+                );
+                std::process::exit(1)
+            }
+            eprintln!(
+                "contree-mock: TLS certificate (trust it as a root) at {}",
+                path.display()
+            );
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "LISTENING {}", server.base_url());
         let _ = out.flush();

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, header};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use rand::{RngCore as _, SeedableRng as _, rngs::StdRng};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -30,6 +29,9 @@ use crate::util::Query;
 pub const DEFAULT_TOKEN: &str = "test-token";
 /// The default project the server requires in the `Project` header.
 pub const DEFAULT_PROJECT: &str = "test-project";
+
+/// The default HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS` (like E2B's edge and most others).
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
 
 /// The permission names `/whoami` reports (all granted by default).
 pub const PERMISSIONS: &[&str] = &[
@@ -54,6 +56,8 @@ pub(crate) struct Config {
     pub(crate) keepalive: Duration,
     pub(crate) prefix: String,
     pub(crate) port: u16,
+    pub(crate) tls: bool,
+    pub(crate) max_concurrent_streams: u32,
 }
 
 impl Default for Config {
@@ -77,6 +81,8 @@ impl Default for Config {
             keepalive: Duration::from_secs(15),
             prefix: String::new(),
             port: 0,
+            tls: false,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
         }
     }
 }
@@ -94,6 +100,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The spec `operationId` the request routed to, if any.
     pub operation_id: Option<String>,
+    /// The HTTP version it came over (`HTTP/1.1`, or `HTTP/2.0` over TLS or h2c).
+    pub version: http::Version,
 }
 
 /// State shared by the accept loop, the handlers and the handle.
@@ -107,7 +115,7 @@ pub(crate) struct Shared {
     rng: Mutex<StdRng>,
     pub(crate) timings: Mutex<Timings>,
     seq: AtomicU64,
-    connections: AtomicU64,
+    pub(crate) connections: AtomicU64,
     pub(crate) stop: CancellationToken,
 }
 
@@ -310,6 +318,30 @@ impl MockServerBuilder {
         self
     }
 
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with a self-signed certificate for
+    /// `localhost` and `127.0.0.1` generated at start; [`MockServer::ca_pem`] is the PEM
+    /// clients must trust, and [`MockServer::base_url`] starts with `https://`.
+    ///
+    /// ```
+    /// # async fn demo() {
+    /// let server = contree_mock::MockServer::builder().tls(true).start().await;
+    /// assert!(server.base_url().starts_with("https://127.0.0.1:"));
+    /// assert!(server.ca_pem().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # }
+    /// ```
+    pub fn tls(mut self, enabled: bool) -> Self {
+        self.cfg.tls = enabled;
+        self
+    }
+
+    /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS` per connection (default
+    /// [`DEFAULT_MAX_CONCURRENT_STREAMS`], 100, like real edges; over TLS and h2c). A client
+    /// that multiplexes more requests than this on one connection waits for a free stream.
+    pub fn max_concurrent_streams(mut self, max: u32) -> Self {
+        self.cfg.max_concurrent_streams = max.max(1);
+        self
+    }
+
     /// The TCP port to bind on 127.0.0.1 (default 0: any free port).
     pub fn port(mut self, port: u16) -> Self {
         self.cfg.port = port;
@@ -329,17 +361,30 @@ impl MockServerBuilder {
 
     /// Like [`start`](Self::start) but returns the bind error.
     pub async fn try_start(self) -> std::io::Result<MockServer> {
+        let tls = if self.cfg.tls {
+            Some(crate::tls::generate()?)
+        } else {
+            None
+        };
         let listener = TcpListener::bind(("127.0.0.1", self.cfg.port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(self.cfg));
         let (done_tx, done_rx) = oneshot::channel();
         let stop = shared.stop.clone();
-        tokio::spawn(accept_loop(listener, shared.clone(), done_tx));
-        let base_url = format!("http://{addr}{}", shared.cfg.prefix);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let ca_pem = tls.as_ref().map(|t| t.cert_pem.clone());
+        tokio::spawn(crate::conn::accept_loop(
+            listener,
+            shared.clone(),
+            tls,
+            done_tx,
+        ));
+        let base_url = format!("{scheme}://{addr}{}", shared.cfg.prefix);
         Ok(MockServer {
             shared,
             addr,
             base_url,
+            ca_pem,
             stop,
             done: Mutex::new(Some(done_rx)),
             thread: None,
@@ -403,6 +448,7 @@ pub struct MockServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
     base_url: String,
+    ca_pem: Option<String>,
     stop: CancellationToken,
     done: Mutex<Option<oneshot::Receiver<()>>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -427,6 +473,12 @@ impl MockServer {
     /// `http://127.0.0.1:PORT` (plus the prefix, if any; without `/v1`).
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// With [`tls`](MockServerBuilder::tls): the self-signed certificate (PEM) to trust, e.g.
+    /// with `TransportBuilder::add_root_certificates_pem`; `None` for plain http.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The bound socket address.
@@ -467,7 +519,8 @@ impl MockServer {
         lock(&self.shared.counters).clone()
     }
 
-    /// TCP connections accepted so far (a client that reuses its connections opens few).
+    /// TCP connections accepted so far (a client that reuses its connections opens few; over
+    /// TLS, counted before the handshake).
     ///
     /// ```
     /// let mock = contree_mock::MockServer::start_blocking();
@@ -511,31 +564,6 @@ impl Drop for MockServer {
             let _ = t.join();
         }
     }
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, done: oneshot::Sender<()>) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            () = shared.stop.cancelled() => break,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                shared.connections.fetch_add(1, Ordering::SeqCst);
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                conns.spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| handle(shared.clone(), req));
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-                while conns.try_join_next().is_some() {}
-            }
-        }
-    }
-    conns.abort_all();
-    drop(listener);
-    let _ = done.send(());
 }
 
 /// The per-request context handed to handlers.
@@ -609,6 +637,7 @@ fn record(shared: &Shared, req: &Request<Incoming>, path: &str, op: Option<&str>
         query: req.uri().query().map(str::to_string),
         headers,
         operation_id: op.map(str::to_string),
+        version: req.version(),
     });
     if let Some(op) = op {
         *lock(&shared.counters).entry(op.to_string()).or_insert(0) += 1;
@@ -653,7 +682,7 @@ async fn control(shared: &Arc<Shared>, method: &Method, path: &str, body: Incomi
     }
 }
 
-async fn handle(
+pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<RespBody>, BoxError> {

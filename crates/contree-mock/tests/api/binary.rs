@@ -68,6 +68,10 @@ fn help_lists_every_flag_the_contract_and_the_control_endpoints() {
             "--latency MS",
             "--seed N",
             "--prefix PATH",
+            "--profile P",
+            "--tls",
+            "--cert-out PATH",
+            "--max-concurrent-streams N",
             "(default 0: any free port)",
             "(default 5)",
             contree_mock::DEFAULT_TOKEN,
@@ -76,6 +80,7 @@ fn help_lists_every_flag_the_contract_and_the_control_endpoints() {
             "POST   /_mock/faults",
             "DELETE /_mock/faults",
             "GET    /_mock/counters",
+            "GET    /_mock/timings",
         ] {
             assert!(text.contains(needle), "--help lacks {needle:?}:\n{text}");
         }

@@ -18,3 +18,4 @@ mod profile;
 mod proto;
 mod python;
 mod subprocesses;
+mod tls;

@@ -52,6 +52,7 @@ pub struct ContreeBuilder {
     wait_margin: Option<Duration>,
     events_deadline: Option<Duration>,
     upload_concurrency: Option<usize>,
+    extra_roots_pem: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for ContreeBuilder {
@@ -151,6 +152,26 @@ macro_rules! builder_options {
         /// base URL with userinfo (`user@host`) is always refused.
         fn allow_insecure_http(mut self, allow: bool) {
             self.allow_insecure_http = Some(allow);
+        }
+
+        /// Also trusts the CA certificates in this PEM data (a corporate proxy's CA, a local
+        /// test server's self-signed certificate); the platform's roots stay trusted. Invalid
+        /// PEM makes `build` fail.
+        ///
+        /// ```
+        /// # async fn demo() {
+        /// let mock = contree_mock::MockServer::builder().tls(true).start().await;
+        /// let contree = contree::Contree::builder()
+        ///     .base_url(mock.base_url())
+        ///     .token(mock.token())
+        ///     .add_root_certificates_pem(mock.ca_pem().unwrap())
+        ///     .build()
+        ///     .unwrap();
+        /// # drop(contree);
+        /// # }
+        /// ```
+        fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) {
+            self.extra_roots_pem.push(pem.into());
         }
 
         /// The cap on the decoded (decompressed) size of a buffered response body (default
@@ -297,6 +318,9 @@ impl ContreeBuilder {
             .compress_event_streams(self.compress_event_streams);
         if let Some(limit) = self.max_response_bytes {
             tb = tb.max_response_bytes(limit);
+        }
+        for pem in self.extra_roots_pem {
+            tb = tb.add_root_certificates_pem(pem);
         }
         let timeouts = self.timeouts.or_else(|| settings_timeouts(&settings));
         if let Some(t) = timeouts {
