@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::events::EventLog;
 use crate::fs::{FileKind, Fs};
+pub(crate) use crate::import::start_import;
 use crate::profile::Plan;
 use crate::respond::Resp;
 use crate::server::Shared;
@@ -63,7 +64,7 @@ struct Handles {
 /// The event log, cancel token and (for instances) filesystem of an operation.
 type OpParts = (Arc<EventLog>, CancellationToken, Option<Arc<Mutex<Fs>>>);
 
-fn op_parts(shared: &Shared, op: Uuid) -> Option<OpParts> {
+pub(crate) fn op_parts(shared: &Shared, op: Uuid) -> Option<OpParts> {
     let st = shared.state();
     let o = st.ops.get(&op)?;
     Some((
@@ -73,7 +74,7 @@ fn op_parts(shared: &Shared, op: Uuid) -> Option<OpParts> {
     ))
 }
 
-fn set_status(shared: &Shared, op: Uuid, s: Status) {
+pub(crate) fn set_status(shared: &Shared, op: Uuid, s: Status) {
     let changed = match shared.state().ops.get_mut(&op) {
         Some(o) if !o.status.is_terminal() => {
             o.status = s;
@@ -87,7 +88,7 @@ fn set_status(shared: &Shared, op: Uuid, s: Status) {
 }
 
 /// Sleeps for `d` (one state of the profile); `true` if the operation was cancelled meanwhile.
-async fn pause(shared: &Shared, token: &CancellationToken, d: Duration) -> bool {
+pub(crate) async fn pause(shared: &Shared, token: &CancellationToken, d: Duration) -> bool {
     if d.is_zero() {
         return token.is_cancelled();
     }
@@ -99,7 +100,7 @@ async fn pause(shared: &Shared, token: &CancellationToken, d: Duration) -> bool 
 }
 
 /// Sets the terminal state and appends the `completion` event (exactly once).
-fn finish(
+pub(crate) fn finish(
     shared: &Shared,
     op: Uuid,
     status: Status,
@@ -229,28 +230,14 @@ async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan, delays: Pla
         .is_some_and(|o| o.status == Status::Pending);
     if pending {
         if pause(&shared, &token, delays.pending).await {
-            finish(
-                &shared,
-                op,
-                Status::Cancelled,
-                Some("operation cancelled by request".into()),
-                None,
-                None,
-            );
+            finish_cancelled(&shared, op);
             return;
         }
         assign(&shared, op, &log, &plan);
     }
     if pause(&shared, &token, delays.boot).await {
         shutdown_event(&log, "signal");
-        finish(
-            &shared,
-            op,
-            Status::Cancelled,
-            Some("operation cancelled by request".into()),
-            None,
-            None,
-        );
+        finish_cancelled(&shared, op);
         return;
     }
     set_status(&shared, op, Status::Executing);
@@ -278,21 +265,7 @@ async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan, delays: Pla
             (main.await, true)
         }
     };
-    // The VM winds down: no new subprocesses, the remaining ones are killed.
-    let tasks = {
-        let mut st = shared.state();
-        match st.ops.get_mut(&op).and_then(|o| o.inst.as_mut()) {
-            Some(inst) => {
-                inst.closing = true;
-                std::mem::take(&mut inst.sub_tasks)
-            }
-            None => Vec::new(),
-        }
-    };
-    kill_all(&shared, op, 9);
-    for t in tasks {
-        let _ = t.await;
-    }
+    wind_down(&shared, op).await;
     let reason = if cancelled {
         "signal"
     } else if outcome.timed_out {
@@ -304,20 +277,46 @@ async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan, delays: Pla
     };
     shutdown_event(&log, reason);
     if cancelled {
-        finish(
-            &shared,
-            op,
-            Status::Cancelled,
-            Some("operation cancelled by request".into()),
-            None,
-            None,
-        );
-        return;
-    }
-    if plan.disposable {
+        finish_cancelled(&shared, op);
+    } else if plan.disposable {
         finish(&shared, op, Status::Success, None, None, None);
-        return;
+    } else {
+        persist(&shared, op, &plan, &fs);
     }
+}
+
+pub(crate) fn finish_cancelled(shared: &Shared, op: Uuid) {
+    finish(
+        shared,
+        op,
+        Status::Cancelled,
+        Some("operation cancelled by request".into()),
+        None,
+        None,
+    );
+}
+
+/// The VM winds down: no new subprocesses, the remaining ones are killed and awaited.
+async fn wind_down(shared: &Shared, op: Uuid) {
+    let tasks = {
+        let mut st = shared.state();
+        match st.ops.get_mut(&op).and_then(|o| o.inst.as_mut()) {
+            Some(inst) => {
+                inst.closing = true;
+                std::mem::take(&mut inst.sub_tasks)
+            }
+            None => Vec::new(),
+        }
+    };
+    kill_all(shared, op, 9);
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// SUCCESS with a result image: the filesystem's snapshot (its UUID derived from the content,
+/// so a run that changed nothing keeps the source's).
+fn persist(shared: &Shared, op: Uuid, plan: &MainPlan, fs: &Mutex<Fs>) {
     let snapshot = fs.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let uuid = image_uuid_for(&snapshot, &plan.result_env, &plan.result_cwd);
     let size = if uuid == plan.source {
@@ -341,7 +340,7 @@ async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan, delays: Pla
         created_at: OffsetDateTime::now_utc(),
         operation_uuid: Some(op),
     });
-    finish(&shared, op, Status::Success, None, Some(uuid), Some(size));
+    finish(shared, op, Status::Success, None, Some(uuid), Some(size));
 }
 
 fn shutdown_event(log: &EventLog, reason: &str) {
@@ -464,30 +463,8 @@ async fn drive_proc(
     fs: Arc<Mutex<Fs>>,
 ) -> Outcome {
     let pid = 1000 + spid;
+    spawn_event(&log, spid, pid, &plan);
     let spec = plan.spec.clone();
-    let (command, args) = if spec.shell {
-        let sh = spec
-            .env
-            .get("SHELL")
-            .cloned()
-            .unwrap_or_else(|| "/bin/sh".to_string());
-        (sh, vec!["-c".to_string(), spec.command.clone()])
-    } else {
-        (spec.command.clone(), spec.args.clone())
-    };
-    let mut spawned = EventDataSpawn::new(
-        i64::from(pid),
-        command,
-        args,
-        spec.shell,
-        spec.cwd.clone(),
-        i64::from(spec.uid),
-        i64::from(spec.gid),
-        plan.timeout.map_or(0, |t| t.as_secs() as i64),
-        plan.truncate_at as i64,
-    );
-    spawned.env = Some(mask_env(&spec.env));
-    log.push(Some(spid), OperationEventData::Spawn(spawned));
     let Handles {
         stdin_tx,
         stdin_rx,
@@ -535,6 +512,53 @@ async fn drive_proc(
         record(&shared, op, spid, &log, "stderr", &c);
     }
     let elapsed = started.elapsed();
+    truncation_events(&shared, op, spid, &log);
+    let duration_ms = elapsed.as_millis() as i64;
+    let mut exit = EventDataExit::new(
+        i64::from(pid),
+        i64::from(outcome.code),
+        i64::from(outcome.signal),
+        outcome.timed_out,
+        duration_ms,
+        event_resources(),
+    );
+    exit.core_dump = Some(false);
+    log.push(Some(spid), OperationEventData::Exit(exit));
+    record_exit(&shared, op, spid, pid, outcome, elapsed);
+    outcome
+}
+
+/// The `spawn` event: the process's parameters as the service echoes them (a shell command is
+/// the wrapped `<shell> -c <cmd>` form; secret-looking env values masked).
+fn spawn_event(log: &EventLog, spid: u32, pid: u32, plan: &ProcPlan) {
+    let spec = &plan.spec;
+    let (command, args) = if spec.shell {
+        let sh = spec
+            .env
+            .get("SHELL")
+            .cloned()
+            .unwrap_or_else(|| "/bin/sh".to_string());
+        (sh, vec!["-c".to_string(), spec.command.clone()])
+    } else {
+        (spec.command.clone(), spec.args.clone())
+    };
+    let mut spawned = EventDataSpawn::new(
+        i64::from(pid),
+        command,
+        args,
+        spec.shell,
+        spec.cwd.clone(),
+        i64::from(spec.uid),
+        i64::from(spec.gid),
+        plan.timeout.map_or(0, |t| t.as_secs() as i64),
+        plan.truncate_at as i64,
+    );
+    spawned.env = Some(mask_env(&spec.env));
+    log.push(Some(spid), OperationEventData::Spawn(spawned));
+}
+
+/// One `truncated` event per stream of the process that crossed its cap.
+fn truncation_events(shared: &Shared, op: Uuid, spid: u32, log: &EventLog) {
     let truncs: Vec<(&str, u64, u64)> = {
         let st = shared.state();
         st.ops
@@ -558,17 +582,18 @@ async fn drive_proc(
         let t = EventDataTruncated::new(StdStream::from(stream), emitted as i64, dropped as i64);
         log.push(Some(spid), OperationEventData::Truncated(t));
     }
-    let duration_ms = elapsed.as_millis() as i64;
-    let mut exit = EventDataExit::new(
-        i64::from(pid),
-        i64::from(outcome.code),
-        i64::from(outcome.signal),
-        outcome.timed_out,
-        duration_ms,
-        event_resources(),
-    );
-    exit.core_dump = Some(false);
-    log.push(Some(spid), OperationEventData::Exit(exit));
+}
+
+/// Records the ended process's state and resources (what `GET …/subprocesses/{spid}` and
+/// `metadata.result` report).
+fn record_exit(
+    shared: &Shared,
+    op: Uuid,
+    spid: u32,
+    pid: u32,
+    outcome: Outcome,
+    elapsed: Duration,
+) {
     let mut st = shared.state();
     if let Some(p) = st
         .ops
@@ -589,7 +614,6 @@ async fn drive_proc(
             outcome.signal,
         ));
     }
-    outcome
 }
 
 /// The `exit` event's resources (plausible constants).
@@ -599,135 +623,5 @@ fn event_resources() -> EventResources {
         max_rss_kb: 2048,
         voluntary_ctx_switches: 1,
         ..EventResources::default()
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// image import
-
-/// The key an import's registry reference is looked up by: proto's OCI normalisation
-/// (`contree_proto::image_ref::OciReference`, the rule every crate shares) without the
-/// `docker://` scheme, e.g. `index.docker.io/ubuntu` → `docker.io/library/ubuntu:latest`. A
-/// reference proto refuses is kept as given (it matches nothing, so the import fails as the
-/// service's does for an unknown manifest).
-pub(crate) fn normalize_ref(r: &str) -> String {
-    match contree_proto::image_ref::OciReference::parse(r) {
-        Ok(oci) => oci.url().trim_start_matches("docker://").to_owned(),
-        Err(_) => r.trim().to_owned(),
-    }
-}
-
-/// Starts an image import operation in the background.
-pub(crate) fn start_import(shared: Arc<Shared>, op: Uuid, url: String, tag: Option<String>) {
-    let delays = shared.timings().created(op, "image_import");
-    tokio::spawn(async move {
-        let Some((_, token, _)) = op_parts(&shared, op) else {
-            return;
-        };
-        for (s, d) in [
-            (Status::Assigned, delays.pending),
-            (Status::Executing, delays.boot),
-        ] {
-            if pause(&shared, &token, d).await {
-                finish(
-                    &shared,
-                    op,
-                    Status::Cancelled,
-                    Some("operation cancelled by request".into()),
-                    None,
-                    None,
-                );
-                return;
-            }
-            set_status(&shared, op, s);
-        }
-        if pause(&shared, &token, delays.work).await {
-            finish(
-                &shared,
-                op,
-                Status::Cancelled,
-                Some("operation cancelled by request".into()),
-                None,
-                None,
-            );
-            return;
-        }
-        let key = normalize_ref(&url);
-        let found = crate::images::registry_catalogue()
-            .into_iter()
-            .chain(crate::images::preloaded())
-            .find(|(r, _)| normalize_ref(r) == key);
-        let Some((_, fs)) = found else {
-            finish(
-                &shared,
-                op,
-                Status::Failed,
-                Some(format!(
-                    "cannot import {url}: manifest unknown ({key} is not in the contree-mock registry catalogue)"
-                )),
-                None,
-                None,
-            );
-            return;
-        };
-        let env: BTreeMap<String, String> = [
-            ("PATH".to_string(), crate::state::DEFAULT_PATH.to_string()),
-            ("HOME".to_string(), "/root".to_string()),
-        ]
-        .into_iter()
-        .collect();
-        let uuid = image_uuid_for(&fs, &env, "/");
-        let size = fs
-            .walk("/")
-            .map(|all| {
-                all.iter()
-                    .filter(|(_, m)| m.kind == FileKind::File)
-                    .map(|(_, m)| m.size)
-                    .sum::<i64>()
-            })
-            .unwrap_or(0);
-        {
-            let mut st = shared.state();
-            st.add_image(ImageRec {
-                uuid,
-                fs: Arc::new(fs),
-                env,
-                cwd: "/".to_string(),
-                created_at: OffsetDateTime::now_utc(),
-                operation_uuid: Some(op),
-            });
-            if let Some(t) = &tag {
-                st.user_tags.insert(t.clone(), uuid);
-            }
-            if let Some(o) = st.ops.get_mut(&op) {
-                o.result_tag = tag.clone();
-            }
-        }
-        finish(&shared, op, Status::Success, None, Some(uuid), Some(size));
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_ref;
-
-    #[test]
-    fn refs_normalise_like_docker() {
-        assert_eq!(
-            normalize_ref("docker://docker.io/busybox:latest"),
-            "docker.io/library/busybox:latest"
-        );
-        assert_eq!(normalize_ref("ubuntu"), "docker.io/library/ubuntu:latest");
-        assert_eq!(normalize_ref("ghcr.io/org/img:1"), "ghcr.io/org/img:1");
-        assert_eq!(
-            normalize_ref("docker.io/library/alpine:3.20"),
-            "docker.io/library/alpine:3.20"
-        );
-        assert_eq!(normalize_ref("nebius/foo:1"), "docker.io/nebius/foo:1");
-        assert_eq!(
-            normalize_ref("index.docker.io/ubuntu"),
-            "docker.io/library/ubuntu:latest"
-        );
-        assert_eq!(normalize_ref("oci://x/y"), "oci://x/y");
     }
 }

@@ -34,6 +34,7 @@ mod events;
 mod faults;
 pub mod fs;
 pub mod images;
+mod import;
 mod inspect;
 mod instance;
 mod profile;
