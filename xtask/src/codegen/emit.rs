@@ -353,66 +353,8 @@ fn def(model: &Model, d: &Def, example: Option<&serde_json::Value>) -> TokenStre
             values,
             CASE_INSENSITIVE_ENUMS.contains(&d.name.as_str()),
         ),
-        DefKind::Union(variants) => {
-            let vs = variants.iter().map(|(v, t)| {
-                let vi = ident(v);
-                let t = ty(t, &empty);
-                let vd = doc(&format!("A `{v}` value."));
-                quote!(#vd #vi(#t),)
-            });
-            quote! {
-                #docs
-                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-                #[serde(untagged)]
-                #[non_exhaustive]
-                #[allow(clippy::large_enum_variant)]
-                pub enum #name {
-                    #(#vs)*
-                    /// Any other JSON value (kept verbatim).
-                    Other(serde_json::Value),
-                }
-            }
-        }
-        DefKind::ImageSource { tag_type, prefix } => {
-            let tag = ident(tag_type);
-            let msg =
-                format!("expected an image UUID or a `{prefix}`-prefixed image tag, got {{s:?}}");
-            quote! {
-                #docs
-                #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-                #[non_exhaustive]
-                pub enum #name {
-                    /// An image UUID.
-                    Uuid(UUIDSchema),
-                    /// An image tag, as sent on the wire (with the prefix).
-                    Tag(#tag),
-                }
-                impl #name {
-                    /// The prefix that marks a tag reference on the wire.
-                    pub const TAG_PREFIX: &'static str = #prefix;
-                }
-                impl serde::Serialize for #name {
-                    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                        match self {
-                            Self::Uuid(u) => serializer.collect_str(u),
-                            Self::Tag(t) => t.serialize(serializer),
-                        }
-                    }
-                }
-                impl<'de> serde::Deserialize<'de> for #name {
-                    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                        let s = String::deserialize(deserializer)?;
-                        if s.starts_with(Self::TAG_PREFIX) {
-                            return Ok(Self::Tag(#tag(s)));
-                        }
-                        match uuid::Uuid::parse_str(&s) {
-                            Ok(u) => Ok(Self::Uuid(u)),
-                            Err(_) => Err(serde::de::Error::custom(format!(#msg))),
-                        }
-                    }
-                }
-            }
-        }
+        DefKind::Union(variants) => untagged_union(&name, &docs, variants),
+        DefKind::ImageSource { tag_type, prefix } => image_source(&name, &docs, tag_type, prefix),
         DefKind::Chosen {
             variants,
             raw,
@@ -430,6 +372,70 @@ fn def(model: &Model, d: &Def, example: Option<&serde_json::Value>) -> TokenStre
         ),
         DefKind::Struct { fields, chosen } => {
             struct_def(model, d, &name, &docs, fields, chosen.as_ref())
+        }
+    }
+}
+
+/// A `oneOf` of scalars and objects: untagged, with `Other` for any other JSON value.
+fn untagged_union(name: &Ident, docs: &TokenStream, variants: &[(String, Ty)]) -> TokenStream {
+    let empty = quote!();
+    let vs = variants.iter().map(|(v, t)| {
+        let vi = ident(v);
+        let t = ty(t, &empty);
+        let vd = doc(&format!("A `{v}` value."));
+        quote!(#vd #vi(#t),)
+    });
+    quote! {
+        #docs
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(untagged)]
+        #[non_exhaustive]
+        #[allow(clippy::large_enum_variant)]
+        pub enum #name {
+            #(#vs)*
+            /// Any other JSON value (kept verbatim).
+            Other(serde_json::Value),
+        }
+    }
+}
+
+/// `ImageSource`: a UUID or a prefixed tag (`tag:...`), told apart by the prefix.
+fn image_source(name: &Ident, docs: &TokenStream, tag_type: &str, prefix: &str) -> TokenStream {
+    let tag = ident(tag_type);
+    let msg = format!("expected an image UUID or a `{prefix}`-prefixed image tag, got {{s:?}}");
+    quote! {
+        #docs
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum #name {
+            /// An image UUID.
+            Uuid(UUIDSchema),
+            /// An image tag, as sent on the wire (with the prefix).
+            Tag(#tag),
+        }
+        impl #name {
+            /// The prefix that marks a tag reference on the wire.
+            pub const TAG_PREFIX: &'static str = #prefix;
+        }
+        impl serde::Serialize for #name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    Self::Uuid(u) => serializer.collect_str(u),
+                    Self::Tag(t) => t.serialize(serializer),
+                }
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for #name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(deserializer)?;
+                if s.starts_with(Self::TAG_PREFIX) {
+                    return Ok(Self::Tag(#tag(s)));
+                }
+                match uuid::Uuid::parse_str(&s) {
+                    Ok(u) => Ok(Self::Uuid(u)),
+                    Err(_) => Err(serde::de::Error::custom(format!(#msg))),
+                }
+            }
         }
     }
 }
@@ -532,7 +538,6 @@ fn chosen_enum(
     default: Option<&str>,
     guess_key: Option<&(String, String)>,
 ) -> TokenStream {
-    let empty = quote!();
     // The selecting enum: found from the struct that uses this union.
     let by_enum = model
         .defs
@@ -545,23 +550,7 @@ fn chosen_enum(
         })
         .unwrap_or_else(|| "OperationKind".into());
     let by = ident(&by_enum);
-    let vdefs = variants.iter().map(|v| {
-        let vi = ident(&v.name);
-        let t = ty(&v.ty, &empty);
-        let vd = doc(&format!(
-            "Selected by {}.",
-            if v.when.is_empty() {
-                "any other value".to_string()
-            } else {
-                v.when
-                    .iter()
-                    .map(|w| format!("`{by_enum}::{w}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        ));
-        quote!(#vd #vi(#t),)
-    });
+    let vdefs = chosen_variant_defs(variants, &by_enum);
     let raw_variant = if raw {
         quote! {
             /// A payload of an unknown type, or one that does not match its type's schema.
@@ -570,15 +559,63 @@ fn chosen_enum(
     } else {
         quote!()
     };
-    let ser_arms = variants.iter().map(|v| {
-        let vi = ident(&v.name);
-        quote!(Self::#vi(v) => v.serialize(serializer),)
-    });
-    let ser_raw = if raw {
-        quote!(Self::Raw(v) => v.serialize(serializer),)
-    } else {
-        quote!()
-    };
+    let choose = choose_fn(&by, variants, raw, default, guess_key);
+    let choose_str = choose_str_fn(&by, variants, raw, default);
+    let serde_impls = chosen_serde(name, variants, raw);
+    quote! {
+        #docs
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        #[allow(clippy::large_enum_variant)]
+        pub enum #name {
+            #(#vdefs)*
+            #raw_variant
+        }
+        impl #name {
+            #choose
+            #choose_str
+        }
+        #serde_impls
+    }
+}
+
+/// The variants of a union chosen by a sibling enum, each documented with its selector values.
+fn chosen_variant_defs(
+    variants: &[super::model::ChosenVariant],
+    by_enum: &str,
+) -> Vec<TokenStream> {
+    let empty = quote!();
+    variants
+        .iter()
+        .map(|v| {
+            let vi = ident(&v.name);
+            let t = ty(&v.ty, &empty);
+            let vd = doc(&format!(
+                "Selected by {}.",
+                if v.when.is_empty() {
+                    "any other value".to_string()
+                } else {
+                    v.when
+                        .iter()
+                        .map(|w| format!("`{by_enum}::{w}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ));
+            quote!(#vd #vi(#t),)
+        })
+        .collect()
+}
+
+/// `choose`: decodes a `Value` as the variant the selector picks (or `Raw`, or the default,
+/// or a guess from the payload's keys).
+fn choose_fn(
+    by: &Ident,
+    variants: &[super::model::ChosenVariant],
+    raw: bool,
+    default: Option<&str>,
+    guess_key: Option<&(String, String)>,
+) -> TokenStream {
     let choose_arms: Vec<TokenStream> = variants
         .iter()
         .flat_map(|v| {
@@ -621,15 +658,31 @@ fn chosen_enum(
         }
         (false, None, _) => quote!(_ => Err("no variant matches".to_string()),),
     };
-    let choose_doc = if raw {
+    let choose_doc = doc(if raw {
         "Decodes `value` as the variant `selector` picks; unknown selectors and mismatching payloads give `Raw`."
     } else {
         "Decodes `value` as the variant `selector` picks (`None`: guessed from the payload's keys). The error names the JSON path."
-    };
-    let choose_doc = doc(choose_doc);
-    // `choose_str`: the selected variant straight from the JSON text (one pass, no tree); on any
-    // miss (no selector, an unknown one, a payload that does not decode) the text is parsed into
-    // a `Value` and `choose` decides, so results and errors are exactly `choose`'s.
+    });
+    quote! {
+        #choose_doc
+        pub fn choose(selector: Option<&#by>, value: serde_json::Value) -> Result<Self, String> {
+            match selector {
+                #(#choose_arms)*
+                #fallback
+            }
+        }
+    }
+}
+
+/// `choose_str`: the selected variant straight from the JSON text (one pass, no tree); on any
+/// miss (no selector, an unknown one, a payload that does not decode) the text is parsed into a
+/// `Value` and `choose` decides, so results and errors are exactly `choose`'s.
+fn choose_str_fn(
+    by: &Ident,
+    variants: &[super::model::ChosenVariant],
+    raw: bool,
+    default: Option<&str>,
+) -> TokenStream {
     let fast_arms: Vec<TokenStream> = variants
         .iter()
         .flat_map(|v| {
@@ -654,38 +707,36 @@ fn chosen_enum(
         "Like `choose`, for the payload's JSON text: the variant `selector` picks is decoded straight from the text (no `Value` tree); without a selector, or when that fails, the result (and the error, with its JSON path) is `choose`'s. Also errs when `json` is not JSON."
     });
     quote! {
-        #docs
-        #[derive(Debug, Clone, PartialEq)]
-        #[non_exhaustive]
-        #[allow(clippy::large_enum_variant)]
-        pub enum #name {
-            #(#vdefs)*
-            #raw_variant
-        }
-        impl #name {
-            #choose_doc
-            pub fn choose(selector: Option<&#by>, value: serde_json::Value) -> Result<Self, String> {
-                match selector {
-                    #(#choose_arms)*
-                    #fallback
-                }
-            }
-            #choose_str_doc
-            pub fn choose_str(selector: Option<&#by>, json: &str) -> Result<Self, String> {
-                let typed = match selector {
-                    #(#fast_arms)*
-                    #fast_default
-                    _ => None,
-                };
-                match typed {
-                    Some(v) => Ok(v),
-                    None => {
-                        let value = serde_json::from_str(json).map_err(|e| e.to_string())?;
-                        Self::choose(selector, value)
-                    }
+        #choose_str_doc
+        pub fn choose_str(selector: Option<&#by>, json: &str) -> Result<Self, String> {
+            let typed = match selector {
+                #(#fast_arms)*
+                #fast_default
+                _ => None,
+            };
+            match typed {
+                Some(v) => Ok(v),
+                None => {
+                    let value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+                    Self::choose(selector, value)
                 }
             }
         }
+    }
+}
+
+/// `Serialize` (the variant's payload as is) and `Deserialize` (`choose` without a selector).
+fn chosen_serde(name: &Ident, variants: &[super::model::ChosenVariant], raw: bool) -> TokenStream {
+    let ser_arms = variants.iter().map(|v| {
+        let vi = ident(&v.name);
+        quote!(Self::#vi(v) => v.serialize(serializer),)
+    });
+    let ser_raw = if raw {
+        quote!(Self::Raw(v) => v.serialize(serializer),)
+    } else {
+        quote!()
+    };
+    quote! {
         impl serde::Serialize for #name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 match self {

@@ -223,149 +223,46 @@ impl Model {
     }
 
     fn component(&mut self, spec: &Spec, name: &str, s: &Schema) -> Result<(), String> {
-        let doc = s.description.clone();
-        let schema = Some(name.to_string());
-        // Special case: `ImageSource` is a `oneOf` of two string schemas, told apart by the tag
-        // prefix of `ImageSourceTag`'s pattern (untagged serde would accept any string as a tag).
-        if name == "ImageSource" {
-            let tag = s
-                .one_of
-                .iter()
-                .filter_map(|o| o.reference.as_deref())
-                .map(schema_ref_name)
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .find(|n| *n != "UUIDSchema")
-                .ok_or("ImageSource has no tag member")?
-                .to_string();
-            let pattern = spec.components.schemas[&tag]
-                .pattern
-                .clone()
-                .ok_or("the ImageSource tag schema has no pattern")?;
-            let prefix: String = pattern
-                .trim_start_matches('^')
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
-                .collect();
-            return self.push(Def {
-                name: name.into(),
-                doc,
-                kind: DefKind::ImageSource {
-                    tag_type: tag,
-                    prefix,
-                },
-                schema,
-            });
-        }
-        // Special case (shape, not leniency): `OperationMetadata` has no discriminator;
-        // `OperationResponse.kind` selects it (docs/WIRE-QUIRKS.md, "operation metadata"):
-        // `instance` -> instance metadata, anything else -> import.
-        if name == "OperationMetadata" {
-            let mut variants = Vec::new();
-            for o in &s.one_of {
-                let r = schema_ref_name(
-                    o.reference
-                        .as_deref()
-                        .ok_or("inline OperationMetadata member")?,
-                )?;
-                let (vname, when) = match r {
-                    "OperationInstanceMetadata" => ("Instance", vec!["Instance".to_string()]),
-                    "ImageImportMetadata" => ("ImageImport", vec![]),
-                    other => return Err(format!("unexpected OperationMetadata member {other}")),
-                };
-                variants.push(ChosenVariant {
-                    name: vname.into(),
-                    when,
-                    ty: Ty::Named(r.into()),
-                });
-            }
-            return self.push(Def {
-                name: name.into(),
-                doc,
-                kind: DefKind::Chosen {
-                    variants,
-                    raw: false,
-                    default: Some("ImageImport".into()),
-                    guess_key: Some(("command".into(), "Instance".into())),
-                },
-                schema,
-            });
-        }
-        if !s.one_of.is_empty() {
-            let kind = self.union_kind(spec, name, s)?;
-            return self.push(Def {
-                name: name.into(),
-                doc,
-                kind,
-                schema,
-            });
-        }
-        if !s.all_of.is_empty() {
-            // `allOf` of a base schema plus an object: merge properties, later ones override.
-            let mut merged = Schema {
-                kind: Some("object".into()),
-                ..Schema::default()
-            };
-            for part in &s.all_of {
-                let part = match &part.reference {
-                    Some(r) => spec.components.schemas[schema_ref_name(r)?].clone(),
-                    None => part.clone(),
-                };
-                for (k, v) in part.properties {
-                    merged.properties.insert(k, v);
-                }
-                merged.required.extend(part.required);
-                if merged.description.is_none() {
-                    merged.description = part.description;
-                }
-            }
+        let mut doc = s.description.clone();
+        let kind = if name == "ImageSource" {
+            image_source_kind(spec, s)?
+        } else if name == "OperationMetadata" {
+            operation_metadata_kind(s)?
+        } else if !s.one_of.is_empty() {
+            self.union_kind(spec, name, s)?
+        } else if !s.all_of.is_empty() {
+            let merged = merged_all_of(spec, s)?;
             let fields = self.fields(spec, name, &merged)?;
-            return self.push(Def {
-                name: name.into(),
-                doc: doc.or(merged.description.clone()),
-                kind: DefKind::Struct {
-                    fields,
-                    chosen: None,
-                },
-                schema,
-            });
-        }
-        match s.kind.as_deref() {
+            doc = doc.or(merged.description.clone());
+            DefKind::Struct {
+                fields,
+                chosen: None,
+            }
+        } else {
+            self.plain_kind(spec, name, s)?
+        };
+        self.push(Def {
+            name: name.into(),
+            doc,
+            kind,
+            schema: Some(name.to_string()),
+        })
+    }
+
+    /// An object, a string enum, a pattern-only string (a newtype), or an alias.
+    fn plain_kind(&mut self, spec: &Spec, name: &str, s: &Schema) -> Result<DefKind, String> {
+        Ok(match s.kind.as_deref() {
             Some("object") => {
                 let fields = self.fields(spec, name, s)?;
                 let chosen = self.chosen_for(name, &fields)?;
-                self.push(Def {
-                    name: name.into(),
-                    doc,
-                    kind: DefKind::Struct { fields, chosen },
-                    schema,
-                })
+                DefKind::Struct { fields, chosen }
             }
-            Some("string") if s.enumeration.is_some() => {
-                let values = enum_values(s)?;
-                self.push(Def {
-                    name: name.into(),
-                    doc,
-                    kind: DefKind::Enum(values),
-                    schema,
-                })
+            Some("string") if s.enumeration.is_some() => DefKind::Enum(enum_values(s)?),
+            Some("string") if s.pattern.is_some() && s.format.is_none() => {
+                DefKind::Newtype(Ty::String)
             }
-            Some("string") if s.pattern.is_some() && s.format.is_none() => self.push(Def {
-                name: name.into(),
-                doc,
-                kind: DefKind::Newtype(Ty::String),
-                schema,
-            }),
-            _ => {
-                let ty = self.resolve(spec, name, "", s)?;
-                self.push(Def {
-                    name: name.into(),
-                    doc,
-                    kind: DefKind::Alias(ty),
-                    schema,
-                })
-            }
-        }
+            _ => DefKind::Alias(self.resolve(spec, name, "", s)?),
+        })
     }
 
     /// Special case: the `oneOf` fields whose variant a sibling field selects.
@@ -509,43 +406,10 @@ impl Model {
         let path = format!("{owner}.{field}");
         let generic = format!("{owner}{}", pascal(field));
         if !s.one_of.is_empty() {
-            let kinds: Vec<String> = s
-                .one_of
-                .iter()
-                .map(|o| o.reference.clone().or(o.kind.clone()).unwrap_or_default())
-                .collect();
-            let mut sorted = kinds.clone();
-            sorted.sort();
-            let (name, new) =
-                self.shape_name(format!("oneOf:{}", sorted.join("|")), generic, &path);
-            if new {
-                let kind = self.union_kind(spec, &name, s)?;
-                self.push(Def {
-                    name: name.clone(),
-                    doc: s.description.clone(),
-                    kind,
-                    schema: None,
-                })?;
-            }
-            return Ok(Ty::Named(name));
+            return self.inline_union(spec, s, generic, &path);
         }
         match s.kind.as_deref() {
-            Some("string") if s.enumeration.is_some() => {
-                let values = enum_values(s)?;
-                let mut sorted = values.clone();
-                sorted.sort();
-                let (name, new) =
-                    self.shape_name(format!("enum:{}", sorted.join(",")), generic, &path);
-                if new {
-                    self.push(Def {
-                        name: name.clone(),
-                        doc: s.description.clone(),
-                        kind: DefKind::Enum(values),
-                        schema: None,
-                    })?;
-                }
-                Ok(Ty::Named(name))
-            }
+            Some("string") if s.enumeration.is_some() => self.inline_enum(s, generic, &path),
             Some("string") => Ok(match s.format.as_deref() {
                 Some("uuid") => Ty::Uuid,
                 Some("binary") => Ty::Bytes,
@@ -566,33 +430,7 @@ impl Model {
                 )?)))
             }
             Some("object") | None if !s.properties.is_empty() => {
-                let mut props: Vec<&String> = s.properties.keys().collect();
-                props.sort();
-                let sig_json = serde_json::to_value(RawSchema(s)).unwrap_or(Value::Null);
-                let sig = format!(
-                    "object:{}",
-                    props
-                        .iter()
-                        .map(|p| p.as_str())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
-                // Structurally different objects with the same property names are different shapes.
-                let sig = format!("{sig}#{}", strip_docs(&sig_json));
-                let (name, new) = self.shape_name_prefixed(sig, generic, &path);
-                if new {
-                    let fields = self.fields(spec, &name, s)?;
-                    self.push(Def {
-                        name: name.clone(),
-                        doc: s.description.clone(),
-                        kind: DefKind::Struct {
-                            fields,
-                            chosen: None,
-                        },
-                        schema: None,
-                    })?;
-                }
-                Ok(Ty::Named(name))
+                self.inline_object(spec, s, generic, &path)
             }
             Some("object") | None => match &s.additional_properties {
                 Some(AdditionalProperties::Schema(v)) => {
@@ -609,6 +447,88 @@ impl Model {
             },
             Some(other) => Err(format!("{path}: unsupported schema type {other}")),
         }
+    }
+
+    /// An inline `oneOf`, named by the sorted kinds of its members (one type per shape).
+    fn inline_union(
+        &mut self,
+        spec: &Spec,
+        s: &Schema,
+        generic: String,
+        path: &str,
+    ) -> Result<Ty, String> {
+        let kinds: Vec<String> = s
+            .one_of
+            .iter()
+            .map(|o| o.reference.clone().or(o.kind.clone()).unwrap_or_default())
+            .collect();
+        let mut sorted = kinds.clone();
+        sorted.sort();
+        let (name, new) = self.shape_name(format!("oneOf:{}", sorted.join("|")), generic, path);
+        if new {
+            let kind = self.union_kind(spec, &name, s)?;
+            self.push(Def {
+                name: name.clone(),
+                doc: s.description.clone(),
+                kind,
+                schema: None,
+            })?;
+        }
+        Ok(Ty::Named(name))
+    }
+
+    /// An inline string enum, named by its sorted values (one type per value set).
+    fn inline_enum(&mut self, s: &Schema, generic: String, path: &str) -> Result<Ty, String> {
+        let values = enum_values(s)?;
+        let mut sorted = values.clone();
+        sorted.sort();
+        let (name, new) = self.shape_name(format!("enum:{}", sorted.join(",")), generic, path);
+        if new {
+            self.push(Def {
+                name: name.clone(),
+                doc: s.description.clone(),
+                kind: DefKind::Enum(values),
+                schema: None,
+            })?;
+        }
+        Ok(Ty::Named(name))
+    }
+
+    /// An inline object, named by its property names and structure.
+    fn inline_object(
+        &mut self,
+        spec: &Spec,
+        s: &Schema,
+        generic: String,
+        path: &str,
+    ) -> Result<Ty, String> {
+        let mut props: Vec<&String> = s.properties.keys().collect();
+        props.sort();
+        let sig_json = serde_json::to_value(RawSchema(s)).unwrap_or(Value::Null);
+        let sig = format!(
+            "object:{}",
+            props
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        // Structurally different objects with the same property names are different shapes.
+        let sig = format!("{sig}#{}", strip_docs(&sig_json));
+        let (name, new) = self.shape_name_prefixed(sig, generic, path);
+        if new {
+            let fields = self.fields(spec, &name, s)?;
+            self.push(Def {
+                name: name.clone(),
+                doc: s.description.clone(),
+                kind: DefKind::Struct {
+                    fields,
+                    chosen: None,
+                },
+                schema: None,
+            })?;
+        }
+        Ok(Ty::Named(name))
     }
 
     /// Like [`Self::shape_name`], but table entries match on the part of the signature before `#`.
@@ -699,4 +619,85 @@ impl serde::Serialize for RawSchema<'_> {
         }
         m.end()
     }
+}
+
+/// Special case: `ImageSource` is a `oneOf` of two string schemas, told apart by the tag prefix
+/// of `ImageSourceTag`'s pattern (untagged serde would accept any string as a tag).
+fn image_source_kind(spec: &Spec, s: &Schema) -> Result<DefKind, String> {
+    let tag = s
+        .one_of
+        .iter()
+        .filter_map(|o| o.reference.as_deref())
+        .map(schema_ref_name)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .find(|n| *n != "UUIDSchema")
+        .ok_or("ImageSource has no tag member")?
+        .to_string();
+    let pattern = spec.components.schemas[&tag]
+        .pattern
+        .clone()
+        .ok_or("the ImageSource tag schema has no pattern")?;
+    let prefix: String = pattern
+        .trim_start_matches('^')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
+        .collect();
+    Ok(DefKind::ImageSource {
+        tag_type: tag,
+        prefix,
+    })
+}
+
+/// Special case (shape, not leniency): `OperationMetadata` has no discriminator;
+/// `OperationResponse.kind` selects it (docs/WIRE-QUIRKS.md, "Operation metadata"):
+/// `instance` -> instance metadata, anything else -> import.
+fn operation_metadata_kind(s: &Schema) -> Result<DefKind, String> {
+    let mut variants = Vec::new();
+    for o in &s.one_of {
+        let r = schema_ref_name(
+            o.reference
+                .as_deref()
+                .ok_or("inline OperationMetadata member")?,
+        )?;
+        let (vname, when) = match r {
+            "OperationInstanceMetadata" => ("Instance", vec!["Instance".to_string()]),
+            "ImageImportMetadata" => ("ImageImport", vec![]),
+            other => return Err(format!("unexpected OperationMetadata member {other}")),
+        };
+        variants.push(ChosenVariant {
+            name: vname.into(),
+            when,
+            ty: Ty::Named(r.into()),
+        });
+    }
+    Ok(DefKind::Chosen {
+        variants,
+        raw: false,
+        default: Some("ImageImport".into()),
+        guess_key: Some(("command".into(), "Instance".into())),
+    })
+}
+
+/// `allOf` of a base schema plus an object: the properties merged (later ones override), the
+/// required lists joined, the first description kept.
+fn merged_all_of(spec: &Spec, s: &Schema) -> Result<Schema, String> {
+    let mut merged = Schema {
+        kind: Some("object".into()),
+        ..Schema::default()
+    };
+    for part in &s.all_of {
+        let part = match &part.reference {
+            Some(r) => spec.components.schemas[schema_ref_name(r)?].clone(),
+            None => part.clone(),
+        };
+        for (k, v) in part.properties {
+            merged.properties.insert(k, v);
+        }
+        merged.required.extend(part.required);
+        if merged.description.is_none() {
+            merged.description = part.description;
+        }
+    }
+    Ok(merged)
 }
