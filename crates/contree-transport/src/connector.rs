@@ -14,10 +14,12 @@ use std::task::{Context, Poll};
 
 use http::Uri;
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connection as _, HttpConnector};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
+
+use crate::pool::{AlpnBook, origin_key};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -45,6 +47,8 @@ pub(crate) struct Connector {
     loopback_only_http: bool,
     /// Connections started (TCP connects attempted), shared by clones.
     started: Arc<AtomicU64>,
+    /// The protocol (ALPN) each https origin answered with, shared by clones.
+    book: Arc<AlpnBook>,
 }
 
 impl fmt::Debug for Connector {
@@ -61,12 +65,18 @@ impl Connector {
             http: http.clone(),
             loopback_only_http,
             started: Arc::new(AtomicU64::new(0)),
+            book: Arc::new(AlpnBook::default()),
             lazy: Arc::new(Lazy {
                 setup,
                 http,
                 https: OnceLock::new(),
             }),
         }
+    }
+
+    /// What the https connections negotiated, by origin.
+    pub(crate) fn alpn_book(&self) -> Arc<AlpnBook> {
+        self.book.clone()
     }
 
     /// How many connections were started so far.
@@ -169,9 +179,26 @@ impl tower_service::Service<Uri> for Connector {
                 Ok(MaybeHttpsStream::Http(tcp))
             });
         }
+        let key = origin_key(&dst);
         match self.https() {
-            Ok(mut https) => https.call(dst),
-            Err(message) => Box::pin(async move { Err(message.into()) }),
+            Ok(mut https) => {
+                let connecting = https.call(dst);
+                let book = self.book.clone();
+                Box::pin(async move {
+                    let result = connecting.await;
+                    match (&result, key) {
+                        (Ok(stream), Some(key)) => {
+                            book.record(key, stream.connected().is_negotiated_h2());
+                        }
+                        _ => book.wake(),
+                    }
+                    result
+                })
+            }
+            Err(message) => {
+                self.book.wake();
+                Box::pin(async move { Err(message.into()) })
+            }
         }
     }
 }

@@ -169,9 +169,8 @@ impl Transport {
         plan: &Plan,
         ctx: &Ctx,
     ) -> Result<Response<Payload>, AttemptFailure> {
-        let resp = self
-            .inner
-            .client
+        let (client, lease) = self.inner.pool.pick(request.uri()).await;
+        let resp = client
             .request(request)
             .await
             .map_err(|e| hyper_failure(&e, ctx, plan.idempotent))?;
@@ -186,7 +185,7 @@ impl Transport {
             parts.headers.remove(header::CONTENT_LENGTH);
         }
         let success = op.is_success(parts.status.as_u16());
-        let body = ResponseBody::new(incoming, gzip, plan.read_idle, ctx.clone());
+        let body = ResponseBody::new(incoming, gzip, plan.read_idle, ctx.clone(), lease);
         if success && plan.mode == Mode::Streaming {
             return Ok(Response::from_parts(parts, Payload::Stream(body)));
         }

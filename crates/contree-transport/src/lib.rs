@@ -37,6 +37,7 @@ mod connector;
 mod error;
 mod events;
 mod execute;
+mod pool;
 mod response_body;
 pub mod retry;
 pub mod sse;

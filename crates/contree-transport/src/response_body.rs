@@ -16,6 +16,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::error::{Ctx, Error, Inner, chain};
+use crate::pool::Lease;
 
 /// Chunk size for decompressing gzip responses. Every open event stream holds one such buffer,
 /// so it stays small: a fan-out keeps hundreds of streams open at once.
@@ -47,6 +48,8 @@ pin_project_lite::pin_project! {
         idle: Option<Duration>,
         sleep: Option<Pin<Box<Sleep>>>,
         done: bool,
+        // The request's place in its HTTP/2 shard, given back when the body ends.
+        lease: Option<Lease>,
     }
 }
 
@@ -75,10 +78,12 @@ impl Stream for IdleBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     *this.done = true;
+                    *this.lease = None;
                     return Poll::Ready(Some(Err(RawError::Body(chain(&e)))));
                 }
                 Poll::Ready(None) => {
                     *this.done = true;
+                    *this.lease = None;
                     return Poll::Ready(None);
                 }
                 Poll::Pending => {
@@ -88,6 +93,7 @@ impl Stream for IdleBody {
                             .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
                         if sleep.as_mut().poll(cx).is_ready() {
                             *this.done = true;
+                            *this.lease = None;
                             return Poll::Ready(Some(Err(RawError::Idle(idle))));
                         }
                     }
@@ -148,12 +154,19 @@ fn raw_to_error(e: RawError, ctx: &Ctx) -> Error {
 }
 
 impl ResponseBody {
-    pub(crate) fn new(body: Incoming, gzip: bool, idle: Option<Duration>, ctx: Ctx) -> Self {
+    pub(crate) fn new(
+        body: Incoming,
+        gzip: bool,
+        idle: Option<Duration>,
+        ctx: Ctx,
+        lease: Lease,
+    ) -> Self {
         let raw = IdleBody {
             body,
             idle,
             sleep: None,
             done: false,
+            lease: Some(lease),
         };
         let inner: ErrStream = if gzip {
             let io_stream = raw.map(|r| r.map_err(io::Error::other));

@@ -9,9 +9,7 @@ use contree_auth::{Credentials, ProvideCredentials};
 use contree_proto::OperationMeta;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, Uri};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -20,14 +18,20 @@ use crate::body::{Body, ReqBody, ResponseBody};
 use crate::config::{RequestOptions, RetryConfig, Timeouts};
 use crate::connector::{Connector, TlsSetup};
 use crate::error::{Ctx, Error, Inner};
-
-type HttpClient = Client<Connector, ReqBody>;
+use crate::pool::{Http2Settings, Pool};
 
 /// The HTTP transport of the ConTree SDK. Cheap to clone (an `Arc` inside); share one per
 /// process so connections are pooled.
 ///
 /// - HTTP/1.1 and HTTP/2 (ALPN) over rustls with the `ring` provider; native root
 ///   certificates (plus the Mozilla set with the `webpki-roots` feature, plus any extra CAs).
+/// - HTTP/2 at scale: requests to an HTTP/2 origin are spread over several connections, a new
+///   one opening only when every open one carries
+///   [`http2_streams_per_connection`](TransportBuilder::http2_streams_per_connection)
+///   requests (hyper alone would queue them behind the server's stream cap); keepalive PINGs
+///   every 30 s while requests are in flight; idle connections close after the pool idle
+///   timeout. HTTP/1.1 and plain-http origins pool as hyper does (one connection per request
+///   in flight).
 /// - URL = credentials' base URL + `/v1` + the request's relative path and query. A base URL
 ///   that already ends in `/v1` is accepted once (the suffix is not doubled).
 /// - Plain `http://` is allowed only to loopback hosts unless
@@ -62,7 +66,7 @@ pub struct Transport {
 }
 
 pub(crate) struct Shared {
-    pub(crate) client: HttpClient,
+    pub(crate) pool: Pool,
     connector: Connector,
     pub(crate) credentials: Arc<dyn ProvideCredentials>,
     pub(crate) timeouts: Timeouts,
@@ -113,6 +117,7 @@ pub struct TransportBuilder {
     extra_roots_pem: Vec<Vec<u8>>,
     pool_idle_timeout: Duration,
     max_response_bytes: usize,
+    http2: Http2Settings,
 }
 
 impl fmt::Debug for TransportBuilder {
@@ -127,6 +132,7 @@ impl fmt::Debug for TransportBuilder {
             .field("native_roots", &self.native_roots)
             .field("extra_roots", &self.extra_roots_pem.len())
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("http2", &self.http2)
             .finish()
     }
 }
@@ -225,6 +231,49 @@ impl TransportBuilder {
         self
     }
 
+    /// How many requests one HTTP/2 connection carries at once before the next one opens
+    /// another connection (default 100, the `SETTINGS_MAX_CONCURRENT_STREAMS` most edges
+    /// advertise). hyper never opens a second HTTP/2 connection to an origin on its own: a
+    /// request beyond the server's cap waits for a free stream, and a followed run holds its
+    /// stream for the whole run, so a fan-out of many runs would queue behind the cap. Set it
+    /// to the server's cap (or lower); a higher value queues the excess at the server's cap.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use contree_auth::{Credentials, SecretToken, StaticProvider};
+    /// # let creds = Credentials::builder(SecretToken::new("t")).build().unwrap();
+    /// let t = contree_transport::Transport::builder()
+    ///     .credentials(Arc::new(StaticProvider::new(creds)))
+    ///     .http2_streams_per_connection(50)
+    ///     .http2_max_connections(16)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(t.http2_shards_opened(), 0);
+    /// ```
+    pub fn http2_streams_per_connection(mut self, n: usize) -> Self {
+        self.http2.streams_per_connection = n.max(1);
+        self
+    }
+
+    /// The most HTTP/2 connections to one origin (default 64); past `max × streams per
+    /// connection` requests in flight, new ones share the least loaded connection. `0` turns
+    /// the sharding off (one connection, as hyper does on its own).
+    pub fn http2_max_connections(mut self, n: usize) -> Self {
+        self.http2.max_connections = n;
+        self
+    }
+
+    /// HTTP/2 keepalive: a PING every `interval` while a connection has requests in flight
+    /// (default 30 s; `None` turns them off), and the connection is closed when the answer
+    /// takes longer than `timeout` (default 20 s). Keeps a long, quiet followed run from being
+    /// cut by a middlebox that drops idle flows, and finds a dead connection within
+    /// `interval + timeout` instead of at the read-idle timeout.
+    pub fn http2_keep_alive(mut self, interval: Option<Duration>, timeout: Duration) -> Self {
+        self.http2.keep_alive_interval = interval;
+        self.http2.keep_alive_timeout = timeout;
+        self
+    }
+
     /// How long an idle pooled connection is kept (default 90 s).
     pub fn pool_idle_timeout(mut self, d: Duration) -> Self {
         self.pool_idle_timeout = d;
@@ -280,17 +329,13 @@ impl TransportBuilder {
             },
             !self.allow_insecure_http,
         );
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(self.pool_idle_timeout)
-            .build(connector.clone());
+        let pool = Pool::new(connector.clone(), self.pool_idle_timeout, self.http2);
 
         let mut retry = self.retry;
         retry.max_attempts = retry.max_attempts.max(1);
         Ok(Transport {
             inner: Arc::new(Shared {
-                client,
+                pool,
                 connector,
                 credentials,
                 timeouts: self.timeouts,
@@ -360,6 +405,7 @@ impl Transport {
             extra_roots_pem: Vec::new(),
             pool_idle_timeout: Duration::from_secs(90),
             max_response_bytes: crate::config::DEFAULT_MAX_RESPONSE_BYTES,
+            http2: Http2Settings::default(),
         }
     }
 
@@ -396,6 +442,14 @@ impl Transport {
     /// ```
     pub fn connections_started(&self) -> u64 {
         self.inner.connector.connections_started()
+    }
+
+    /// How many extra HTTP/2 connections (shards) this transport opened because the
+    /// connections it had were full; the first connection to each origin is not counted (see
+    /// [`http2_streams_per_connection`](TransportBuilder::http2_streams_per_connection)).
+    /// Stays 0 for HTTP/1.1 and plain-http origins.
+    pub fn http2_shards_opened(&self) -> usize {
+        self.inner.pool.shards_opened()
     }
 
     /// The cap on the decoded size of buffered response bodies (see

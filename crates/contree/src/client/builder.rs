@@ -53,6 +53,7 @@ pub struct ContreeBuilder {
     events_deadline: Option<Duration>,
     upload_concurrency: Option<usize>,
     extra_roots_pem: Vec<Vec<u8>>,
+    http2_streams_per_connection: Option<usize>,
 }
 
 impl fmt::Debug for ContreeBuilder {
@@ -172,6 +173,26 @@ macro_rules! builder_options {
         /// ```
         fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) {
             self.extra_roots_pem.push(pem.into());
+        }
+
+        /// How many requests one HTTP/2 connection carries before the client opens another
+        /// (default 100, what most edges allow; see
+        /// [`TransportBuilder::http2_streams_per_connection`](contree_transport::TransportBuilder::http2_streams_per_connection)).
+        /// Each waited or streamed run holds one for its whole run, so set it to the
+        /// server's `SETTINGS_MAX_CONCURRENT_STREAMS` when that is lower, or a fan-out queues
+        /// behind the cap.
+        ///
+        /// ```
+        /// let contree = contree::Contree::builder()
+        ///     .base_url("https://contree.example")
+        ///     .token("t")
+        ///     .http2_streams_per_connection(50)
+        ///     .build()
+        ///     .unwrap();
+        /// # drop(contree);
+        /// ```
+        fn http2_streams_per_connection(mut self, n: usize) {
+            self.http2_streams_per_connection = Some(n);
         }
 
         /// The cap on the decoded (decompressed) size of a buffered response body (default
@@ -321,6 +342,9 @@ impl ContreeBuilder {
         }
         for pem in self.extra_roots_pem {
             tb = tb.add_root_certificates_pem(pem);
+        }
+        if let Some(n) = self.http2_streams_per_connection {
+            tb = tb.http2_streams_per_connection(n);
         }
         let timeouts = self.timeouts.or_else(|| settings_timeouts(&settings));
         if let Some(t) = timeouts {
