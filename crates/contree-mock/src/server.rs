@@ -664,6 +664,10 @@ async fn control(shared: &Arc<Shared>, method: &Method, path: &str, body: Incomi
             Resp::empty(204)
         }
         (Method::GET, "/_mock/counters") => Resp::json(200, json!(lock(&shared.counters).clone())),
+        (Method::GET, "/_mock/connections") => Resp::json(
+            200,
+            json!({"accepted": shared.connections.load(Ordering::SeqCst)}),
+        ),
         (Method::GET, "/_mock/timings") => Resp::json(200, json!(shared.timings().all())),
         (Method::GET, p) if p.starts_with("/_mock/timings/") => {
             let id = &p["/_mock/timings/".len()..];

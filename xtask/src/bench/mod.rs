@@ -10,9 +10,13 @@
 //!    the dedup hit;
 //! 4. download of that file from an image vs `curl` on the same URL with the same headers;
 //! 5. SSE decoding of a recorded stream (criterion);
-//! 6. the official Python SDK (`contree-sdk`, in a virtualenv) doing scenarios 1 and 2.
+//! 6. the official Python SDK (`contree-sdk`, in a virtualenv) doing scenarios 1 and 2;
+//! 7. overhead at realistic latency (`--profile realistic`): SDK, floor and Python SDK, and the
+//!    first output of streamed runs (see `scale.rs`);
+//! 8. fan-out over TLS + HTTP/2 with a 100-stream server cap, and over HTTP/1.1.
 
 mod report;
+mod scale;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -44,6 +48,12 @@ pub(crate) struct Sizes {
     pub criterion_secs: u64,
     pub py_seq_n: u64,
     pub py_fan_n: u64,
+    /// Scenario 7: sequential runs per client, streamed runs.
+    pub real_n: u64,
+    pub first_n: u64,
+    /// Scenario 8: runs per line, and the concurrencies.
+    pub h2_n: u64,
+    pub h2_levels: Vec<u64>,
 }
 
 impl Sizes {
@@ -61,6 +71,10 @@ impl Sizes {
                 criterion_secs: 2,
                 py_seq_n: 50,
                 py_fan_n: 500,
+                real_n: 40,
+                first_n: 10,
+                h2_n: 1000,
+                h2_levels: vec![100, 1000],
             }
         } else {
             Sizes {
@@ -75,6 +89,10 @@ impl Sizes {
                 criterion_secs: 10,
                 py_seq_n: 500,
                 py_fan_n: 5000,
+                real_n: 200,
+                first_n: 50,
+                h2_n: 5000,
+                h2_levels: vec![100, 1000, 2000],
             }
         }
     }
@@ -88,8 +106,14 @@ struct Mock {
 
 impl Mock {
     fn start(bin: &Path) -> Result<Self, String> {
+        Self::start_args(bin, &["--latency", "0"])
+    }
+
+    /// Starts the mock with these flags (besides `--port 0`).
+    fn start_args(bin: &Path, args: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(bin)
-            .args(["--port", "0", "--latency", "0"])
+            .args(["--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -317,6 +341,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         report.mock_hwm_runs(mock.hwm_kib());
     }
+
+    // 7. Overhead at realistic latency (fresh realistic mocks), 8. fan-out over TLS + h2.
+    let py = python_env(&dir).ok().map(|(python, _)| {
+        let script = dir.join("py_bench.py");
+        let _ = std::fs::write(&script, PY_SCRIPT);
+        let home = dir.join("empty-contree-home");
+        let _ = std::fs::create_dir_all(&home);
+        (python, script, home)
+    });
+    match scale::realistic(&sizes, &mock_bin, &client_bin, py.as_ref()) {
+        Ok(r) => report.realistic(&r),
+        Err(e) => report.scenario_failed("7. Overhead at realistic latency", &e),
+    }
+    let fan = scale::h2_fanout(&sizes, &mock_bin, &client_bin, &dir);
+    report.h2_fanout(&fan, sizes.h2_n);
 
     // 3 and 4: upload and download of a generated file, on a fresh mock.
     {

@@ -3,7 +3,8 @@
 usage: py_bench.py seq|fanout --base URL --token T --project P --image UUID --n N
                    [--warmup W] [--concurrency C] [--script S] [--expect E]
 
-Prints one line `RESULT {json}` (latencies in microseconds, peak RSS from /proc/self/status).
+Prints one line `RESULT {json}` (latencies in microseconds, peak RSS from /proc/self/status;
+in seq mode also when each run returned, for scenario 7's overhead against the mock's timings).
 The caller sets CONTREE_HOME to an empty directory so no auth.ini is read.
 """
 
@@ -75,12 +76,16 @@ async def main():
             raise RuntimeError(f"unexpected run result: exit {r.exit_code} stdout {r.stdout!r}")
         return int(dt * 1e6)
 
+    returned = []
+
     async def attempt(results):
         # A failed run is counted and reported, not retried: the SDK's own failures are a finding.
         try:
             results.append(await one())
+            returned.append(time.time_ns() // 1000)
         except Exception as e:  # noqa: BLE001 - counted and reported
             results.append(e)
+            returned.append(None)
 
     warm = []
     for _ in range(a.warmup):
@@ -90,12 +95,16 @@ async def main():
         results = []
         cpu_before = time.process_time()
         started = time.perf_counter()
+        del returned[:]
         for _ in range(a.n):
             await attempt(results)
         total = int((time.perf_counter() - started) * 1e6)
         hwm, rss = rss_kib()
         out = {
             **outcome(results),
+            # Unix µs at which each measured run returned (None: it failed), in run order; its
+            # operation is the (warmup + i)-th one the mock recorded.
+            "returned_unix_us": list(returned),
             "total_us": total,
             "hwm_kib": hwm,
             "rss_kib": rss,

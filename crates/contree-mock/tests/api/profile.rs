@@ -135,4 +135,7 @@ async fn the_fixed_profile_at_zero_latency_never_pends() {
     let t = &s.timings()[0];
     assert_eq!((t.planned_pending_us, t.planned_boot_us), (0, 0));
     assert_eq!(t.states[1].status, "ASSIGNED");
+    let conns = c.get("/_mock/connections").await.json();
+    assert_eq!(conns["accepted"].as_u64(), Some(s.connections_accepted()));
+    assert!(s.connections_accepted() >= 1);
 }

@@ -107,7 +107,7 @@ impl Floor {
         gunzip_if(gz, body)
     }
 
-    async fn run(&self) -> Result<(), String> {
+    async fn run(&self) -> Result<String, String> {
         // 1. spawn
         let req = self
             .request(http::Method::POST, "/instances")
@@ -122,7 +122,9 @@ impl Floor {
         let op: Spawned = serde_json::from_slice(&body).map_err(|e| format!("spawn: {e}"))?;
 
         // 2. follow the events until `completion`
-        // Like the SDK: a 425 (events not yet available) is retried after `Retry-After`.
+        // Like the SDK: a 425 (events not yet available) is asked again on the transport's
+        // short schedule (`TooEarly`: 50 ms, then 50–100 ms apart, never past `Retry-After`).
+        let mut too_early = contree_transport::retry::TooEarly::default();
         let resp = loop {
             // As the SDK asks for event streams: uncompressed (no inflate state per stream).
             let req = self
@@ -148,7 +150,8 @@ impl Floor {
                     .unwrap_or(1);
                 let _ = resp.into_body().collect().await;
                 self.too_early.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_secs(wait)).await;
+                let delay = too_early.next_delay(Some(Duration::from_secs(wait)));
+                tokio::time::sleep(delay).await;
                 continue;
             }
             if !resp.status().is_success() {
@@ -199,7 +202,7 @@ impl Floor {
                 "unexpected operation: status {status:?} stdout {stdout}"
             ));
         }
-        Ok(())
+        Ok(op.uuid)
     }
 }
 
@@ -211,17 +214,20 @@ pub(crate) async fn seq(args: &Args) -> Result<String, String> {
     }
     let n = args.num("n", 100)?;
     let mut lat = Vec::with_capacity(n as usize);
+    let mut ops = Vec::with_capacity(n as usize);
     let cpu_before = cpu_us();
     let started = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
-        f.run().await?;
+        let op = f.run().await?;
         lat.push(micros(t.elapsed()));
+        ops.push(json!({"op": op, "at": crate::unix_us()}));
     }
     let total = micros(started.elapsed());
     let (hwm, rss) = rss_kib();
     Ok(json!({
         "latencies_us": lat,
+        "ops": ops,
         "total_us": total,
         "hwm_kib": hwm,
         "rss_kib": rss,
@@ -247,7 +253,7 @@ pub(crate) async fn fanout(args: &Args) -> Result<String, String> {
             tokio::spawn(async move {
                 let t = Instant::now();
                 f.run().await?;
-                Ok(micros(t.elapsed()))
+                Ok::<_, String>(micros(t.elapsed()))
             })
         })
         .buffer_unordered(conc)

@@ -9,13 +9,17 @@
 //! client fanout-floor ... --n N --concurrency C
 //! client upload       --base URL --token T --project P --file PATH --image UUID --dest /data/big.bin
 //! client download     --base URL --token T --project P --image UUID --path /data/big.bin --out PATH
+//! client first-output-sdk ... --image UUID --n N   (streamed runs: when the first chunk came)
 //! ```
+//! `seq-*` print each run's operation id and return instant (`ops`); `fanout-sdk` takes
+//! `--ca PEM-FILE` (an https mock) and `--streams-per-conn N`.
 //!
 //! Each command prints one line `RESULT {json}` on stdout. Run without a command (as
 //! `cargo bench` and `cargo test --all-targets` do) it explains itself and exits 0: it needs
 //! the mock server that `cargo xtask bench` starts.
 
 mod floor;
+mod scale;
 mod sdk;
 
 use std::collections::HashMap;
@@ -46,6 +50,10 @@ impl Args {
             .get(key)
             .map(String::as_str)
             .ok_or_else(|| format!("missing --{key}"))
+    }
+
+    pub(crate) fn opt(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(String::as_str)
     }
 
     pub(crate) fn str_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
@@ -89,6 +97,14 @@ pub(crate) fn cpu_us() -> u64 {
     (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * 10_000
 }
 
+/// Wall-clock microseconds since the Unix epoch (comparable with the mock's timings).
+pub(crate) fn unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(micros)
+        .unwrap_or(0)
+}
+
 /// Latencies in microseconds.
 pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -104,6 +120,7 @@ fn main() -> ExitCode {
         "fanout-floor",
         "upload",
         "download",
+        "first-output-sdk",
     ];
     let Some(cmd) = raw.first().filter(|c| known.contains(&c.as_str())) else {
         eprintln!(
@@ -136,6 +153,7 @@ fn main() -> ExitCode {
             "fanout-sdk" => sdk::fanout(&args).await,
             "upload" => sdk::upload(&args).await,
             "download" => sdk::download(&args).await,
+            "first-output-sdk" => scale::first_output(&args).await,
             "seq-floor" => floor::seq(&args).await,
             "fanout-floor" => floor::fanout(&args).await,
             _ => Err(format!("unknown command {cmd}")),

@@ -9,17 +9,28 @@ use serde_json::json;
 
 use crate::{Args, cpu_us, micros, rss_kib};
 
-fn client(args: &Args) -> Result<contree::Contree, String> {
-    contree::Contree::builder()
+pub(crate) fn client(args: &Args) -> Result<contree::Contree, String> {
+    let mut b = contree::Contree::builder()
         .base_url(args.str("base")?)
         .token(args.str("token")?)
-        .project(args.str("project")?)
-        .build()
-        .map_err(|e| format!("building the client: {e}"))
+        .project(args.str("project")?);
+    // `--ca PEM-FILE`: trust the TLS mock's self-signed certificate.
+    if let Some(ca) = args.opt("ca") {
+        let pem = std::fs::read(ca).map_err(|e| format!("reading --ca {ca}: {e}"))?;
+        b = b.add_root_certificates_pem(pem);
+    }
+    if let Some(n) = args.opt("streams-per-conn") {
+        b = b.http2_streams_per_connection(n.parse().map_err(|_| "bad --streams-per-conn")?);
+    }
+    b.build().map_err(|e| format!("building the client: {e}"))
 }
 
-/// One run of the scenario's script; checks its output.
-async fn one_run(img: &contree::Image, script: &str, expect: &str) -> Result<(), String> {
+/// One run of the scenario's script; checks its output and returns its operation id.
+pub(crate) async fn one_run(
+    img: &contree::Image,
+    script: &str,
+    expect: &str,
+) -> Result<String, String> {
     let out = img
         .shell(script)
         .await
@@ -31,7 +42,7 @@ async fn one_run(img: &contree::Image, script: &str, expect: &str) -> Result<(),
             out.stdout_lossy()
         ));
     }
-    Ok(())
+    Ok(out.operation_id().to_string())
 }
 
 fn script(args: &Args) -> (String, String) {
@@ -62,17 +73,20 @@ pub(crate) async fn seq(args: &Args) -> Result<String, String> {
     }
     let n = args.num("n", 100)?;
     let mut lat = Vec::with_capacity(n as usize);
+    let mut ops = Vec::with_capacity(n as usize);
     let cpu_before = cpu_us();
     let started = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
-        one_run(&img, &script, &expect).await?;
+        let op = one_run(&img, &script, &expect).await?;
         lat.push(micros(t.elapsed()));
+        ops.push(json!({"op": op, "at": crate::unix_us()}));
     }
     let total = micros(started.elapsed());
     let (hwm, rss) = rss_kib();
     Ok(json!({
         "latencies_us": lat,
+        "ops": ops,
         "total_us": total,
         "hwm_kib": hwm,
         "rss_kib": rss,
