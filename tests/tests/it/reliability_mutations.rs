@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-const EXAMPLES: &str = include_str!("../../crates/contree-proto/src/generated/examples.json");
+const EXAMPLES: &str = include_str!("../../../crates/contree-proto/src/generated/examples.json");
 const SEED: u64 = 0x16_16_20_26;
 /// Mutations per example (each example's type, and events through `Event::from_json`).
 const PER_EXAMPLE: usize = 300;
