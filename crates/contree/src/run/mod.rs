@@ -6,6 +6,8 @@ mod options;
 mod output;
 mod spec;
 mod stream;
+#[cfg(test)]
+mod terminal_tests;
 mod upload;
 
 pub use fanout::{DEFAULT_FAN_OUT_CONCURRENCY, FanOut, FanOutResult, FanOutStream};

@@ -103,13 +103,22 @@ impl Finisher {
 }
 
 /// How long the operation's status may lag behind its `completion` event.
-const TERMINAL_LAG: Duration = Duration::from_secs(60);
+pub(crate) const TERMINAL_LAG: Duration = Duration::from_secs(60);
 
 /// Fetches the operation until it is terminal (it is, right after `completion`; the loop
 /// only covers a lagging status, for at most [`TERMINAL_LAG`]).
 pub(crate) async fn terminal_operation(
     client: &Contree,
     op_id: &str,
+) -> Result<types::OperationResponse> {
+    terminal_operation_within(client, op_id, TERMINAL_LAG).await
+}
+
+/// [`terminal_operation`] with another limit than [`TERMINAL_LAG`] (for tests).
+pub(crate) async fn terminal_operation_within(
+    client: &Contree,
+    op_id: &str,
+    lag: Duration,
 ) -> Result<types::OperationResponse> {
     let poll = async {
         let mut delay = Duration::from_millis(100);
@@ -122,12 +131,12 @@ pub(crate) async fn terminal_operation(
             delay = (delay * 2).min(Duration::from_secs(2));
         }
     };
-    match tokio::time::timeout(TERMINAL_LAG, poll).await {
+    match tokio::time::timeout(lag, poll).await {
         Ok(r) => r,
         Err(_) => Err(crate::error::Error::new(
             crate::error::Inner::WaitDeadline {
                 operation_id: op_id.to_string(),
-                waited: TERMINAL_LAG,
+                waited: lag,
             },
         )),
     }
