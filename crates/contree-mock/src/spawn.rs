@@ -274,10 +274,8 @@ fn spawn_echo(op: Uuid, m: &OperationInstanceMetadata) -> InstanceSpawnResponse 
     let mut r = InstanceSpawnResponse::new();
     r.uuid = Some(op);
     r.command = Some(m.command.clone());
-    r.image = match &m.image {
-        ImageSource::Uuid(u) => Some(*u),
-        _ => None,
-    };
+    // The reference as the request gave it, `tag:…` included (as the service may echo it).
+    r.image = Some(m.image.clone());
     r.hostname = m.hostname.clone();
     r.args = m.args.clone();
     r.shell = m.shell;

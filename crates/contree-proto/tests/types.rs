@@ -447,3 +447,38 @@ fn operation_responses_decode_alike_from_text_and_values() {
         "{b}"
     );
 }
+
+/// The spawn answer echoes the request: its `image` may be the `tag:…` the request gave,
+/// or a UUID (`overrides::IMAGE_SOURCE_FIELDS`); either decodes, a malformed one does not.
+#[test]
+fn spawn_answer_image_may_be_a_tag_or_a_uuid() {
+    let by_tag: types::InstanceSpawnResponse = decode(
+        br#"{"uuid":"019eef27-7ecb-7771-8184-aaf5fa596ce2","command":"true","image":"tag:ubuntu:latest"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        by_tag.image.as_ref().and_then(ImageSource::as_tag),
+        Some("ubuntu:latest")
+    );
+    assert_eq!(
+        by_tag.uuid.map(|u| u.to_string()).as_deref(),
+        Some("019eef27-7ecb-7771-8184-aaf5fa596ce2")
+    );
+    let by_uuid: types::InstanceSpawnResponse = decode(
+        br#"{"uuid":"019eef27-7ecb-7771-8184-aaf5fa596ce2","image":"019eef27-7ecb-7771-8184-aaf5fa596ce3"}"#,
+    )
+    .unwrap();
+    assert!(
+        by_uuid
+            .image
+            .as_ref()
+            .and_then(ImageSource::as_uuid)
+            .is_some()
+    );
+    assert!(
+        decode::<types::InstanceSpawnResponse>(
+            br#"{"uuid":"019eef27-7ecb-7771-8184-aaf5fa596ce2","image":"not a ref"}"#
+        )
+        .is_err()
+    );
+}

@@ -257,3 +257,32 @@ async fn image_info() {
     assert!(info.uuid().is_some());
     assert!(info.created_at().is_some());
 }
+
+/// One owner of the OCI rule: `index.docker.io/ubuntu` normalises the same way in
+/// contree-proto (the owner), the facade's `OciReference` and the mock (which calls proto's
+/// rule; its unit test `refs_normalise_like_docker` has this case), and importing it from
+/// the mock fetches Docker Hub's `library/ubuntu:latest`.
+#[tokio::test]
+async fn index_docker_io_normalises_the_same_in_proto_facade_and_mock() {
+    let expected = "docker://docker.io/library/ubuntu:latest";
+    let proto = contree_proto::image_ref::OciReference::parse("index.docker.io/ubuntu").unwrap();
+    assert_eq!(proto.url(), expected);
+    assert_eq!(proto.tag(), "ubuntu:latest");
+    let facade = contree::OciReference::parse("index.docker.io/ubuntu").unwrap();
+    assert_eq!(facade.url, expected);
+    assert_eq!(facade.tag.as_deref(), Some("ubuntu:latest"));
+    let env = setup().await;
+    let images = env.contree.images();
+    let via_index = images
+        .import("index.docker.io/ubuntu")
+        .untagged()
+        .await
+        .unwrap();
+    let via_hub = images
+        .import("docker://docker.io/library/ubuntu:latest")
+        .untagged()
+        .await
+        .unwrap();
+    assert!(via_index.uuid().is_some());
+    assert_eq!(via_index.uuid(), via_hub.uuid(), "the same manifest");
+}

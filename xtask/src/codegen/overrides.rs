@@ -44,8 +44,12 @@ pub const NULLABLE: &[(&str, &str)] = &[("OperationInstanceMetadata", "result")]
 
 /// Response fields the spec re-declares as a UUID that the service and the official test
 /// double may still fill with the request's `ImageSource` (`tag:...`): an instance's
-/// `metadata.image`. Generated as `ImageSource` (a UUID or a `tag:` string), so both decode.
-pub const IMAGE_SOURCE_FIELDS: &[(&str, &str)] = &[("OperationInstanceMetadata", "image")];
+/// `metadata.image`, and the spawn answer's echo of the request's `image`. Generated as
+/// `ImageSource` (a UUID or a `tag:` string), so both decode.
+pub const IMAGE_SOURCE_FIELDS: &[(&str, &str)] = &[
+    ("OperationInstanceMetadata", "image"),
+    ("InstanceSpawnResponse", "image"),
+];
 
 /// Operations without an `operationId` in the spec get these ids (`GET /files` and
 /// `GET /files/{sha256}` have none).

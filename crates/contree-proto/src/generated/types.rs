@@ -1102,7 +1102,7 @@ pub struct InstanceSpawnResponse {
     pub command: Option<String>,
     /// The `image` field of `InstanceSpawnResponse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<UUIDSchema>,
+    pub image: Option<ImageSource>,
     /// The `hostname` field of `InstanceSpawnResponse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,

@@ -13,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::files::UploadedFile;
 use crate::image::Image;
 use crate::run::{FileSource, FileSpec};
-use crate::util::looks_like_uuid;
 
 /// Everything a build keeps while it runs.
 struct Exec {
@@ -227,7 +226,7 @@ impl Exec {
         }
         let images = self.client().images();
         let plain = r.strip_prefix("tag:").unwrap_or(r);
-        if looks_like_uuid(plain) || r.starts_with("tag:") {
+        if contree_proto::image_ref::is_uuid(plain) || r.starts_with("tag:") {
             return images.get(r).await;
         }
         match images.get(plain).await {

@@ -13,16 +13,16 @@ use contree_proto::types;
 
 use crate::operations::OperationStatus;
 
-/// Which standard stream an output event or a truncation is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StdStream {
-    /// Standard input (as recorded by the server).
-    Stdin,
-    /// Standard output.
-    Stdout,
-    /// Standard error.
-    Stderr,
-}
+/// Which standard stream an output event or a truncation is about: contree-proto's generated
+/// enum (`stdin`, `stdout`, `stderr`, or a value this version does not know, kept verbatim).
+///
+/// ```
+/// use contree::StdStream;
+/// assert_eq!(StdStream::from("stderr"), StdStream::Stderr);
+/// assert_eq!(StdStream::Stdout.as_str(), "stdout");
+/// assert_eq!(StdStream::from("stdfuture"), StdStream::Unknown("stdfuture".into()));
+/// ```
+pub use contree_proto::types::StdStream;
 
 /// How a process ended, as its `exit` event reports it.
 ///
@@ -57,7 +57,7 @@ impl ExitStatus {
 }
 
 /// A capped stream's final totals (the `truncated` event).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Truncation {
     /// The capped stream.
@@ -157,17 +157,8 @@ fn ms(v: i64) -> Option<Duration> {
     u64::try_from(v).ok().map(Duration::from_millis)
 }
 
-fn stream_of(s: &types::StdStream) -> Option<StdStream> {
-    match s {
-        types::StdStream::Stdin => Some(StdStream::Stdin),
-        types::StdStream::Stdout => Some(StdStream::Stdout),
-        types::StdStream::Stderr => Some(StdStream::Stderr),
-        _ => None,
-    }
-}
-
 /// The kind of an event whose payload decoded as its type's shape; `None` when the payload
-/// cannot be represented (a value out of range, a stream this SDK does not know), in which case
+/// cannot be represented (a value out of range), in which case
 /// the event is kept as [`EventKind::Other`] with its raw JSON.
 fn typed_kind(
     data: types::OperationEventData,
@@ -194,8 +185,8 @@ fn typed_kind(
             })
         }
         D::Truncated(ref t) => {
-            let (Some(stream), Ok(bytes_emitted), Ok(bytes_dropped)) = (
-                stream_of(&t.stream),
+            let (stream, Ok(bytes_emitted), Ok(bytes_dropped)) = (
+                t.stream.clone(),
                 u64::try_from(t.bytes_emitted),
                 u64::try_from(t.bytes_dropped),
             ) else {

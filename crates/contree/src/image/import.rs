@@ -5,7 +5,7 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use contree_auth::SecretToken;
-use contree_proto::types;
+use contree_proto::{image_ref, types};
 
 use super::{Image, ImageRef, Images};
 use crate::api;
@@ -15,9 +15,14 @@ use crate::operations::wait;
 use crate::util::BoxFuture;
 
 /// A parsed OCI reference: the registry URL to import from and the tag it gets.
+///
+/// The normalisation is contree-proto's ([`contree_proto::image_ref::OciReference`]), the
+/// one the mock uses too; this type only exposes its result as fields, and the suggested tag
+/// as `None` when no valid tag can express the reference (digests).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OciReference {
-    /// `docker://host/path[:tag|@digest]`.
+    /// `docker://host/path[:tag][@digest]`.
     pub url: String,
     /// The tag the image is stored under (e.g. `ubuntu:latest`, `ghcr.io/org/img:1`);
     /// `None` for digest references, which no tag can express.
@@ -26,77 +31,37 @@ pub struct OciReference {
 
 impl OciReference {
     /// Parses `ubuntu`, `ubuntu:24.04`, `docker.io/library/ubuntu:24.04`,
-    /// `ghcr.io/org/img:1`, `localhost:5000/img:1`, `docker://...`, `img@sha256:...`.
-    /// A missing tag means `latest`.
+    /// `index.docker.io/ubuntu`, `ghcr.io/org/img:1`, `localhost:5000/img:1`, `docker://...`,
+    /// `img@sha256:...`. A missing tag means `latest`.
     ///
     /// ```
     /// use contree::OciReference;
     /// let r = OciReference::parse("ubuntu").unwrap();
     /// assert_eq!(r.url, "docker://docker.io/library/ubuntu:latest");
     /// assert_eq!(r.tag.as_deref(), Some("ubuntu:latest"));
+    /// let r = OciReference::parse("index.docker.io/ubuntu").unwrap();
+    /// assert_eq!(r.url, "docker://docker.io/library/ubuntu:latest");
     /// let r = OciReference::parse("localhost:5000/img:1").unwrap();
     /// assert_eq!(r.url, "docker://localhost:5000/img:1");
+    /// let err = OciReference::parse("oci://x/y").unwrap_err();
+    /// assert_eq!(err.kind(), contree::ErrorKind::InvalidInput);
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// An error of kind [`InvalidInput`](crate::ErrorKind::InvalidInput) that says what is wrong with
+    /// the reference (an unsupported scheme, an empty name, tag or digest, whitespace).
     pub fn parse(reference: &str) -> Result<Self> {
-        let r = reference.trim();
-        let rest = match r.split_once("://") {
-            Some(("docker", rest)) => rest,
-            Some((scheme, _)) => {
-                return Err(Error::invalid(format!(
-                    "unsupported scheme `{scheme}` in image reference `{r}`; use docker:// or none"
-                )));
-            }
-            None => r,
-        };
-        if rest.is_empty()
-            || rest.starts_with([':', '@', '/'])
-            || rest.contains(char::is_whitespace)
-        {
-            return Err(Error::invalid(format!(
-                "`{reference}` is not a valid OCI image reference (expected e.g. ubuntu:24.04)"
-            )));
-        }
-        let (host, path) = match rest.split_once('/') {
-            Some((first, path))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (first.to_string(), path.to_string())
-            }
-            _ => ("docker.io".to_string(), rest.to_string()),
-        };
-        let (name, suffix) = if let Some((n, d)) = path.split_once('@') {
-            (n.to_string(), format!("@{d}"))
-        } else {
-            let last_slash = path.rfind('/').map(|i| i + 1).unwrap_or(0);
-            match path[last_slash..].rfind(':') {
-                Some(i) => (
-                    path[..last_slash + i].to_string(),
-                    path[last_slash + i..].to_string(),
-                ),
-                None => (path.clone(), ":latest".to_string()),
-            }
-        };
-        if name.is_empty() || suffix == ":" {
-            return Err(Error::invalid(format!(
-                "`{reference}` is not a valid OCI image reference"
-            )));
-        }
-        let full_name = if host == "docker.io" && !name.contains('/') {
-            format!("library/{name}")
-        } else {
-            name.clone()
-        };
-        let url = format!("docker://{host}/{full_name}{suffix}");
-        let short = if host == "docker.io" {
-            full_name
-                .strip_prefix("library/")
-                .unwrap_or(&full_name)
-                .to_string()
-        } else {
-            format!("{host}/{full_name}")
-        };
-        let tag = (!suffix.starts_with('@')).then(|| format!("{short}{suffix}"));
-        Ok(OciReference { url, tag })
+        let parsed = image_ref::OciReference::parse(reference).map_err(|e| {
+            Error::invalid(format!(
+                "{e}; give an image reference such as `ubuntu:24.04` or `ghcr.io/org/img:1`"
+            ))
+        })?;
+        let tag = image_ref::is_valid_tag(parsed.tag()).then(|| parsed.tag().to_string());
+        Ok(OciReference {
+            url: parsed.url().to_string(),
+            tag,
+        })
     }
 }
 
@@ -264,6 +229,11 @@ mod tests {
             ),
             (
                 "ubuntu",
+                "docker://docker.io/library/ubuntu:latest",
+                Some("ubuntu:latest"),
+            ),
+            (
+                "index.docker.io/ubuntu",
                 "docker://docker.io/library/ubuntu:latest",
                 Some("ubuntu:latest"),
             ),

@@ -15,7 +15,6 @@ use crate::client::Contree;
 use crate::error::Result;
 use crate::run::Run;
 use crate::session::Session;
-use crate::util::looks_like_uuid;
 
 /// The image manager: `contree.images()`.
 ///
@@ -66,8 +65,12 @@ impl Images {
     /// An image by UUID or tag, checked now: a tag is resolved to its UUID (through the
     /// server's 302, which is not followed). Fails with [`Error::is_not_found`](crate::Error::is_not_found) if missing.
     pub async fn get(&self, reference: &str) -> Result<Image> {
-        let reference = reference.strip_prefix("tag:").unwrap_or(reference);
-        if looks_like_uuid(reference) {
+        // UUID or tag is contree-proto's rule; a `tag:` prefix always means a tag.
+        let (reference, tagged) = match reference.strip_prefix(types::ImageSource::TAG_PREFIX) {
+            Some(tag) => (tag, true),
+            None => (reference, false),
+        };
+        if !tagged && contree_proto::image_ref::is_uuid(reference) {
             inspect_image(&self.client, reference).await
         } else {
             let uuid = find_by_tag(&self.client, reference).await?;

@@ -55,24 +55,3 @@ where
     })
     .boxed()
 }
-
-pub(crate) fn looks_like_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uuid_detection() {
-        assert!(looks_like_uuid("12345678-9abc-baba-deda-0123456789ab"));
-        assert!(!looks_like_uuid("ubuntu:latest"));
-        assert!(!looks_like_uuid("123456789abcbabadeda0123456789ab"));
-    }
-}
