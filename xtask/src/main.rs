@@ -3,7 +3,9 @@
 //! Commands:
 //! - `cargo xtask test [-- <cargo test args>]`: starts the mock server binary, then runs every test
 //!   of the workspace (unit, integration, doc tests) against it.
-//! - `cargo xtask ci`: fmt check, clippy with warnings denied, codegen check, test, faults --quick, fuzz-api, doc.
+//! - `cargo xtask ci`: fmt check, clippy with warnings denied, codegen check, test, faults --quick, fuzz-api, doc, package.
+//! - `cargo xtask package [--no-verify]`: crates.io metadata of the five publishable crates,
+//!   then `cargo package` for them in dependency order.
 //! - `cargo xtask codegen [--check] [--spec PATH]`: generate `contree-proto` from the OpenAPI spec.
 //! - `cargo xtask mock [ARGS]`: run the mock server in the foreground.
 //! - `cargo xtask bench [--quick]`: benchmarks (see the README).
@@ -17,6 +19,7 @@ mod codegen;
 mod faults;
 mod fuzz;
 mod fuzz_api;
+mod package;
 mod util;
 
 use std::process::ExitCode;
@@ -25,7 +28,8 @@ fn usage() -> &'static str {
     "usage: cargo xtask <command> [args]\n\
      commands:\n  \
        test [-- ARGS]            start the mock server and run every test\n  \
-       ci                        fmt, clippy, codegen --check, test, faults --quick, fuzz-api, doc\n  \
+       ci                        fmt, clippy, codegen --check, test, faults --quick, fuzz-api, doc, package\n  \
+       package [--no-verify]     crates.io metadata check, then cargo package of the 5 publishable crates\n  \
        codegen [--check] [--spec PATH]\n                            generate contree-proto from the OpenAPI spec\n  \
        mock [ARGS]               run the mock server in the foreground\n  \
        bench [--quick]           run the benchmarks\n  \
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         "faults" => faults::run_faults(&rest),
         "fuzz" => fuzz::run_fuzz(&rest),
         "fuzz-api" => fuzz_api::run_fuzz(&rest),
+        "package" => package::run_package(&rest),
         "-h" | "--help" | "help" => {
             print!("{}", usage());
             Ok(())

@@ -221,6 +221,8 @@ pub fn ci(_args: &[String]) -> Result<(), String> {
     doc.args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings");
     run(doc)?;
+    // The five publishable crates: crates.io metadata, then `cargo package` with verification.
+    crate::package::run_package(&[])?;
     Ok(())
 }
 

@@ -12,6 +12,12 @@
 //! - [`retry::TooEarly`]: the short schedule on which a 425 is asked again (no one-second
 //!   floor while an operation is still PENDING).
 //!
+//! # Cargo features
+//!
+//! - `webpki-roots` (off by default): also trust the Mozilla root set compiled into the
+//!   binary (for scratch containers without a CA bundle); the platform's native roots are
+//!   loaded either way.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use contree_auth::{Credentials, SecretToken, StaticProvider};

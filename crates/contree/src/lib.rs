@@ -136,6 +136,9 @@
 //!   dependencies, and mirrors every async method: `tests/blocking_parity.rs` fails when an
 //!   async public method has no blocking counterpart. Turn it off with
 //!   `default-features = false` if you only use the async client.
+//! - `webpki-roots` (off by default): TLS trusts the platform's native roots, and with this
+//!   feature also the Mozilla root set compiled into the binary (for scratch containers
+//!   without a CA bundle).
 //!
 //! # Tracing
 //!
