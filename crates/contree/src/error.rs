@@ -12,9 +12,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The client is configured wrongly (bad URL, conflicting options).
+    /// The client is configured wrongly: a base URL the transport refuses (plain `http://`
+    /// to a host that is not loopback, userinfo next to a credentials provider), or an
+    /// HTTP client that cannot be built.
     Config,
-    /// No usable credentials, or the server rejected them (HTTP 401 or 403).
+    /// The credentials could not be resolved (no token, a malformed `auth.ini`, or a token,
+    /// profile or base URL the credential chain refuses), or the server rejected them
+    /// (HTTP 401 or 403).
     Auth,
     /// The server answered with an error status other than 401, 403 (`Auth`) and 404
     /// (`NotFound`); see [`Error::status`].
