@@ -129,6 +129,15 @@
 //! ([`ContreeBuilder::wait_margin`]), so it never gives up before the server does; if the
 //! deadline passes anyway, the client asks the server to cancel the operation.
 //!
+//! # Errors
+//!
+//! Every fallible call returns [`Result`] with one opaque [`Error`]; see [`ErrorKind`] and
+//! the predicates. The errors of every call that talks to the server are: `Auth` (the
+//! server answered 401 or 403), `Transport` (the request could not be delivered; see
+//! [`Error::may_have_taken_effect`]), `Timeout`, `Api` (another error status, retried first
+//! when it is transient), `NotFound` (a 404), `ResponseTooLarge` and `Decode`. Each call's
+//! own `# Errors` section names what else it can fail with, and when.
+//!
 //! # Cargo features
 //!
 //! - `blocking` (on by default): the [`blocking`] module, the same API for ordinary

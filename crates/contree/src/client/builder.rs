@@ -280,6 +280,13 @@ impl ContreeBuilder {
 
     /// Resolves credentials and builds the client. Needs no async runtime; the client's
     /// calls need a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// `Auth` when the credentials cannot be resolved (the message lists every source
+    /// tried) or the credential chain refuses a value (token, profile, base URL); `Config`
+    /// when the transport refuses the base URL (plain `http://` to a host that is not
+    /// loopback) or cannot be built.
     pub fn build(self) -> Result<Contree> {
         // Timeouts and retries from `CONTREE_TIMEOUT`, `CONTREE_CONNECT_TIMEOUT`,
         // `CONTREE_MAX_RETRIES` and the profile's keys, when resolved through the default

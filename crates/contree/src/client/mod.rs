@@ -81,6 +81,11 @@ impl Contree {
     /// A client from the environment and `auth.ini`, resolved as `contree-auth` does
     /// (explicit > environment > profile). Fails when no token is found anywhere, naming
     /// every place it looked.
+    ///
+    /// # Errors
+    ///
+    /// `Auth` when no token is found or `auth.ini` is malformed (the message lists every source
+    /// tried); `Config` when the base URL is refused.
     pub fn from_env() -> Result<Self> {
         Self::builder().build()
     }
@@ -98,6 +103,10 @@ impl Contree {
     /// Who the token is: permissions, limits and expiry. The answer is cached on the
     /// client (see [`cached_whoami`](Self::cached_whoami)) and used to warn when a run asks
     /// for a timeout above the token's `instance_max_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// The [errors of every call](crate#errors).
     pub async fn whoami(&self) -> Result<WhoAmI> {
         let w = crate::api::whoami(self).await?;
         let who = WhoAmI::from_wire(w);

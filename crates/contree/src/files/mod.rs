@@ -96,6 +96,10 @@ impl Files {
     }
 
     /// Whether content with this sha256 was uploaded by your namespace (`HEAD`).
+    ///
+    /// # Errors
+    ///
+    /// The [errors of every call](crate#errors).
     pub async fn exists(&self, sha256: &str) -> Result<bool> {
         check_sha(sha256)?;
         let sha = sha256.to_ascii_lowercase();
@@ -107,6 +111,10 @@ impl Files {
     }
 
     /// The uploaded file with this sha256, or `None` (`GET /files/{sha256}`).
+    ///
+    /// # Errors
+    ///
+    /// The [errors of every call](crate#errors) (a missing file is `Ok(None)`).
     pub async fn get(&self, sha256: &str) -> Result<Option<UploadedFile>> {
         check_sha(sha256)?;
         let sha = sha256.to_ascii_lowercase();

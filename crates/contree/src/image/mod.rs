@@ -64,6 +64,10 @@ impl Images {
 
     /// An image by UUID or tag, checked now: a tag is resolved to its UUID (through the
     /// server's 302, which is not followed). Fails with [`Error::is_not_found`](crate::Error::is_not_found) if missing.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when no image has this UUID or tag; the [errors of every call](crate#errors).
     pub async fn get(&self, reference: &str) -> Result<Image> {
         // UUID or tag is contree-proto's rule; a `tag:` prefix always means a tag.
         let (reference, tagged) = match reference.strip_prefix(types::ImageSource::TAG_PREFIX) {
@@ -224,6 +228,10 @@ impl Image {
     }
 
     /// This image pinned to a UUID (a tag is resolved now; a UUID handle is returned as is).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when no image has the tag; the [errors of every call](crate#errors).
     pub async fn resolve(&self) -> Result<Image> {
         match &self.reference {
             ImageRef::Uuid(_) => Ok(self.clone()),
@@ -237,6 +245,11 @@ impl Image {
     }
 
     /// Fetches the image's metadata (tag, creation time, creating operation).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image or its tag does not exist; the [errors of every
+    /// call](crate#errors).
     pub async fn info(&self) -> Result<Image> {
         let uuid = self.resolve_uuid().await?;
         let mut image = inspect_image(&self.client, &uuid).await?;
@@ -291,6 +304,11 @@ impl Image {
 
     /// Tags this image (a tag already on another image moves here). Returns the tagged
     /// handle.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image does not exist; `Api` when the server refuses the tag (e.g.
+    /// 409); the [errors of every call](crate#errors).
     pub async fn tag_as(&self, tag: &str) -> Result<Image> {
         let uuid = self.resolve_uuid().await?;
         let w = api::tag(&self.client, &uuid, tag)
@@ -303,11 +321,20 @@ impl Image {
     }
 
     /// Removes one tag from this image.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image does not exist; the [errors of every
+    /// call](crate#errors).
     pub async fn untag(&self, tag: &str) -> Result<()> {
         self.delete_tag(Some(tag)).await
     }
 
     /// Removes every tag from this image.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image does not exist; the [errors of every call](crate#errors).
     pub async fn untag_all(&self) -> Result<()> {
         self.delete_tag(None).await
     }

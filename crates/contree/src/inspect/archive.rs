@@ -38,6 +38,10 @@ impl Archive {
     }
 
     /// Collects the whole archive in memory.
+    ///
+    /// # Errors
+    ///
+    /// `Transport` or `Timeout` when the download breaks.
     pub async fn bytes(mut self) -> Result<Bytes> {
         let mut buf = bytes::BytesMut::new();
         while let Some(chunk) = self.stream.next().await {
@@ -58,6 +62,12 @@ impl Archive {
     /// permission bits (no setuid, setgid or sticky bit; directories stay owner-writable).
     /// Devices and FIFOs are skipped. On any error, what the extraction created is removed
     /// (and `dir` too, if it created it).
+    ///
+    /// # Errors
+    ///
+    /// `UnsafeArchive` when an entry would land outside `dir` (what was created is removed);
+    /// `Io` when a local file or directory cannot be created; `Transport` or `Timeout` when
+    /// the download breaks.
     pub async fn extract_to(self, dir: impl AsRef<Path>) -> Result<usize> {
         let dir = dir.as_ref().to_path_buf();
         let existed = tokio::fs::symlink_metadata(&dir).await.is_ok();

@@ -51,6 +51,11 @@ impl Image {
     }
 
     /// Lists a directory.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image or the path does not exist; the [errors of every
+    /// call](crate#errors).
     pub async fn ls(&self, path: &str) -> Result<Vec<DirEntry>> {
         let uuid = self.path_uuid(path).await?;
         let action = format!("listing {path} in image {uuid}");
@@ -62,6 +67,11 @@ impl Image {
     }
 
     /// The metadata of one path (its entry in the parent directory's listing).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image or the path does not exist; the [errors of every
+    /// call](crate#errors).
     pub async fn stat(&self, path: &str) -> Result<DirEntry> {
         check_path(path)?;
         let trimmed = path.trim_end_matches('/');
@@ -91,6 +101,12 @@ impl Image {
     }
 
     /// Whether a file or directory exists at `path`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when a tag does not resolve; a missing path is `Ok(false)` (and so is an
+    /// image UUID the server does not know: both are a 404 there); the [errors of every
+    /// call](crate#errors).
     pub async fn exists(&self, path: &str) -> Result<bool> {
         let uuid = self.path_uuid(path).await?;
         let action = format!("checking {path} in image {uuid}");
@@ -114,11 +130,21 @@ impl Image {
     }
 
     /// A regular file's content, streamed as it arrives.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image or the file does not exist; the [errors of every
+    /// call](crate#errors).
     pub async fn read_stream(&self, path: &str) -> Result<BoxStream<Bytes>> {
         self.download_stream(path).await
     }
 
     /// A regular file's content.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image or the file does not exist; the [errors of every
+    /// call](crate#errors).
     pub async fn read(&self, path: &str) -> Result<Bytes> {
         let mut s = self.download_stream(path).await?;
         let mut buf = bytes::BytesMut::new();
@@ -130,6 +156,11 @@ impl Image {
 
     /// A regular file's content as UTF-8 text (an error of kind
     /// [`Utf8`](crate::ErrorKind::Utf8) if it is not).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image or the file does not exist; `Utf8` when the file is not UTF-8;
+    /// the [errors of every call](crate#errors).
     pub async fn read_to_string(&self, path: &str) -> Result<String> {
         let b = self.read(path).await?;
         String::from_utf8(b.to_vec()).map_err(|e| {
@@ -144,6 +175,11 @@ impl Image {
     /// target and renaming it into place (no partial files on failure). If `local` is an
     /// existing directory (or ends with `/`), the file keeps its name inside it; missing
     /// parent directories are created. Returns the written path.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image or the file does not exist; `Io` when the local file cannot be
+    /// written; the [errors of every call](crate#errors).
     pub async fn download(&self, path: &str, local: impl AsRef<Path>) -> Result<PathBuf> {
         let local = local.as_ref();
         let name = path
@@ -201,6 +237,11 @@ impl Image {
     }
 
     /// A tar archive of a file or directory (a directory becomes the archive root).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the image or the path does not exist; the [errors of every
+    /// call](crate#errors).
     pub async fn archive(&self, path: &str) -> Result<Archive> {
         let uuid = self.path_uuid(path).await?;
         let action = format!("archiving {path} from image {uuid}");

@@ -83,6 +83,10 @@ impl RunHandle {
     }
 
     /// The operation's current state.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when there is no such operation; the [errors of every call](crate#errors).
     pub async fn status(&self) -> Result<OperationInfo> {
         self.inner.client.operations().get(&self.inner.op_id).await
     }
@@ -106,6 +110,12 @@ impl RunHandle {
     /// `CANCELLED` operation is an error). The wait deadline is the run's server timeout
     /// plus the client's wait margin; past it, the run keeps going on the server and this
     /// returns a [`Timeout`](crate::ErrorKind::Timeout) error.
+    ///
+    /// # Errors
+    ///
+    /// `Timeout` at the run's wait deadline; `OperationFailed` / `OperationCancelled` as the
+    /// operation ended (`NotFound` when a missing image explains the failure); the [errors of
+    /// every call](crate#errors).
     pub async fn wait(&self) -> Result<RunOutput> {
         let deadline = self.inner.deadline.unwrap_or_else(|| {
             self.inner.client.default_run_timeout() + self.inner.client.wait_margin()
@@ -114,6 +124,11 @@ impl RunHandle {
     }
 
     /// Like [`wait`](Self::wait) with an explicit deadline.
+    ///
+    /// # Errors
+    ///
+    /// `Timeout` when `deadline` passes (the operation keeps running); `OperationFailed` /
+    /// `OperationCancelled` as the operation ended; the [errors of every call](crate#errors).
     pub async fn wait_timeout(&self, deadline: Duration) -> Result<RunOutput> {
         if let Some(out) = &self.inner.finish.lock().await.1 {
             return Ok(out.clone());
@@ -140,6 +155,10 @@ impl RunHandle {
     }
 
     /// Asks the server to cancel the run.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when there is no such operation; the [errors of every call](crate#errors).
     pub async fn cancel(&self) -> Result<()> {
         crate::api::cancel_operation(&self.inner.client, &self.inner.op_id).await
     }

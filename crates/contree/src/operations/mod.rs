@@ -51,6 +51,10 @@ impl Contree {
 
 impl Operations {
     /// The current state of an operation.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when there is no such operation; the [errors of every call](crate#errors).
     pub async fn get(&self, id: &str) -> Result<OperationInfo> {
         let (op, _) = crate::api::get_operation(&self.client, id).await?;
         Ok(OperationInfo::from_response(id, &op))
@@ -71,6 +75,10 @@ impl Operations {
     }
 
     /// Asks the server to cancel an operation (`409` if it is already over).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when there is no such operation; the [errors of every call](crate#errors).
     pub async fn cancel(&self, id: &str) -> Result<()> {
         crate::api::cancel_operation(&self.client, id).await
     }
@@ -128,6 +136,11 @@ impl Operations {
     /// Waits until the operation is terminal and returns its final state (`Failed` and
     /// `Cancelled` are returned, not raised). Gives up after `deadline` with a
     /// [`Timeout`](crate::ErrorKind::Timeout) error, leaving the operation running.
+    ///
+    /// # Errors
+    ///
+    /// `Timeout` when `deadline` passes (the operation keeps running); `NotFound` when there is
+    /// no such operation; the [errors of every call](crate#errors).
     pub async fn wait(&self, id: &str, deadline: Duration) -> Result<OperationInfo> {
         let op = wait_terminal(&self.client, id, deadline).await?;
         Ok(OperationInfo::from_response(id, &op))

@@ -162,6 +162,11 @@ impl Exec {
     }
 
     /// Starts the subprocess with stdin kept open and returns its [`Process`].
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a command that cannot be sent; `Api` (409) when the main process
+    /// no longer runs; the [errors of every call](crate#errors).
     pub async fn spawn(self) -> Result<Process> {
         let spid = self.create(true).await?;
         Ok(Process::start(self.client, self.op_id, spid, None))

@@ -195,6 +195,10 @@ impl Process {
     }
 
     /// Sends `signal` to the process (its process group). Killing spid 1 ends the run.
+    ///
+    /// # Errors
+    ///
+    /// `Api` (409) when the process already ended; the [errors of every call](crate#errors).
     pub async fn kill(&self, signal: Signal) -> Result<()> {
         wait_registered(&self.state).await?;
         let action = format!(
@@ -209,6 +213,11 @@ impl Process {
 
     /// Waits for the process to exit. Stdin is not closed for you: close it first if the
     /// process reads to end of input.
+    ///
+    /// # Errors
+    ///
+    /// `Process` when the process's event stream broke and could not be resumed; the [errors of
+    /// every call](crate#errors).
     pub async fn wait(&self) -> Result<ExitStatus> {
         let mut rx = self.state.clone();
         let st = rx
@@ -228,6 +237,11 @@ impl Process {
 
     /// For a run's main process: waits for the run to finish and returns its
     /// [`RunOutput`] (the new image; a session run has advanced its session by then).
+    ///
+    /// # Errors
+    ///
+    /// `OperationFailed` / `OperationCancelled` as the run ended; `Process` when its events
+    /// could not be followed; the [errors of every call](crate#errors).
     pub async fn output(&self) -> Result<RunOutput> {
         match &self.run {
             Some(run) => run.wait().await,

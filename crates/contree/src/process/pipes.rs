@@ -161,6 +161,10 @@ impl ProcessStdin {
     }
 
     /// Writes `data` (waits until the server accepted it).
+    ///
+    /// # Errors
+    ///
+    /// `Process` when stdin was already closed; the [errors of every call](crate#errors).
     pub async fn send(&mut self, data: impl Into<Bytes>) -> Result<()> {
         self.settle().await?;
         if self.closed {
@@ -174,6 +178,10 @@ impl ProcessStdin {
     }
 
     /// Sends end-of-file (idempotent).
+    ///
+    /// # Errors
+    ///
+    /// The [errors of every call](crate#errors).
     pub async fn close(&mut self) -> Result<()> {
         self.settle().await?;
         if self.closed {

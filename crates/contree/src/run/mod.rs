@@ -431,6 +431,12 @@ impl Run {
     ///
     /// On a session, the session is reserved until the handle's `wait` (or `events`
     /// output) completes, and advanced then.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a run that cannot be sent; `NotFound` when the image or tag does not
+    /// exist; `Io` when a local file or stdin cannot be read; the [errors of every
+    /// call](crate#errors).
     pub async fn start(self) -> Result<RunHandle> {
         self.start_inner(false).await
     }
@@ -471,6 +477,12 @@ impl Run {
     ///
     /// On a session, the session is reserved until the run finishes, then advanced (even
     /// if the handle is dropped).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a run that cannot be sent; `NotFound` when the image or tag does not
+    /// exist; `Io` when a local file or stdin cannot be read; the [errors of every
+    /// call](crate#errors).
     pub async fn spawn(self) -> Result<Process> {
         let client = self.client_ref().clone();
         let handle = self.start_inner(true).await?;

@@ -240,6 +240,10 @@ impl RunOutput {
         String::from_utf8_lossy(&self.stderr)
     }
     /// Stdout as text; an error (kind [`Utf8`](crate::ErrorKind::Utf8)) if not UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// `Utf8` when stdout is not valid UTF-8 (use `stdout()` or `stdout_lossy()`).
     pub fn stdout_str(&self) -> Result<&str> {
         std::str::from_utf8(&self.stdout).map_err(|source| {
             Error::new(Inner::Utf8 {
@@ -249,6 +253,10 @@ impl RunOutput {
         })
     }
     /// Stderr as text; an error (kind [`Utf8`](crate::ErrorKind::Utf8)) if not UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// `Utf8` when stderr is not valid UTF-8 (use `stderr()` or `stderr_lossy()`).
     pub fn stderr_str(&self) -> Result<&str> {
         std::str::from_utf8(&self.stderr).map_err(|source| {
             Error::new(Inner::Utf8 {
@@ -289,6 +297,10 @@ impl RunOutput {
     /// `Ok(self)` if the command exited 0, else an error of kind
     /// [`NonZeroExit`](crate::ErrorKind::NonZeroExit) carrying the exit code and the end
     /// of stderr.
+    ///
+    /// # Errors
+    ///
+    /// `NonZeroExit` when the command exited non-zero or was killed (with the end of stderr).
     pub fn check(self) -> Result<Self> {
         if self.success() {
             return Ok(self);

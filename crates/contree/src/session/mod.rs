@@ -93,6 +93,10 @@ impl Session {
 
     /// Moves the session back (or forward) to the version at `index` in
     /// [`history`](Self::history). History is kept unchanged; later runs append to it.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when `index` is past the end of the history.
     pub fn checkout(&self, index: usize) -> Result<Image> {
         let mut s = self.state();
         let image = s.history.get(index).cloned().ok_or_else(|| {
