@@ -266,14 +266,18 @@ impl State {
     /// Connects (reconnecting as needed) until a stream is open or a fatal error.
     async fn ensure_connected(&mut self) -> Result<(), Error> {
         while self.body.is_none() {
-            match self.connect().await {
+            // Boxed: the request's retry loop is the largest future here, and a followed
+            // run spends its life reading the body, so the stream's own future stays small
+            // (what a fan-out pays per run in flight) and the big one lives only while
+            // connecting.
+            match Box::pin(self.connect()).await {
                 Ok(body) => {
                     self.body = Some(body);
                     self.decoder = SseDecoder::new();
                     self.progressed = false;
                     self.too_early = TooEarly::default();
                 }
-                Err(e) => self.back_off(e).await?,
+                Err(e) => Box::pin(self.back_off(e)).await?,
             }
         }
         Ok(())
