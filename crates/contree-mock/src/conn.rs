@@ -26,6 +26,22 @@ where
     let _ = builder.serve_connection(TokioIo::new(io), svc).await;
 }
 
+/// Counts a connection as open until its task ends (or is aborted at shutdown).
+struct OpenGuard(Arc<Shared>);
+
+impl OpenGuard {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared.open.fetch_add(1, Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
@@ -42,7 +58,9 @@ pub(crate) async fn accept_loop(
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 let tls = tls.clone();
+                let open = OpenGuard::new(shared.clone());
                 conns.spawn(async move {
+                    let _open = open;
                     match tls {
                         None => serve(stream, shared).await,
                         Some(tls) => {

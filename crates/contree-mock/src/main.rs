@@ -54,7 +54,7 @@ Control endpoints (no auth, outside /v1):
                           {{\"method\": \"POST\", \"path\": \"/v1/instances\", \"status\": 429, \"retry_after\": 1, \"times\": 2}}
   DELETE /_mock/faults    remove every fault rule
   GET    /_mock/counters  requests received per operationId, as a JSON object
-  GET    /_mock/connections  TCP connections accepted so far: {{\"accepted\": N}}
+  GET    /_mock/connections  TCP connections: {{\"accepted\": N, \"open\": M}}
   GET    /_mock/timings   the server-side timeline of every operation (states entered,
                           first output, completed, service time; wall-clock microseconds
                           since the Unix epoch); /_mock/timings/UUID for one

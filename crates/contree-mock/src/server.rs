@@ -116,6 +116,7 @@ pub(crate) struct Shared {
     pub(crate) timings: Mutex<Timings>,
     seq: AtomicU64,
     pub(crate) connections: AtomicU64,
+    pub(crate) open: AtomicU64,
     pub(crate) stop: CancellationToken,
 }
 
@@ -154,6 +155,7 @@ impl Shared {
             faults: Mutex::new(FaultEngine::default()),
             counters: Mutex::new(BTreeMap::new()),
             connections: AtomicU64::new(0),
+            open: AtomicU64::new(0),
             requests: Mutex::new(Vec::new()),
             rng: Mutex::new(rng),
             seq: AtomicU64::new(1),
@@ -530,6 +532,17 @@ impl MockServer {
         self.shared.connections.load(Ordering::SeqCst)
     }
 
+    /// TCP connections open right now (a client's idle pool closing its connections shows
+    /// here).
+    ///
+    /// ```
+    /// let mock = contree_mock::MockServer::start_blocking();
+    /// assert_eq!(mock.connections_open(), 0);
+    /// ```
+    pub fn connections_open(&self) -> u64 {
+        self.shared.open.load(Ordering::SeqCst)
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()
@@ -666,7 +679,10 @@ async fn control(shared: &Arc<Shared>, method: &Method, path: &str, body: Incomi
         (Method::GET, "/_mock/counters") => Resp::json(200, json!(lock(&shared.counters).clone())),
         (Method::GET, "/_mock/connections") => Resp::json(
             200,
-            json!({"accepted": shared.connections.load(Ordering::SeqCst)}),
+            json!({
+                "accepted": shared.connections.load(Ordering::SeqCst),
+                "open": shared.open.load(Ordering::SeqCst),
+            }),
         ),
         (Method::GET, "/_mock/timings") => Resp::json(200, json!(shared.timings().all())),
         (Method::GET, p) if p.starts_with("/_mock/timings/") => {

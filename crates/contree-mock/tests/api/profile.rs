@@ -137,5 +137,9 @@ async fn the_fixed_profile_at_zero_latency_never_pends() {
     assert_eq!(t.states[1].status, "ASSIGNED");
     let conns = c.get("/_mock/connections").await.json();
     assert_eq!(conns["accepted"].as_u64(), Some(s.connections_accepted()));
+    assert!(
+        conns["open"].as_u64().unwrap() >= 1,
+        "this request's own: {conns}"
+    );
     assert!(s.connections_accepted() >= 1);
 }
