@@ -8,7 +8,7 @@
 //!
 //! | in a scenario | async | blocking |
 //! |---|---|---|
-//! | `go!(x)` | `x.await` | [`Finish::finish(x)`](Finish) (`output()`/`send()` of a builder; a `Result` as is) |
+//! | `go!(x)` | `x.await` | [`Finish::finish(x)`](Finish) (`output()` of a builder; a `Result` as is) |
 //! | `collect!(s)` | `s.try_collect::<Vec<_>>().await` | `s.collect::<Result<Vec<_>>>()` |
 //! | `collect_all!(s)` | `s.collect::<Vec<_>>().await` | `s.collect::<Vec<_>>()` |
 //! | `read_string!(r)` | `AsyncReadExt::read_to_string` | `std::io::Read::read_to_string` |
@@ -21,7 +21,7 @@ use std::time::Duration;
 use contree::blocking;
 use contree_mock::MockServer;
 
-/// Runs a blocking builder to completion (its `output()` or `send()`); a plain `Result`
+/// Runs a blocking builder to completion (its `output()`); a plain `Result`
 /// (what blocking calls return directly) passes through.
 pub trait Finish {
     /// What finishing yields.
@@ -50,12 +50,12 @@ macro_rules! finish_via {
 
 finish_via! {
     blocking::Run => output -> contree::Result<blocking::RunOutput>;
-    blocking::ListImages => send -> contree::Result<Vec<blocking::Image>>;
-    blocking::ImportImage => send -> contree::Result<blocking::Image>;
-    blocking::Upload => send -> contree::Result<contree::UploadedFile>;
-    blocking::Grep => send -> contree::Result<contree::GrepResult>;
-    blocking::ListOperations => send -> contree::Result<Vec<contree::OperationInfo>>;
-    blocking::FanOut => send -> Vec<contree::Result<blocking::RunOutput>>;
+    blocking::ListImages => output -> contree::Result<Vec<blocking::Image>>;
+    blocking::ImportImage => output -> contree::Result<blocking::Image>;
+    blocking::Upload => output -> contree::Result<contree::UploadedFile>;
+    blocking::Grep => output -> contree::Result<contree::GrepResult>;
+    blocking::ListOperations => output -> contree::Result<Vec<contree::OperationInfo>>;
+    blocking::FanOut => output -> Vec<contree::Result<blocking::RunOutput>>;
     blocking::Exec => output -> contree::Result<contree::ExecOutput>;
 }
 

@@ -15,10 +15,10 @@ use common::short;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (contree, _target) = common::connect_blocking()?;
 
-    let tagged = contree.images().list().tagged().send()?;
+    let tagged = contree.images().list().tagged().output()?;
     println!("{} tagged images", tagged.len());
 
-    let ubuntu = contree.images().oci("ubuntu:latest").send()?;
+    let ubuntu = contree.images().oci("ubuntu:latest").output()?;
     let out = ubuntu
         .shell("echo 42 > /answer; cat /answer")
         .output()?

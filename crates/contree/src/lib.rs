@@ -196,3 +196,14 @@ pub use util::{BoxFuture, BoxStream, TimeFilter};
 pub use contree_auth as auth;
 /// Request timeouts and the retry policy of the transport.
 pub use contree_transport::{RetryConfig, Timeouts};
+/// The HTTP status of an API error ([`Error::status`]), re-exported so callers need not
+/// depend on `http`.
+///
+/// ```
+/// # fn demo(err: contree::Error) {
+/// if err.status() == Some(contree::StatusCode::TOO_MANY_REQUESTS) {
+///     // back off
+/// }
+/// # }
+/// ```
+pub use http::StatusCode;

@@ -78,7 +78,7 @@ fn read_and_write_adapters() {
     let up = c
         .files()
         .upload_reader(std::io::Cursor::new(b"reader upload\n".to_vec()))
-        .send()
+        .output()
         .unwrap();
     let img2 = img
         .shell("cat /r.txt > /copy.txt")

@@ -7,6 +7,7 @@ mod blocking;
 mod build;
 mod client;
 mod coverage;
+mod ergonomics;
 mod fanout_operations;
 mod files;
 mod http2;

@@ -254,4 +254,34 @@ contree_integration_tests::scenarios! {
         let later = collect!(c.operations().events_with_deadline(&id, Some(first), deadline))?;
         assert_eq!(later.len(), events.len() - 1);
     }
+
+    fn kept_image_status_code_and_argument_types(c) {
+        let ubuntu = c.images().use_tag(String::from("ubuntu:latest"));
+        let out = go!(ubuntu.shell("echo k > /k"))?;
+        let kept = out.kept_image()?.clone();
+        assert_eq!(go!(kept.read_to_string("/k"))?, "k\n");
+        let gone = go!(ubuntu.shell("true").disposable(true))?;
+        let err = gone.kept_image().expect_err("a disposable run keeps no image");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("disposable"), "{err}");
+        assert!(gone.into_kept_image().is_err());
+        // get/tag_as/untag take any string type.
+        let tag = format!("kept-{}:1", out.operation_id());
+        go!(kept.tag_as(tag.clone()))?;
+        assert_eq!(go!(c.images().get(&tag))?.uuid(), kept.uuid());
+        go!(kept.untag(tag.as_str()))?;
+        let missing = go!(c.images().get(tag)).expect_err("untagged");
+        assert!(missing.is_not_found(), "{missing}");
+        // A local file by &PathBuf, for a run and an upload.
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("f.txt");
+        std::fs::write(&path, b"from a path\n").expect("writing the local file");
+        let run = go!(kept.shell("cat /f.txt").file("/f.txt", &path))?;
+        assert_eq!(run.stdout_str()?, "from a path\n");
+        let up = go!(c.files().upload(&path))?;
+        assert!(go!(c.files().exists(up.sha256()))?);
+        // Error::status is a StatusCode the facade re-exports.
+        let no_file = go!(kept.read("/nope")).expect_err("no such file");
+        assert_eq!(no_file.status(), Some(contree::StatusCode::NOT_FOUND), "{no_file}");
+    }
 }

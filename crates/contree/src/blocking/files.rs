@@ -9,7 +9,7 @@ wrapper! {
     ///
     /// ```no_run
     /// # fn demo(contree: contree::blocking::Contree) -> contree::Result<()> {
-    /// let file = contree.files().upload(std::path::PathBuf::from("data.csv")).send()?;
+    /// let file = contree.files().upload(std::path::PathBuf::from("data.csv")).output()?;
     /// assert!(contree.files().exists(file.sha256())?);
     /// # Ok(()) }
     /// ```
@@ -18,7 +18,7 @@ wrapper! {
 
 impl Files {
     /// Uploads a local path or bytes (deduplicated by sha256); call
-    /// [`send`](Upload::send).
+    /// [`output`](Upload::output).
     pub fn upload(&self, source: impl Into<UploadSource>) -> Upload {
         Upload {
             inner: self.inner.upload(source),
@@ -27,7 +27,7 @@ impl Files {
     }
 
     /// Uploads what a [`std::io::Read`] yields (spooled to a temporary file while
-    /// hashed); call [`send`](Upload::send).
+    /// hashed); call [`output`](Upload::output).
     pub fn upload_reader(&self, reader: impl std::io::Read + Send + 'static) -> Upload {
         self.upload(UploadSource::reader(super::io::async_read(reader)))
     }
@@ -57,7 +57,7 @@ impl Files {
 }
 
 wrapper! {
-    /// An upload; call [`send`](Self::send). See [`crate::Upload`].
+    /// An upload; call [`output`](Self::output). See [`crate::Upload`].
     #[must_use = "an Upload does nothing until sent"]
     Upload => Upload
 }
@@ -72,8 +72,17 @@ impl Upload {
     }
 
     /// Hashes, checks and (if needed) uploads the content.
-    pub fn send(self) -> Result<UploadedFile> {
+    pub fn output(self) -> Result<UploadedFile> {
         self.client.wait(self.inner)
+    }
+
+    /// The old name of [`output`](Self::output), which every blocking builder now ends with.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use output(): every blocking builder ends with output()"
+    )]
+    pub fn send(self) -> Result<UploadedFile> {
+        self.output()
     }
 }
 

@@ -14,17 +14,17 @@ wrapper! {
     ///
     /// ```no_run
     /// # fn demo(contree: contree::blocking::Contree) -> contree::Result<()> {
-    /// let page = contree.images().list().tagged().send()?;        // one page
+    /// let page = contree.images().list().tagged().output()?;        // one page
     /// let ubuntu = contree.images().use_tag("ubuntu:latest");     // no request yet
     /// let pinned = contree.images().get("ubuntu:latest")?;        // resolved to a UUID now
-    /// let alpine = contree.images().oci("alpine:3.20").send()?;   // imported if missing
+    /// let alpine = contree.images().oci("alpine:3.20").output()?;   // imported if missing
     /// # let _ = (page, ubuntu, pinned, alpine); Ok(()) }
     /// ```
     Images => Images, Clone
 }
 
 impl Images {
-    /// Lists images: [`send`](ListImages::send) for one page, [`stream`](ListImages::stream)
+    /// Lists images: [`output`](ListImages::output) for one page, [`stream`](ListImages::stream)
     /// for all of them.
     pub fn list(&self) -> ListImages {
         ListImages {
@@ -44,9 +44,9 @@ impl Images {
     }
 
     /// An image by UUID or tag, checked now (see [`crate::Images::get`]).
-    pub fn get(&self, reference: &str) -> Result<Image> {
+    pub fn get(&self, reference: impl AsRef<str>) -> Result<Image> {
         let images = self.inner.clone();
-        let reference = reference.to_string();
+        let reference = reference.as_ref().to_string();
         let out = self
             .client
             .block_on(async move { images.get(&reference).await });
@@ -54,7 +54,7 @@ impl Images {
     }
 
     /// Uses the image of an OCI reference if already imported, else imports it; call
-    /// [`send`](ImportImage::send).
+    /// [`output`](ImportImage::output).
     pub fn oci(&self, reference: impl Into<String>) -> ImportImage {
         ImportImage {
             inner: self.inner.oci(reference),
@@ -62,7 +62,7 @@ impl Images {
         }
     }
 
-    /// Imports an OCI reference from its registry; call [`send`](ImportImage::send).
+    /// Imports an OCI reference from its registry; call [`output`](ImportImage::output).
     pub fn import(&self, reference: impl Into<String>) -> ImportImage {
         ImportImage {
             inner: self.inner.import(reference),
@@ -72,7 +72,7 @@ impl Images {
 }
 
 wrapper! {
-    /// Lists images: [`send`](Self::send) for one page, [`stream`](Self::stream) for every
+    /// Lists images: [`output`](Self::output) for one page, [`stream`](Self::stream) for every
     /// page. See [`crate::ListImages`].
     ///
     /// ```no_run
@@ -99,8 +99,17 @@ impl ListImages {
     }
 
     /// Fetches one page.
-    pub fn send(self) -> Result<Vec<Image>> {
+    pub fn output(self) -> Result<Vec<Image>> {
         self.client.wait(self.inner)
+    }
+
+    /// The old name of [`output`](Self::output), which every blocking builder now ends with.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use output(): every blocking builder ends with output()"
+    )]
+    pub fn send(self) -> Result<Vec<Image>> {
+        self.output()
     }
 
     /// Every matching image, fetching pages as the iterator advances.
@@ -115,7 +124,7 @@ impl ListImages {
 }
 
 wrapper! {
-    /// Imports an image (or uses it if present); call [`send`](Self::send). See
+    /// Imports an image (or uses it if present); call [`output`](Self::output). See
     /// [`crate::ImportImage`].
     ///
     /// ```no_run
@@ -123,7 +132,7 @@ wrapper! {
     /// let img = contree.images().import("ghcr.io/acme/private:1")
     ///     .credentials("robot", "s3cret")
     ///     .tag("acme:1")
-    ///     .send()?;
+    ///     .output()?;
     /// # let _ = img; Ok(()) }
     /// ```
     #[must_use = "an ImportImage does nothing until sent"]
@@ -139,8 +148,17 @@ impl ImportImage {
     }
 
     /// Imports (or finds) the image and waits until it is ready.
-    pub fn send(self) -> Result<Image> {
+    pub fn output(self) -> Result<Image> {
         self.client.wait(self.inner)
+    }
+
+    /// The old name of [`output`](Self::output), which every blocking builder now ends with.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use output(): every blocking builder ends with output()"
+    )]
+    pub fn send(self) -> Result<Image> {
+        self.output()
     }
 }
 
@@ -286,13 +304,13 @@ impl Image {
         }
     }
     /// Tags this image; returns the tagged handle.
-    pub fn tag_as(&self, tag: &str) -> Result<Image> {
-        let tag = tag.to_string();
+    pub fn tag_as(&self, tag: impl AsRef<str>) -> Result<Image> {
+        let tag = tag.as_ref().to_string();
         self.with(|i| async move { i.tag_as(&tag).await })
     }
     /// Removes one tag from this image.
-    pub fn untag(&self, tag: &str) -> Result<()> {
-        let tag = tag.to_string();
+    pub fn untag(&self, tag: impl AsRef<str>) -> Result<()> {
+        let tag = tag.as_ref().to_string();
         self.with(|i| async move { i.untag(&tag).await })
     }
     /// Removes every tag from this image.
@@ -352,7 +370,7 @@ impl Image {
             client: self.client.clone(),
         })
     }
-    /// Searches file contents; call [`Grep::send`].
+    /// Searches file contents; call [`Grep::output`].
     pub fn grep(&self, pattern: impl Into<String>) -> Grep {
         Grep {
             inner: self.inner.grep(pattern),
@@ -406,11 +424,11 @@ impl Archive {
 }
 
 wrapper! {
-    /// A content search; call [`send`](Self::send). See [`crate::Grep`].
+    /// A content search; call [`output`](Self::output). See [`crate::Grep`].
     ///
     /// ```no_run
     /// # fn demo(img: contree::blocking::Image) -> contree::Result<()> {
-    /// let hits = img.grep("^root:").path("/etc").max_total(10).send()?;
+    /// let hits = img.grep("^root:").path("/etc").max_total(10).output()?;
     /// for m in hits.matches() {
     ///     println!("{}:{}: {}", m.path, m.line_number, m.line.trim_end());
     /// }
@@ -432,7 +450,16 @@ impl Grep {
     }
 
     /// Runs the search.
-    pub fn send(self) -> Result<GrepResult> {
+    pub fn output(self) -> Result<GrepResult> {
         self.client.wait(self.inner)
+    }
+
+    /// The old name of [`output`](Self::output), which every blocking builder now ends with.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use output(): every blocking builder ends with output()"
+    )]
+    pub fn send(self) -> Result<GrepResult> {
+        self.output()
     }
 }

@@ -155,7 +155,7 @@ impl Operations {
         let (ops, id) = (self.inner.clone(), id.to_string());
         self.client.wait(async move { ops.get(&id).await })
     }
-    /// Lists operations: [`send`](ListOperations::send) for a page,
+    /// Lists operations: [`output`](ListOperations::output) for a page,
     /// [`stream`](ListOperations::stream) for all.
     pub fn list(&self) -> ListOperations {
         ListOperations {
@@ -248,8 +248,17 @@ impl ListOperations {
         until(until: impl Into<TimeFilter>);
     }
     /// Fetches one page.
-    pub fn send(self) -> Result<Vec<OperationInfo>> {
+    pub fn output(self) -> Result<Vec<OperationInfo>> {
         self.client.wait(self.inner)
+    }
+
+    /// The old name of [`output`](Self::output), which every blocking builder now ends with.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use output(): every blocking builder ends with output()"
+    )]
+    pub fn send(self) -> Result<Vec<OperationInfo>> {
+        self.output()
     }
     /// Every matching operation, fetching pages as the iterator advances.
     pub fn stream(self) -> Iter<Result<OperationInfo>> {
@@ -286,8 +295,17 @@ impl FanOut {
         concurrency(n: usize);
     }
     /// Runs them all; results in input order.
-    pub fn send(self) -> Vec<Result<RunOutput>> {
+    pub fn output(self) -> Vec<Result<RunOutput>> {
         self.client.wait(self.inner)
+    }
+
+    /// The old name of [`output`](Self::output), which every blocking builder now ends with.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use output(): every blocking builder ends with output()"
+    )]
+    pub fn send(self) -> Vec<Result<RunOutput>> {
+        self.output()
     }
     /// Results as the runs finish.
     pub fn stream(self) -> Iter<FanOutResult> {

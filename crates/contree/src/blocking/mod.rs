@@ -2,8 +2,9 @@
 //!
 //! [`blocking::Contree`](Contree) mirrors [`contree::Contree`](crate::Contree): the same
 //! managers, builders and option names. Where the async API is awaited, a blocking builder
-//! has a terminal method ([`Run::output`], [`ListImages::send`], ...); where it has a
-//! `Stream`, the method of the same name (`stream()`, `events()`) returns an
+//! has one terminal method, `output()` ([`Run::output`], [`ListImages::output`], ...; the
+//! older `send()` of lists, imports, uploads, grep and fan-out is a deprecated alias); where
+//! it has a `Stream`, the method of the same name (`stream()`, `events()`) returns an
 //! [`Iterator`] ([`Iter`]); where it has `AsyncRead`/`AsyncWrite`, a [`std::io::Read`]
 //! ([`ByteReader`], [`ProcessOutput`]) or [`std::io::Write`] ([`ProcessStdin`]).
 //! [`Run::popen`] gives a Python-`subprocess`-like [`Popen`].

@@ -137,6 +137,42 @@ impl RunOutput {
     pub fn into_image(self) -> Option<Image> {
         self.image
     }
+    /// The new image version, or an error saying the run was disposable (see
+    /// [`crate::RunOutput::kept_image`]).
+    ///
+    /// ```no_run
+    /// # fn demo(img: contree::blocking::Image) -> contree::Result<()> {
+    /// let v1 = img.shell("echo 1 > /v").output()?;
+    /// assert_eq!(v1.kept_image()?.read_to_string("/v")?, "1\n");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Kind [`InvalidInput`](crate::ErrorKind::InvalidInput) when the run was disposable.
+    pub fn kept_image(&self) -> Result<&Image> {
+        self.image
+            .as_ref()
+            .ok_or_else(|| self.inner.disposable_error())
+    }
+    /// Takes the new image version out of the output, or an error saying the run was
+    /// disposable.
+    ///
+    /// ```no_run
+    /// # fn demo(img: contree::blocking::Image) -> contree::Result<()> {
+    /// let v2 = img.shell("echo 2 >> /v").output()?.into_kept_image()?;
+    /// # let _ = v2; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Kind [`InvalidInput`](crate::ErrorKind::InvalidInput) when the run was disposable.
+    pub fn into_kept_image(self) -> Result<Image> {
+        match self.image {
+            Some(image) => Ok(image),
+            None => Err(self.inner.disposable_error()),
+        }
+    }
     /// `Ok(self)` if the command exited 0, else an error of kind
     /// [`NonZeroExit`](crate::ErrorKind::NonZeroExit) (see [`crate::RunOutput::check`]).
     pub fn check(self) -> Result<Self> {

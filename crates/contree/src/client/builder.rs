@@ -53,6 +53,8 @@ pub struct ContreeBuilder {
     events_deadline: Option<Duration>,
     upload_concurrency: Option<usize>,
     extra_roots_pem: Vec<Vec<u8>>,
+    native_roots: Option<bool>,
+    pool_idle_timeout: Option<Duration>,
     http2_streams_per_connection: Option<usize>,
 }
 
@@ -173,6 +175,44 @@ macro_rules! builder_options {
         /// ```
         fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) {
             self.extra_roots_pem.push(pem.into());
+        }
+
+        /// Whether to trust the platform's root certificates (default `true`); with `false`,
+        /// only the certificates given to
+        /// [`add_root_certificates_pem`](crate::ContreeBuilder::add_root_certificates_pem)
+        /// are trusted (a private deployment pinned to its own CA).
+        ///
+        /// ```
+        /// # async fn demo() {
+        /// let mock = contree_mock::MockServer::builder().tls(true).start().await;
+        /// let contree = contree::Contree::builder()
+        ///     .base_url(mock.base_url())
+        ///     .token(mock.token())
+        ///     .native_roots(false)
+        ///     .add_root_certificates_pem(mock.ca_pem().unwrap())
+        ///     .build()
+        ///     .unwrap();
+        /// # drop(contree);
+        /// # }
+        /// ```
+        fn native_roots(mut self, enabled: bool) {
+            self.native_roots = Some(enabled);
+        }
+
+        /// How long an idle pooled connection is kept for reuse (default 90 s). Shorter
+        /// suits servers or proxies that drop idle connections sooner.
+        ///
+        /// ```
+        /// let contree = contree::Contree::builder()
+        ///     .base_url("https://contree.example")
+        ///     .token("t")
+        ///     .pool_idle_timeout(std::time::Duration::from_secs(30))
+        ///     .build()
+        ///     .unwrap();
+        /// # drop(contree);
+        /// ```
+        fn pool_idle_timeout(mut self, timeout: std::time::Duration) {
+            self.pool_idle_timeout = Some(timeout);
         }
 
         /// How many requests one HTTP/2 connection carries before the client opens another
@@ -349,6 +389,12 @@ impl ContreeBuilder {
         }
         for pem in self.extra_roots_pem {
             tb = tb.add_root_certificates_pem(pem);
+        }
+        if let Some(enabled) = self.native_roots {
+            tb = tb.native_roots(enabled);
+        }
+        if let Some(idle) = self.pool_idle_timeout {
+            tb = tb.pool_idle_timeout(idle);
         }
         if let Some(n) = self.http2_streams_per_connection {
             tb = tb.http2_streams_per_connection(n);

@@ -46,6 +46,18 @@ impl From<&Path> for UploadSource {
         UploadSource::Path(p.to_path_buf())
     }
 }
+/// A local file by reference, so `&path_buf` works where a path is taken.
+///
+/// ```
+/// let path = std::path::PathBuf::from("data.csv");
+/// let source = contree::UploadSource::from(&path);
+/// assert!(matches!(source, contree::UploadSource::Path(p) if p == path));
+/// ```
+impl From<&PathBuf> for UploadSource {
+    fn from(p: &PathBuf) -> Self {
+        UploadSource::Path(p.clone())
+    }
+}
 impl From<Bytes> for UploadSource {
     fn from(b: Bytes) -> Self {
         UploadSource::Bytes(b)

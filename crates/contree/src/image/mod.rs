@@ -68,7 +68,8 @@ impl Images {
     /// # Errors
     ///
     /// `NotFound` when no image has this UUID or tag; the [errors of every call](crate#errors).
-    pub async fn get(&self, reference: &str) -> Result<Image> {
+    pub async fn get(&self, reference: impl AsRef<str>) -> Result<Image> {
+        let reference = reference.as_ref();
         // UUID or tag is contree-proto's rule; a `tag:` prefix always means a tag.
         let (reference, tagged) = match reference.strip_prefix(types::ImageSource::TAG_PREFIX) {
             Some(tag) => (tag, true),
@@ -309,7 +310,8 @@ impl Image {
     ///
     /// `NotFound` when the image does not exist; `Api` when the server refuses the tag (e.g.
     /// 409); the [errors of every call](crate#errors).
-    pub async fn tag_as(&self, tag: &str) -> Result<Image> {
+    pub async fn tag_as(&self, tag: impl AsRef<str>) -> Result<Image> {
+        let tag = tag.as_ref();
         let uuid = self.resolve_uuid().await?;
         let w = api::tag(&self.client, &uuid, tag)
             .await?
@@ -326,8 +328,8 @@ impl Image {
     ///
     /// `NotFound` when the image does not exist; the [errors of every
     /// call](crate#errors).
-    pub async fn untag(&self, tag: &str) -> Result<()> {
-        self.delete_tag(Some(tag)).await
+    pub async fn untag(&self, tag: impl AsRef<str>) -> Result<()> {
+        self.delete_tag(Some(tag.as_ref())).await
     }
 
     /// Removes every tag from this image.

@@ -289,6 +289,55 @@ impl RunOutput {
     pub fn into_image(self) -> Option<Image> {
         self.image
     }
+    /// The new image version, or an error saying the run was disposable: for chains, where
+    /// a kept run (the default) is expected.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> contree::Result<()> {
+    /// # let mock = contree_mock::MockServer::start().await;
+    /// # let contree = contree::Contree::builder().base_url(mock.base_url()).token(mock.token())
+    /// #     .project(mock.project().unwrap_or_default()).build()?;
+    /// let ubuntu = contree.images().use_tag("ubuntu:latest");
+    /// let v1 = ubuntu.shell("echo 1 > /v").await?.kept_image()?.clone();
+    /// assert_eq!(v1.read_to_string("/v").await?, "1\n");
+    /// let gone = ubuntu.shell("true").disposable(true).await?;
+    /// let err = gone.kept_image().unwrap_err();
+    /// assert!(err.to_string().contains("disposable"), "{err}");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Kind [`InvalidInput`](crate::ErrorKind::InvalidInput) when the run was disposable.
+    pub fn kept_image(&self) -> Result<&Image> {
+        self.image.as_ref().ok_or_else(|| self.disposable_error())
+    }
+    /// Takes the new image version out of the output, or an error saying the run was
+    /// disposable (see [`kept_image`](Self::kept_image)).
+    ///
+    /// ```no_run
+    /// # async fn demo(img: contree::Image) -> contree::Result<()> {
+    /// let v2 = img.shell("echo 2 >> /v").await?.into_kept_image()?;
+    /// # let _ = v2; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Kind [`InvalidInput`](crate::ErrorKind::InvalidInput) when the run was disposable.
+    pub fn into_kept_image(self) -> Result<Image> {
+        match self.image {
+            Some(image) => Ok(image),
+            None => Err(self.disposable_error()),
+        }
+    }
+    pub(crate) fn disposable_error(&self) -> Error {
+        Error::invalid(format!(
+            "run {} was disposable, so it made no image version; leave disposable(false) \
+             (the default) on runs whose result you chain from",
+            self.operation_id()
+        ))
+    }
     /// The image the run started from (its UUID), if known.
     pub fn source_image(&self) -> Option<&str> {
         self.source_image.as_deref()

@@ -62,6 +62,18 @@ impl From<&std::path::Path> for FileSource {
         FileSource::Path(p.to_path_buf())
     }
 }
+/// A local file by reference, so `&path_buf` works where a path is taken.
+///
+/// ```
+/// let path = std::path::PathBuf::from("data.csv");
+/// let source = contree::FileSource::from(&path);
+/// assert!(matches!(source, contree::FileSource::Path(p) if p == path));
+/// ```
+impl From<&PathBuf> for FileSource {
+    fn from(p: &PathBuf) -> Self {
+        FileSource::Path(p.clone())
+    }
+}
 impl From<Bytes> for FileSource {
     fn from(b: Bytes) -> Self {
         FileSource::Bytes(b)
