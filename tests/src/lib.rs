@@ -97,3 +97,8 @@ pub mod scenario;
 /// The workspace README: its Rust examples are compiled as doc tests of this crate.
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
+
+/// contree-mock's README: its Rust examples (the rules example among them) are compiled, and run,
+/// as doc tests of this crate.
+#[doc = include_str!("../../crates/contree-mock/README.md")]
+pub mod mock_readme {}

@@ -17,12 +17,13 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::events::EventLog;
+use crate::executor::Process;
 use crate::fs::{FileKind, Fs};
 pub(crate) use crate::import::start_import;
 use crate::profile::Plan;
 use crate::respond::Resp;
 use crate::server::Shared;
-use crate::shell::{ProcessIo, ProcessSpec, run_process};
+use crate::shell::{ProcessIo, ProcessSpec};
 use crate::state::{ImageRec, ProcRec, Status, StreamAcc, image_uuid_for};
 use crate::util::{mask_env, ts_nanos};
 
@@ -34,6 +35,8 @@ pub(crate) struct ProcPlan {
     pub(crate) keep_open: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) truncate_at: u64,
+    /// What the request asked for (the `Command` record).
+    pub(crate) asked: crate::rules::Asked,
 }
 
 /// What to run as an instance operation.
@@ -483,7 +486,15 @@ async fn drive_proc(
         stderr: err_tx,
     };
     let started = Instant::now();
-    let mut fut = Box::pin(run_process(fs, spec, io, shared.next_seed()));
+    let process = Process {
+        command: plan.asked.command(op, spid, &spec, &plan.stdin),
+        spec,
+        fs,
+        io,
+        seed: shared.next_seed(),
+    };
+    let fallback = shared.cfg.executor.0.clone();
+    let mut fut = Box::pin(crate::rules::execute(&shared.rules, fallback, process));
     let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
     let timer = async move {
         match deadline {

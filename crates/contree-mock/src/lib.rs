@@ -26,11 +26,17 @@
 //! # }
 //! ```
 //!
-//! See the crate README for the supported operations, fault kinds and the shell subset.
+//! Commands run in the simulated shell unless a rule says otherwise:
+//! [`MockServer::on_command`] answers matching commands with canned output, exit codes, file
+//! writes and delays ([`CommandRule`]), [`MockServerBuilder::executor`] replaces the shell with
+//! your own [`Executor`], and [`MockServer::commands`] records every command that ran.
+//!
+//! See the crate README for the supported operations, fault kinds, rules and the shell subset.
 
 mod api;
 mod conn;
 mod events;
+mod executor;
 mod faults;
 pub mod fs;
 pub mod images;
@@ -40,6 +46,7 @@ mod instance;
 mod profile;
 mod respond;
 mod router;
+mod rules;
 mod server;
 pub mod shell;
 mod spawn;
@@ -48,8 +55,10 @@ mod tls;
 mod util;
 mod wire;
 
+pub use executor::{ExecFuture, Executor, Process, ShellExecutor};
 pub use faults::{CloseMode, FaultRule};
 pub use profile::{OperationTiming, Profile, StateChange};
+pub use rules::{Command, CommandFile, CommandRule};
 pub use server::{
     DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_PROJECT, DEFAULT_TOKEN, MockServer, MockServerBuilder,
     PERMISSIONS, RecordedRequest,

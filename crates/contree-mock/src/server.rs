@@ -58,6 +58,7 @@ pub(crate) struct Config {
     pub(crate) port: u16,
     pub(crate) tls: bool,
     pub(crate) max_concurrent_streams: u32,
+    pub(crate) executor: crate::executor::ExecutorSlot,
 }
 
 impl Default for Config {
@@ -83,6 +84,7 @@ impl Default for Config {
             port: 0,
             tls: false,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            executor: Default::default(),
         }
     }
 }
@@ -118,6 +120,8 @@ pub(crate) struct Shared {
     pub(crate) connections: AtomicU64,
     pub(crate) open: AtomicU64,
     pub(crate) stop: CancellationToken,
+    /// `on_command` rules and the command log.
+    pub(crate) rules: crate::rules::Rules,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -151,6 +155,7 @@ impl Shared {
         Self {
             timings: Mutex::new(Timings::new(cfg.profile, cfg.latency, cfg.seed)),
             cfg,
+            rules: Default::default(),
             state: Mutex::new(state),
             faults: Mutex::new(FaultEngine::default()),
             counters: Mutex::new(BTreeMap::new()),
@@ -224,7 +229,7 @@ impl Shared {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MockServerBuilder {
-    cfg: Config,
+    pub(crate) cfg: Config,
 }
 
 impl MockServerBuilder {
@@ -447,7 +452,7 @@ impl MockServerBuilder {
 /// ```
 #[derive(Debug)]
 pub struct MockServer {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     addr: SocketAddr,
     base_url: String,
     ca_pem: Option<String>,

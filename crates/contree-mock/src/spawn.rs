@@ -15,6 +15,7 @@ use crate::api::{R, bad, json_body, new_op};
 use crate::fs::Fs;
 use crate::instance::{self, ProcPlan};
 use crate::respond::Resp;
+use crate::rules::{Asked, CommandFile};
 use crate::server::Ctx;
 use crate::shell::ProcessSpec;
 use crate::state::{DEFAULT_PATH, InstanceRt, OpKind, State};
@@ -184,17 +185,26 @@ fn resolve_image(st: &State, source: &ImageSource) -> Result<Uuid, Resp> {
     }
 }
 
-/// The image's filesystem with the request's files placed, and the files' normalised echo.
+/// The image's filesystem with the request's files placed, the files' normalised echo, and
+/// their record for the command log.
+type Placed = (
+    Fs,
+    BTreeMap<String, InstanceFile>,
+    BTreeMap<String, CommandFile>,
+);
+
+/// Places the request's `files` on a copy of the image's filesystem.
 fn place_files(
     st: &State,
     image: Uuid,
     files: Option<&BTreeMap<String, InstanceFile>>,
-) -> Result<(Fs, BTreeMap<String, InstanceFile>), Resp> {
+) -> Result<Placed, Resp> {
     let Some(img) = st.images.get(&image) else {
         return Err(bad(format!("image {image} not found")));
     };
     let mut fs = (*img.fs).clone();
     let mut echo = BTreeMap::new();
+    let mut record = BTreeMap::new();
     for (path, spec) in files.into_iter().flatten() {
         if !path.starts_with('/') {
             return Err(bad(format!("files: {path:?} is not an absolute path")));
@@ -219,8 +229,18 @@ fn place_files(
             })?;
         let fuid = id_param(spec.uid, "files.uid")?;
         let fgid = id_param(spec.gid, "files.gid")?;
-        fs.write_with(path, data, mode, fuid, fgid)
+        fs.write_with(path, data.clone(), mode, fuid, fgid)
             .map_err(|e| bad(format!("files[{path:?}]: cannot place the file: {e}")))?;
+        record.insert(
+            path.clone(),
+            CommandFile {
+                uuid: fid.to_string(),
+                data,
+                mode,
+                uid: fuid,
+                gid: fgid,
+            },
+        );
         let mut f = InstanceFile::new();
         f.uuid = Some(fid);
         f.uid = Some(i64::from(fuid));
@@ -228,7 +248,7 @@ fn place_files(
         f.mode = Some(mode_str);
         echo.insert(path.clone(), f);
     }
-    Ok((fs, echo))
+    Ok((fs, echo, record))
 }
 
 /// The normalised request with its defaults: `metadata` of the operation (every key the
@@ -315,15 +335,16 @@ pub(crate) fn spawn_instance(ctx: &Ctx) -> R {
         return Ok(accept_and_fail(ctx, &body, message));
     }
     let s = settings(ctx, &body)?;
-    let (image, fs, files, image_env, image_cwd) = {
+    let (image, fs, files, placed, image_env, image_cwd) = {
         let st = ctx.shared.state();
         let image = resolve_image(&st, &body.image)?;
-        let (fs, files) = place_files(&st, image, body.files.as_ref())?;
+        let (fs, files, placed) = place_files(&st, image, body.files.as_ref())?;
         let img = st.images.get(&image);
         (
             image,
             fs,
             files,
+            placed,
             img.map(|i| i.env.clone()).unwrap_or_default(),
             img.map(|i| i.cwd.clone())
                 .unwrap_or_else(|| "/".to_string()),
@@ -375,6 +396,11 @@ pub(crate) fn spawn_instance(ctx: &Ctx) -> R {
         keep_open: s.keep_open,
         timeout: Some(Duration::from_secs(s.timeout.max(1) as u64)),
         truncate_at: s.truncate_at,
+        asked: Asked {
+            image: Some(image),
+            env: req_env.clone().unwrap_or_default(),
+            files: placed,
+        },
     };
     let mut result_env = image_env;
     if body.preserve_env.unwrap_or(false) {

@@ -8,6 +8,7 @@ use contree_proto::types::{ClosableStreamRepr, ExecSpec, OperationSubprocessCrea
 use super::{R, bad, json_body, parse_uuid, uint_param, with_op};
 use crate::instance::{self, ProcPlan};
 use crate::respond::Resp;
+use crate::rules::Asked;
 use crate::server::Ctx;
 use crate::shell::ProcessSpec;
 use crate::spawn::{EXEC_NULLABLE, id_param, process_env, stdin_param, truncate_param, valid_cwd};
@@ -69,6 +70,7 @@ pub(super) fn create(ctx: &Ctx, id: &str) -> R {
             .ops
             .get_mut(&uuid)
             .ok_or_else(|| Resp::error(404, "operation vanished"))?;
+        let image = op.image_uuid;
         let Some(inst) = op.inst.as_mut() else {
             return Err(Resp::error(
                 409,
@@ -91,10 +93,11 @@ pub(super) fn create(ctx: &Ctx, id: &str) -> R {
                 inst.default_cwd.clone(),
                 inst.hostname.clone(),
                 inst.truncate_at,
+                image,
             ),
         ))
     })?;
-    let (perm, image_env, default_cwd, hostname, default_trunc) = plan_parts;
+    let (perm, image_env, default_cwd, hostname, default_trunc, image) = plan_parts;
     ctx.shared.require(perm)?;
     let truncate_at = match body.truncate_output_at {
         None => default_trunc,
@@ -119,6 +122,11 @@ pub(super) fn create(ctx: &Ctx, id: &str) -> R {
         keep_open,
         timeout: None,
         truncate_at,
+        asked: Asked {
+            image,
+            env: body.env.as_value().cloned().unwrap_or_default(),
+            files: Default::default(),
+        },
     };
     instance::start_subprocess(ctx.shared.clone(), uuid, spid, plan)?;
     let created = OperationSubprocessCreateCreatedBody::new(i64::from(spid));

@@ -17,5 +17,6 @@ mod operations;
 mod profile;
 mod proto;
 mod python;
+mod rules;
 mod subprocesses;
 mod tls;
