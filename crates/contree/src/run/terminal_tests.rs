@@ -10,10 +10,11 @@ use crate::{Contree, ErrorKind};
 
 /// `GET /operations/{id}` requests the server saw for `id`.
 fn polls(server: &MockServer, id: &str) -> usize {
+    let uri = contree_proto::requests::GetOperationStatus::new(id).uri();
     server
         .requests()
         .iter()
-        .filter(|r| r.method == http::Method::GET && r.path.ends_with(&format!("/operations/{id}")))
+        .filter(|r| r.method == http::Method::GET && r.path.ends_with(&uri))
         .count()
 }
 
