@@ -2,8 +2,10 @@
 //! default [`ShellExecutor`] (the simulated shell).
 //!
 //! Every process the mock starts (the main process of a spawned instance, spid 1, and each
-//! subprocess, spid 2, 3, ...) first meets the rules of [`MockServer::on_command`](crate::MockServer::on_command) in order; a command no rule matches goes to the server's
-//! executor, which is [`ShellExecutor`] unless [`MockServerBuilder::executor`](crate::MockServerBuilder::executor) says otherwise.
+//! subprocess, spid 2, 3, ...) first meets the rules of
+//! [`MockServer::on_command`](crate::MockServer::on_command) in order; a command no rule matches
+//! goes to the server's executor, which is [`ShellExecutor`] unless
+//! [`MockServerBuilder::executor`](crate::MockServerBuilder::executor) says otherwise.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,9 +20,10 @@ pub type ExecFuture<'a> = Pin<Box<dyn Future<Output = i32> + Send + 'a>>;
 
 /// One process to run.
 ///
-/// [`command`](Self::command) is what the request asked for (as [`MockServer::commands`](crate::MockServer::commands) records it); [`spec`](Self::spec) is what actually runs: the
-/// effective environment (with `PATH`, the image's variables for `shell: true`, ...) and working
-/// directory.
+/// [`command`](Self::command) is what the request asked for (as
+/// [`MockServer::commands`](crate::MockServer::commands) records it); [`spec`](Self::spec) is
+/// what actually runs: the effective environment (with `PATH`, the image's variables for
+/// `shell: true`, ...) and working directory.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Process {
