@@ -165,6 +165,7 @@ mod events;
 mod files;
 mod image;
 mod inspect;
+pub mod lineage;
 mod operations;
 mod process;
 mod run;

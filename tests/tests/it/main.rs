@@ -13,6 +13,7 @@ mod files;
 mod http2;
 mod images;
 mod inspect;
+mod lineage;
 mod live_output;
 mod process_interactive;
 mod python_bugs;

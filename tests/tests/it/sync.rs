@@ -99,7 +99,7 @@ async fn a_resync_after_touching_three_files_hashes_and_uploads_three() {
 
     // Three files change: three hashed, three uploaded.
     for p in ["pkg00/f000.txt", "pkg10/f050.txt", "pkg19/f098.txt"] {
-        std::fs::write(tree.path().join(p), "changed!\n").unwrap();
+        std::fs::write(tree.path().join(p), format!("changed {p}\n")).unwrap();
     }
     let again = sync().await.unwrap();
     assert_eq!((again.report().hashed, again.report().uploaded), (3, 3));

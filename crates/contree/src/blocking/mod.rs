@@ -61,6 +61,7 @@
 //! # Ok::<(), contree::Error>(())
 //! ```
 
+mod build;
 mod files;
 mod images;
 mod io;
@@ -68,6 +69,7 @@ mod live;
 mod process;
 mod run;
 mod runtime;
+mod sync;
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -77,12 +79,14 @@ use std::time::Duration;
 use crate::WhoAmI;
 use crate::error::Result;
 
+pub use build::{Build, Built};
 pub use files::{Files, ListFiles, Upload};
 pub use images::{Archive, Grep, Image, Images, ImportImage, ListImages};
 pub use io::{ByteReader, Iter};
 pub use live::{FanOut, FanOutResult, ListOperations, Operations, RunHandle};
 pub use process::{Exec, Popen, Process, ProcessOutput, ProcessStdin};
 pub use run::{Run, RunOutput, Session};
+pub use sync::{ChangedFiles, SyncDir};
 
 use runtime::RuntimeThread;
 

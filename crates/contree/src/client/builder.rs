@@ -56,6 +56,7 @@ pub struct ContreeBuilder {
     native_roots: Option<bool>,
     pool_idle_timeout: Option<Duration>,
     http2_streams_per_connection: Option<usize>,
+    lineage: Option<Arc<dyn crate::lineage::LineageStore>>,
 }
 
 impl fmt::Debug for ContreeBuilder {
@@ -309,6 +310,21 @@ macro_rules! builder_options {
         fn upload_concurrency(mut self, n: usize) {
             self.upload_concurrency = Some(n.max(1));
         }
+
+        /// Where the client records lineage (which version was made from which): in
+        /// memory by default; [`FileLineage`](crate::lineage::FileLineage) shares it
+        /// between the clients of a machine.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// let dir = tempfile::tempdir().unwrap();
+        /// let store = Arc::new(contree::lineage::FileLineage::open(dir.path().join("lineage.jsonl")));
+        /// let builder = contree::Contree::builder().lineage_store(store);
+        /// # let _ = builder;
+        /// ```
+        fn lineage_store(mut self, store: std::sync::Arc<dyn crate::lineage::LineageStore>) {
+            self.lineage = Some(store);
+        }
         }
     };
 }
@@ -432,6 +448,9 @@ impl ContreeBuilder {
                 },
                 whoami: Mutex::new(None),
                 base_url,
+                lineage: self
+                    .lineage
+                    .unwrap_or_else(|| Arc::new(crate::lineage::MemoryLineage::new())),
             }),
         })
     }

@@ -51,6 +51,7 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) whoami: Mutex<Option<WhoAmI>>,
     pub(crate) base_url: Option<String>,
+    pub(crate) lineage: Arc<dyn crate::lineage::LineageStore>,
 }
 
 /// Client-wide defaults set on the [`ContreeBuilder`].
@@ -213,6 +214,11 @@ impl Contree {
         }
         .instrument(span)
         .await
+    }
+
+    /// Where this client records lineage (see [`lineage`](crate::lineage)).
+    pub fn lineage_store(&self) -> &Arc<dyn crate::lineage::LineageStore> {
+        &self.inner.lineage
     }
 
     pub(crate) fn transport(&self) -> &Transport {

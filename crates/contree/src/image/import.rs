@@ -197,6 +197,15 @@ impl ImportImage {
         })?;
         let mut image = Image::from_ref(self.client.clone(), ImageRef::Uuid(uuid.to_string()));
         image.tag = op.result.and_then(|r| r.tag).or(tag);
+        self.client
+            .inner
+            .lineage
+            .record(crate::lineage::LineageEntry::import(
+                uuid.to_string(),
+                op_id.clone(),
+                parsed.url.clone(),
+                image.tag.clone(),
+            ));
         image.operation_id = Some(op_id);
         Ok(image)
     }

@@ -327,6 +327,8 @@ impl Run {
         let mut out = RunOutput::from_operation(client, image, op_id, op, spec)?;
         if let Some(img) = &out.image {
             tracing::Span::current().record("result_image", img.uuid().unwrap_or(""));
+            let parent = image.uuid().or(out.source_image.as_deref());
+            crate::lineage::record_run(client, parent, img, op_id, &spec.command);
         }
         if let (Some(tag), Some(img)) = (&spec.tag, &out.image) {
             match img.tag_as(tag).await {
