@@ -181,6 +181,8 @@ const EXAMPLES: &[&str] = &[
     "interactive",
     "blocking",
     "from_profile",
+    "build",
+    "sync",
 ];
 
 /// `cargo xtask ci`: what `.ci/run` runs (fmt, clippy, codegen check, test, faults --quick, doc).

@@ -416,3 +416,29 @@ async fn dockerfile_errors_name_the_line() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn bake_env_saves_env_and_workdir_set_before_the_last_run() {
+    let env = setup_local(MockServer::builder()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let built = Build::from(&env.contree, "ubuntu:latest")
+        .arg("SECRET_ARG", "build-only")
+        .env("MODE", "prod")
+        .workdir("/srv")
+        .run("true")
+        .bake_env(true)
+        .caches([LocalCache::new(cache.path())])
+        .await
+        .unwrap();
+    assert_eq!(built.steps.len(), 2, "the RUN and the bake");
+    let out = built
+        .image
+        .shell("echo $MODE.$SECRET_ARG; pwd")
+        .await
+        .unwrap();
+    assert_eq!(
+        out.stdout_str().unwrap(),
+        "prod.\n/srv\n",
+        "ARGs are not baked"
+    );
+}

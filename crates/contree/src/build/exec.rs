@@ -147,17 +147,14 @@ impl Exec {
             copies: Vec::new(),
         };
         chain.state.args = self.args.clone();
-        let mut unbaked = false;
         for step in &stage.steps {
             let step = &substitute_step(step, &chain.state.run_env());
             match step {
                 Step::Env(k, v) => {
                     chain.state.env.insert(k.clone(), v.clone());
-                    unbaked = true;
                 }
                 Step::Workdir(p) => {
                     chain.state.workdir = stage::join_abs(&chain.state.workdir, p);
-                    unbaked = true;
                 }
                 Step::User(u) => chain.state.user = u.clone(),
                 Step::Arg(name, default) => {
@@ -193,11 +190,12 @@ impl Exec {
                 Step::Run { shell, parts } => {
                     self.layer(&mut chain, *shell, parts, step.text(), false)
                         .await?;
-                    unbaked = false;
                 }
             }
         }
-        let bake = last && self.build.bake && unbaked;
+        // No RUN bakes (ARGs must not be saved): one trailing run saves ENV and WORKDIR.
+        let bake =
+            last && self.build.bake && (!chain.state.env.is_empty() || chain.state.workdir != "/");
         if !chain.pending.is_empty() || bake {
             let text = if bake {
                 "RUN : (bake ENV and WORKDIR)".to_string()
