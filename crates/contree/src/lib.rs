@@ -1,8 +1,9 @@
 //! The ConTree SDK for Rust: branching sandboxes for agents.
 //!
-//! ConTree runs commands in VMs started from container images. Every run makes a new
-//! immutable image version (a UUID) that you can run from again, tag, inspect, or follow
-//! as a [`Session`]. The client is async (Tokio);
+//! ConTree runs commands in VMs started from container images. Every run that changes
+//! the filesystem, environment or working directory makes a new immutable image version (a
+//! UUID) that you can run from again, tag, inspect, or follow as a [`Session`]; a run that
+//! changes nothing yields its parent's UUID (the service's behaviour). The client is async (Tokio);
 //! [`blocking`] offers the same API for ordinary threads.
 //!
 //! # The first five minutes
@@ -22,9 +23,9 @@
 //! let contree = contree::Contree::builder().env(env).build()?;
 //! let images = contree.images().list().await?;             // one page; .stream() for all
 //! let ubuntu = contree.images().use_tag("ubuntu:latest");  // no API call; resolved when used
-//! let out = ubuntu.shell("echo hello").await?;             // a new image version
+//! let out = ubuntu.shell("echo hello").await?;             // the run's resulting version
 //! println!("{} exit={}", out.stdout_lossy(), out.exit_code());
-//! let next = out.image().expect("kept").shell("ls /").await?; // chain from the new version
+//! let next = out.kept_image()?.shell("ls /").await?;       // chain from it
 //! # assert_eq!(out.stdout_str()?, "hello\n");
 //! # assert_eq!(next.exit_code(), 0);
 //! # let _ = images;
@@ -63,9 +64,11 @@
 //! assert_eq!(first.stdout_str()?, "hello, world from contree\n");
 //! assert_eq!(first.stdout(), again.stdout());
 //!
-//! // Every run makes a new version; chain from any of them.
-//! let v1 = alpine.shell("echo 1 > /version").await?.into_image().expect("kept");
-//! let v2 = v1.shell("echo 2 >> /version").await?.into_image().expect("kept");
+//! // Every run that changes something makes a new version; chain from any of them.
+//! let v1 = alpine.shell("echo 1 > /version").await?.into_kept_image()?;
+//! let v2 = v1.shell("echo 2 >> /version").await?.into_kept_image()?;
+//! // A run that changes nothing keeps its parent's UUID.
+//! assert_eq!(v2.shell("cat /version").await?.kept_image()?.uuid(), v2.uuid());
 //! assert_eq!(v2.read_to_string("/version").await?, "1\n2\n");
 //! assert_eq!(v1.read_to_string("/version").await?, "1\n"); // v1 is unchanged
 //!

@@ -284,4 +284,36 @@ contree_integration_tests::scenarios! {
         let no_file = go!(kept.read("/nope")).expect_err("no such file");
         assert_eq!(no_file.status(), Some(contree::StatusCode::NOT_FOUND), "{no_file}");
     }
+
+    fn a_no_op_run_keeps_the_parents_uuid_and_history_does_not_repeat_it(c) {
+        let session = c.images().use_tag("ubuntu:latest").session();
+        let v1 = go!(session.shell("echo 1 > /a"))?.kept_image()?.clone();
+        let noop = go!(session.shell("cat /a"))?;
+        assert_eq!(noop.stdout_str()?, "1\n");
+        assert_eq!(
+            noop.kept_image()?.uuid(),
+            v1.uuid(),
+            "a run that changes nothing keeps its parent's UUID"
+        );
+        assert_eq!(session.current().uuid(), v1.uuid());
+        assert_eq!(session.history().len(), 2, "the start and v1, once");
+        // The same without a session.
+        assert_eq!(go!(v1.shell("true"))?.kept_image()?.uuid(), v1.uuid());
+        // A change appends; back at v1, a no-op run appends nothing; reset_to the current
+        // version neither.
+        let v2 = go!(session.shell("echo 2 >> /a"))?.kept_image()?.clone();
+        assert_ne!(v2.uuid(), v1.uuid());
+        assert_eq!(session.history().len(), 3);
+        session.checkout(1)?;
+        go!(session.shell("true"))?;
+        session.reset_to(session.current());
+        assert_eq!(session.history().len(), 3);
+        assert_eq!(session.current().uuid(), v1.uuid());
+        let uuids: Vec<_> = session
+            .history()
+            .iter()
+            .map(|i| i.uuid().map(str::to_string))
+            .collect();
+        assert_eq!(uuids[1..], [v1.uuid().map(str::to_string), v2.uuid().map(str::to_string)]);
+    }
 }

@@ -193,7 +193,8 @@ impl RunOutput {
 /// let session = contree.images().use_tag("ubuntu:latest").session();
 /// session.shell("echo 1 > /a").output()?;
 /// assert_eq!(session.shell("cat /a").output()?.stdout_str()?, "1\n");
-/// assert_eq!(session.history().len(), 3);
+/// // `cat` changed nothing: no new version, so the history is the start and one version.
+/// assert_eq!(session.history().len(), 2);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -213,7 +214,8 @@ impl Session {
     pub fn current(&self) -> Image {
         self.inner.current().into_blocking(&self.client)
     }
-    /// Every version the session has been at, oldest first.
+    /// Every version the session moved to, oldest first (see [`crate::Session::history`]:
+    /// a run that changed nothing adds no entry).
     pub fn history(&self) -> Vec<Image> {
         self.inner.history().into_blocking(&self.client)
     }

@@ -52,8 +52,10 @@ use upload::prepare_files;
 /// clone as many times as you like (each is a new run). A non-zero exit is not an error;
 /// see [`RunOutput::check`].
 ///
-/// Runs are kept by default (`disposable(false)`): every run yields a new image version
-/// you can chain from.
+/// Runs are kept by default (`disposable(false)`): every run yields an image version you
+/// can chain from ([`RunOutput::kept_image`]). It is a new version when the run changed the
+/// filesystem, environment or working directory; a run that changed nothing yields its
+/// parent's UUID (the service's behaviour), so chaining from it is chaining from the parent.
 ///
 /// ```no_run
 /// # async fn demo(contree: contree::Contree) -> contree::Result<()> {

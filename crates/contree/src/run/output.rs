@@ -281,7 +281,8 @@ impl RunOutput {
     pub fn resources(&self) -> &Resources {
         &self.resources
     }
-    /// The new image version (`None` for disposable runs).
+    /// The new image version (`None` for disposable runs); the parent's UUID again when the
+    /// run changed nothing.
     pub fn image(&self) -> Option<&Image> {
         self.image.as_ref()
     }

@@ -15,20 +15,30 @@ use crate::run::{Run, RunOutput, Target};
 ///   session at its last good version; the session never gets stuck.
 /// - A non-zero exit is not a failure: the run still made a version and the session moves
 ///   to it. A disposable run does not move the session.
-/// - The session remembers every version it visited ([`history`](Session::history)) and can
-///   go back ([`checkout`](Session::checkout)) or split ([`fork`](Session::fork)).
+/// - A run that changes nothing (no file, environment or working-directory change) makes no
+///   new version: the service answers with the parent's UUID, so the session stays where it
+///   is and [`history`](Session::history) does not list that version twice.
+/// - The session remembers every version it moved to ([`history`](Session::history)) and
+///   can go back ([`checkout`](Session::checkout)) or split ([`fork`](Session::fork)).
 ///
 /// Clones of a `Session` share it (like an `Arc`); `fork()` makes an independent one.
 ///
-/// ```no_run
-/// # async fn demo(contree: contree::Contree) -> contree::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> contree::Result<()> {
+/// # let mock = contree_mock::MockServer::start().await;
+/// # let contree = contree::Contree::builder().base_url(mock.base_url()).token(mock.token())
+/// #     .project(mock.project().unwrap_or_default()).build()?;
 /// let session = contree.images().use_tag("ubuntu:latest").session();
-/// session.shell("echo 1 > /a").await?;
-/// session.shell("cat /a").await?;
+/// session.shell("echo 1 > /a").await?;             // a new version
+/// session.shell("cat /a").await?;                  // changes nothing: the same version
+/// assert_eq!(session.history().len(), 2);          // the start, then the version with /a
+/// session.shell("echo 2 >> /a").await?;
 /// assert_eq!(session.history().len(), 3);
-/// session.checkout(1)?; // back to the version that has /a but before `cat`
+/// session.checkout(1)?; // back to the version where /a holds "1"
 /// let other = session.fork();
 /// other.shell("rm /a").await?; // `session` still has /a
+/// assert_eq!(session.current().read_to_string("/a").await?, "1\n");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -86,7 +96,12 @@ impl Session {
         self.state().current.clone()
     }
 
-    /// Every version the session has been at, oldest first (the start image first).
+    /// Every version the session moved to, oldest first (the start image first): one entry
+    /// per run that made a new version, per [`reset_to`](Self::reset_to) to another image.
+    /// A run that changed nothing (its result has the current version's UUID, see the type's
+    /// docs), a disposable run and a failed run add nothing; [`checkout`](Self::checkout)
+    /// moves within the history without adding to it. Versions are compared by reference (a
+    /// lazy tag and the UUID it resolves to are different entries).
     pub fn history(&self) -> Vec<Image> {
         self.state().history.clone()
     }
@@ -110,11 +125,13 @@ impl Session {
     }
 
     /// Moves the session to any image (e.g. one from another session's history); it is
-    /// appended to the history.
+    /// appended to the history unless it is the current version already.
     pub fn reset_to(&self, image: Image) {
         let mut s = self.state();
-        s.current = image.clone();
-        s.history.push(image);
+        if s.current != image {
+            s.history.push(image.clone());
+        }
+        s.current = image;
     }
 
     /// An independent session starting at this one's current version, with a copy of its
@@ -153,8 +170,12 @@ impl Session {
     pub(crate) fn advance(&self, out: &RunOutput) {
         if let Some(next) = out.image() {
             let mut s = self.state();
+            // A run that changed nothing made no new version (the service returns the
+            // parent's UUID): the session is already there, so history does not repeat it.
+            if s.current != *next {
+                s.history.push(next.clone());
+            }
             s.current = next.clone();
-            s.history.push(next.clone());
         }
     }
 
