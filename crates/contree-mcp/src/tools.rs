@@ -95,7 +95,7 @@ pub(crate) fn image_output(i: &Image) -> ImageOutput {
     ImageOutput {
         uuid: i.uuid().map(str::to_string),
         tag: i.tag().map(str::to_string),
-        created_at: i.created_at().map(str::to_string),
+        created_at: i.created_at_raw().map(str::to_string),
         operation_uuid: i.operation_id().map(str::to_string),
     }
 }

@@ -211,3 +211,11 @@ pub use contree_transport::{RetryConfig, Timeouts};
 /// # }
 /// ```
 pub use http::StatusCode;
+/// The timestamp type of [`Image::created_at`] (the `time` crate's), re-exported so callers
+/// need not depend on `time`.
+///
+/// ```
+/// let t = contree::OffsetDateTime::UNIX_EPOCH;
+/// assert_eq!(t.unix_timestamp(), 0);
+/// ```
+pub use time::OffsetDateTime;

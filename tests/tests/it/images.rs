@@ -255,7 +255,11 @@ async fn image_info() {
         .await
         .unwrap();
     assert!(info.uuid().is_some());
-    assert!(info.created_at().is_some());
+    let created = info
+        .created_at()
+        .expect("the mock reports an RFC 3339 creation time");
+    assert!(created.year() >= 2024, "{created}");
+    assert!(info.created_at_raw().is_some_and(|raw| raw.contains('T')));
 }
 
 /// One owner of the OCI rule: `index.docker.io/ubuntu` normalises the same way in

@@ -225,9 +225,19 @@ impl Image {
     pub fn tag(&self) -> Option<&str> {
         self.inner.tag()
     }
-    /// When the image was created (ISO 8601), if known.
-    pub fn created_at(&self) -> Option<&str> {
+    /// When the image was created, if known (see [`crate::Image::created_at`]).
+    ///
+    /// ```no_run
+    /// # fn demo(img: contree::blocking::Image) -> contree::Result<()> {
+    /// let created = img.info()?.created_at();
+    /// # let _ = created; Ok(()) }
+    /// ```
+    pub fn created_at(&self) -> Option<crate::OffsetDateTime> {
         self.inner.created_at()
+    }
+    /// When the image was created, as the server sent it, if known.
+    pub fn created_at_raw(&self) -> Option<&str> {
+        self.inner.created_at_raw()
     }
     /// The image this version was made from, when it came from a run.
     pub fn parent(&self) -> Option<&str> {

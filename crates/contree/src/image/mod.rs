@@ -195,8 +195,31 @@ impl Image {
         self.tag.as_deref()
     }
 
-    /// When the image was created, as the server reported it (ISO 8601), if known.
-    pub fn created_at(&self) -> Option<&str> {
+    /// When the image was created, if known (from a listing, [`info`](Self::info) or
+    /// [`Images::get`] by UUID); `None` also when the server's timestamp is not RFC 3339
+    /// (then [`created_at_raw`](Self::created_at_raw) still has it).
+    ///
+    /// ```no_run
+    /// # async fn demo(img: contree::Image) -> contree::Result<()> {
+    /// let info = img.info().await?;
+    /// if let Some(t) = info.created_at() {
+    ///     println!("created {} (unix {})", t, t.unix_timestamp());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn created_at(&self) -> Option<::time::OffsetDateTime> {
+        let raw = self.created_at.as_deref()?;
+        ::time::OffsetDateTime::parse(raw, &::time::format_description::well_known::Rfc3339).ok()
+    }
+
+    /// When the image was created, as the server sent it (ISO 8601), if known.
+    ///
+    /// ```no_run
+    /// # fn demo(img: &contree::Image) {
+    /// println!("{}", img.created_at_raw().unwrap_or("unknown"));
+    /// # }
+    /// ```
+    pub fn created_at_raw(&self) -> Option<&str> {
         self.created_at.as_deref()
     }
 
