@@ -80,7 +80,7 @@ impl Build {
         })
     }
 
-    forward! { Build:
+    forward! { "crate::build::Build", Build:
         run(command: impl Into<String>);
         run_exec(argv: impl IntoIterator<Item = impl Into<String>>);
         copy(local: impl Into<PathBuf>, dest: impl Into<String>);

@@ -118,6 +118,15 @@ pub(crate) use wrapper;
 
 /// Forwards by-value builder methods of a wrapper to the async builder it wraps.
 macro_rules! forward {
+    // A type outside the crate root: `forward! { "crate::module::Type", Type: ... }`.
+    ($path:literal, $async:ident: $( $name:ident ( $( $arg:ident : $ty:ty ),* ); )*) => {
+        $(
+            #[doc = concat!("See [`", stringify!($async), "::", stringify!($name), "`](", $path, "::", stringify!($name), ").")]
+            pub fn $name(self, $( $arg: $ty ),*) -> Self {
+                Self { inner: self.inner.$name($( $arg ),*), client: self.client }
+            }
+        )*
+    };
     ($async:ident: $( $name:ident ( $( $arg:ident : $ty:ty ),* ); )*) => {
         $(
             #[doc = concat!("See [`", stringify!($async), "::", stringify!($name), "`](crate::", stringify!($async), "::", stringify!($name), ").")]

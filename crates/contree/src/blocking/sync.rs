@@ -48,7 +48,7 @@ impl SyncDir {
 }
 
 impl SyncDir {
-    forward! { SyncDir:
+    forward! { "crate::sync::SyncDir", SyncDir:
         exclude(pattern: impl Into<String>);
         excludes(patterns: impl IntoIterator<Item = impl Into<String>>);
         default_excludes(on: bool);
@@ -119,7 +119,7 @@ impl ChangedFiles {
 }
 
 impl ChangedFiles {
-    forward! { ChangedFiles:
+    forward! { "crate::lineage::ChangedFiles", ChangedFiles:
         under(path: impl Into<String>);
     }
 
