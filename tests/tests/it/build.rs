@@ -387,7 +387,7 @@ async fn dockerfile_errors_name_the_line() {
         ("FROM ubuntu:latest\nFROBNICATE x\n", "line 2", "FROBNICATE"),
         ("RUN true\n", "line 1", "before the first FROM"),
         (
-            "FROM a\nADD https://example.invalid/x /x\n",
+            "FROM a\nADD https://example.invalid/x local.txt /d/\n",
             "line 2",
             "URL",
         ),
@@ -440,5 +440,160 @@ async fn bake_env_saves_env_and_workdir_set_before_the_last_run() {
         out.stdout_str().unwrap(),
         "prod.\n/srv\n",
         "ARGs are not baked"
+    );
+}
+
+/// (path, If-None-Match, status) of each request a [`UrlServer`] answered.
+type Seen = Arc<std::sync::Mutex<Vec<(String, Option<String>, u16)>>>;
+
+/// A loopback HTTP/1.1 server serving `/file` with an ETag (304 when `If-None-Match`
+/// matches) and 404 for anything else; it records the `If-None-Match` of each request.
+struct UrlServer {
+    addr: std::net::SocketAddr,
+    /// (body, etag) served now.
+    current: Arc<std::sync::Mutex<(String, String)>>,
+    seen: Seen,
+}
+
+async fn url_server(body: &str, etag: &str) -> UrlServer {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let current = Arc::new(std::sync::Mutex::new((body.to_string(), etag.to_string())));
+    let seen: Seen = Arc::default();
+    let (cur, log) = (current.clone(), seen.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&req).to_string();
+            let path = text.split(' ').nth(1).unwrap_or("").to_string();
+            let inm = text.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("if-none-match")
+                    .then(|| v.trim().to_string())
+            });
+            let (body, etag) = cur.lock().unwrap().clone();
+            let (status, head, body) = if path != "/file" {
+                (404, "404 Not Found".to_string(), String::new())
+            } else if inm.as_deref() == Some(etag.as_str()) {
+                (
+                    304,
+                    format!("304 Not Modified\r\nETag: {etag}"),
+                    String::new(),
+                )
+            } else {
+                (200, format!("200 OK\r\nETag: {etag}"), body)
+            };
+            log.lock().unwrap().push((path, inm, status));
+            let resp = format!(
+                "HTTP/1.1 {head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    UrlServer {
+        addr,
+        current,
+        seen,
+    }
+}
+
+#[tokio::test]
+async fn add_url_revalidates_with_etag_and_misses_on_new_content() {
+    let env = setup_local(MockServer::builder()).await;
+    let (ctx, cache, urls) = (
+        context(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let server = url_server("v1 content\n", "\"e1\"").await;
+    let df = format!(
+        "FROM ubuntu:latest\nADD http://{}/file /opt/\nRUN cat /opt/file > /copy\n",
+        server.addr
+    );
+    let build = || {
+        Build::dockerfile(&env.contree, &df, ctx.path())
+            .unwrap()
+            .url_cache(urls.path())
+            .caches([LocalCache::new(cache.path())])
+    };
+    let first = build().await.unwrap();
+    assert_eq!((first.misses(), first.hits()), (1, 0));
+    assert_eq!(
+        first.image.read_to_string("/copy").await.unwrap(),
+        "v1 content\n"
+    );
+    assert!(
+        first.steps[0].instruction.starts_with("ADD http://"),
+        "{}",
+        first.steps[0].instruction
+    );
+    assert_eq!(
+        first.image.stat("/opt/file").await.unwrap().mode & 0o777,
+        0o600,
+        "Docker's mode for ADD of a URL"
+    );
+    assert_eq!(
+        server.seen.lock().unwrap().last().cloned(),
+        Some(("/file".to_string(), None, 200)),
+        "the first build downloads unconditionally"
+    );
+
+    let second = build().await.unwrap();
+    assert_eq!(
+        (second.misses(), second.hits()),
+        (0, 1),
+        "unchanged content: a hit"
+    );
+    assert_eq!(second.keys(), first.keys());
+    assert_eq!(
+        server.seen.lock().unwrap().last().cloned(),
+        Some(("/file".to_string(), Some("\"e1\"".to_string()), 304)),
+        "the second build revalidates with If-None-Match"
+    );
+
+    *server.current.lock().unwrap() = ("v2 content\n".into(), "\"e2\"".into());
+    let third = build().await.unwrap();
+    assert_eq!(
+        (third.misses(), third.hits()),
+        (1, 0),
+        "changed content: a miss"
+    );
+    assert_ne!(third.keys(), first.keys());
+    assert_eq!(
+        third.image.read_to_string("/copy").await.unwrap(),
+        "v2 content\n"
+    );
+    assert_eq!(
+        server.seen.lock().unwrap().last().cloned(),
+        Some(("/file".to_string(), Some("\"e1\"".to_string()), 200))
+    );
+    assert_eq!(server.seen.lock().unwrap().len(), 3);
+
+    let missing = format!(
+        "FROM ubuntu:latest\nRUN true\nADD http://{}/missing /m\n",
+        server.addr
+    );
+    let err = Build::dockerfile(&env.contree, &missing, ctx.path())
+        .unwrap()
+        .url_cache(urls.path())
+        .caches([LocalCache::new(cache.path())])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 3")
+            && err.contains(&format!("http://{}/missing", server.addr))
+            && err.contains("404"),
+        "{err}"
     );
 }

@@ -88,6 +88,8 @@ impl Build {
         copy_from(from: impl Into<Base>, src: impl Into<String>, dest: impl Into<String>);
         copy_from_with(from: impl Into<Base>, src: impl Into<String>, dest: impl Into<String>, opts: CopyOptions);
         files(map: &crate::sync::FileMap);
+        add_url(url: impl Into<String>, dest: impl Into<String>, opts: CopyOptions);
+        url_cache(dir: impl Into<PathBuf>);
         env(key: impl Into<String>, value: impl Into<String>);
         workdir(path: impl Into<String>);
         user(user: impl Into<String>);

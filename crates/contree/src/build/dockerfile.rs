@@ -226,10 +226,19 @@ fn parse_copy(
             "{word} with several sources needs a directory destination ending in `/` (got `{dest}`)"
         ));
     }
+    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
+    if word == "ADD" && from.is_none() && words.len() == 1 && is_url(&words[0]) {
+        return Ok(Step::AddUrl {
+            url: words.remove(0),
+            dest,
+            opts,
+            line: Some(line_no),
+        });
+    }
     for src in &words {
-        if src.starts_with("http://") || src.starts_with("https://") {
+        if is_url(src) {
             return Err(format!(
-                "{word} of a URL (`{src}`) is not supported yet; download it in a RUN step instead"
+                "{word} of a URL (`{src}`) is supported only as `ADD <url> <dest>` (one URL, no other sources)"
             ));
         }
         if src.contains(['*', '?', '[']) {

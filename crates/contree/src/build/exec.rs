@@ -183,6 +183,18 @@ impl Exec {
                     stage::stage(&mut chain.pending, files);
                     chain.copies.push(step.text());
                 }
+                Step::AddUrl {
+                    url,
+                    dest,
+                    opts,
+                    line,
+                } => {
+                    let file = self
+                        .add_url(url, dest, &chain.state.workdir, *opts, *line)
+                        .await?;
+                    stage::stage(&mut chain.pending, vec![file]);
+                    chain.copies.push(step.text());
+                }
                 Step::Files(map) => {
                     stage::stage(&mut chain.pending, stage::from_map(map));
                     chain.copies.push(step.text());
@@ -248,6 +260,22 @@ impl Exec {
         })
         .await
         .map_err(|e| Error::invalid(format!("the COPY task failed: {e}")))?
+    }
+
+    /// Downloads (or revalidates) `url` and stages it at `dest`.
+    async fn add_url(
+        &mut self,
+        url: &str,
+        dest: &str,
+        workdir: &str,
+        opts: CopyOptions,
+        line: Option<usize>,
+    ) -> Result<Pending> {
+        let dir = match &self.build.url_cache {
+            Some(d) => d.clone(),
+            None => super::url::default_dir(&mut self.scratch)?,
+        };
+        super::url::pending(&dir, url, dest, workdir, opts, line).await
     }
 
     /// Reads `sources` from another image through its archive and stages them.
@@ -499,6 +527,17 @@ fn substitute_step(step: &Step, vars: &std::collections::BTreeMap<String, String
                 .collect(),
             dest: s(dest),
             opts: *opts,
+        },
+        Step::AddUrl {
+            url,
+            dest,
+            opts,
+            line,
+        } => Step::AddUrl {
+            url: s(url),
+            dest: s(dest),
+            opts: *opts,
+            line: *line,
         },
         Step::CopyFrom {
             from,

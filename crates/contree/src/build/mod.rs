@@ -26,6 +26,18 @@
 //! versions in the command, or change the command (or an ARG) to force a new layer, or
 //! use [`no_cache`](Build::no_cache).
 //!
+//! # `ADD <url>`
+//!
+//! [`Build::add_url`] (a Dockerfile's `ADD <url> <dest>`) downloads an `https://` URL
+//! (plain `http://` only to a loopback host, the transport's rule) with no credentials,
+//! no redirects followed and a 1 GiB cap, and stages it like a COPY with mode `0600`
+//! (Docker's ADD of a URL; `--chmod` overrides). The content's sha256 is in the step key:
+//! a changed remote file is a miss, an unchanged one a hit. Each URL's content and its
+//! `ETag`/`Last-Modified` are kept in [`Build::url_cache`] (default `build-cache/urls`
+//! under the profile's configuration directory); the next build revalidates with
+//! `If-None-Match`/`If-Modified-Since`, and a `304` reuses the stored copy without a
+//! download. Any other status fails the build with the URL (and the Dockerfile line).
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> contree::Result<()> {
@@ -55,6 +67,7 @@ mod dockerfile;
 mod exec;
 mod key;
 mod stage;
+mod url;
 
 pub use cache::{CACHE_TAG_PREFIX, LayerCache, LocalCache, TagCache};
 pub(crate) use cache::{server_scope, write_atomic};
@@ -170,6 +183,14 @@ pub(crate) enum Step {
         opts: CopyOptions,
     },
     Files(crate::sync::FileMap),
+    /// `ADD <url> <dest>`: downloaded (revalidated) and staged like a COPY.
+    AddUrl {
+        url: String,
+        dest: String,
+        opts: CopyOptions,
+        /// The Dockerfile line, for errors.
+        line: Option<usize>,
+    },
     Env(String, String),
     Workdir(String),
     User(String),
@@ -196,6 +217,9 @@ impl Step {
                 ..
             } => format!("COPY --from={from} {} {dest}", sources.join(" ")),
             Step::Files(map) => format!("COPY <{} synced files>", map.len()),
+            Step::AddUrl { url, dest, .. } => {
+                format!("ADD {} {dest}", contree_transport::redact_url(url))
+            }
             Step::Env(k, v) => format!("ENV {k}={v}"),
             Step::Workdir(p) => format!("WORKDIR {p}"),
             Step::User(u) => format!("USER {u}"),
@@ -235,6 +259,8 @@ pub struct Build {
     pub(crate) warnings: Vec<String>,
     /// ARGs declared before the first FROM (Dockerfiles).
     pub(crate) global_args: Vec<Step>,
+    /// Where `ADD <url>` downloads and their validators are kept (`None`: the default).
+    pub(crate) url_cache: Option<PathBuf>,
 }
 
 impl fmt::Debug for Build {
@@ -268,12 +294,14 @@ impl Build {
             timeout: None,
             warnings: Vec::new(),
             global_args: Vec::new(),
+            url_cache: None,
         }
     }
 
     /// A build from a Dockerfile (a path to one, or its text) with `context` as the build
     /// context: FROM (multi-stage `AS`), RUN (shell and exec forms), COPY/ADD of local
-    /// sources (`--chown`, `--chmod`), COPY `--from`, WORKDIR, ENV, ARG and USER, with
+    /// sources (`--chown`, `--chmod`), `ADD <url> <dest>` (see [`add_url`](Self::add_url)),
+    /// COPY `--from`, WORKDIR, ENV, ARG and USER, with
     /// `$VAR`/`${VAR}` substitution from ARGs and ENV. CMD, ENTRYPOINT, LABEL, EXPOSE,
     /// VOLUME, STOPSIGNAL, MAINTAINER, HEALTHCHECK, ONBUILD and SHELL are skipped with a
     /// warning ([`Built::warnings`]); anything else is an error naming the line.
@@ -389,6 +417,41 @@ impl Build {
     /// sha256s are in the step key.
     pub fn files(self, map: &crate::sync::FileMap) -> Self {
         self.push(Step::Files(map.clone()))
+    }
+
+    /// Downloads `url` and stages it at `dest` like a COPY (a Dockerfile's
+    /// `ADD <url> <dest>`; a `dest` ending in `/` takes the URL's last path segment):
+    /// mode `0600` unless `opts` sets one, revalidated by `ETag`/`Last-Modified`. See
+    /// [`ADD <url>`](self#add-url) in the module docs.
+    ///
+    /// ```no_run
+    /// # async fn demo(contree: &contree::Contree) -> contree::Result<()> {
+    /// use contree::build::{Build, CopyOptions};
+    /// let built = Build::from(contree, "ubuntu:latest")
+    ///     .add_url("https://example.com/tool.tar.gz", "/opt/", CopyOptions::new())
+    ///     .run("tar -xzf /opt/tool.tar.gz -C /opt")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_url(
+        self,
+        url: impl Into<String>,
+        dest: impl Into<String>,
+        opts: CopyOptions,
+    ) -> Self {
+        self.push(Step::AddUrl {
+            url: url.into(),
+            dest: dest.into(),
+            opts,
+            line: None,
+        })
+    }
+
+    /// Where `ADD <url>` keeps downloads and their validators (default: `build-cache/urls`
+    /// under the profile's configuration directory, else a temporary directory).
+    pub fn url_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.url_cache = Some(dir.into());
+        self
     }
 
     /// Sets an environment variable for the following steps.

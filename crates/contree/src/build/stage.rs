@@ -82,7 +82,7 @@ pub(crate) fn join_abs(base: &str, path: &str) -> String {
 
 /// Where a source goes: into `dest` when `dest` names a directory (ends with `/`, or
 /// several sources), else at `dest`.
-fn target_for(dest: &str, into_dir: bool, name: &str, workdir: &str) -> String {
+pub(crate) fn target_for(dest: &str, into_dir: bool, name: &str, workdir: &str) -> String {
     let d = join_abs(workdir, dest);
     if into_dir || dest.ends_with('/') || dest == "." {
         join_abs(&d, name)
