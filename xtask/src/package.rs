@@ -12,13 +12,15 @@
 //!    works although none of them is published. `--no-verify` skips that compile (the file
 //!    lists and manifests are still produced and checked). `--allow-dirty` because CI and
 //!    developers run it in a worktree with uncommitted changes; what is packaged is the
-//!    working tree either way.
+//!    working tree either way. It builds in `<target>/xtask-package`, cleared first: cargo
+//!    takes an overlay package of an unchanged version as unchanged, so old artifacts of a
+//!    shared target directory would be reused.
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{cargo, root, run};
+use crate::util::{cargo, root, run, target_dir};
 
 /// The publishable crates, in dependency order.
 pub const PUBLISHABLE: [&str; 5] = [
@@ -63,8 +65,20 @@ pub fn run_package(args: &[String]) -> Result<(), String> {
         "xtask: package metadata of {} crates is complete (rust-version {toolchain} = the pinned toolchain)",
         PUBLISHABLE.len()
     );
+    // Cargo treats the overlay's packages like published ones: a `.crate` of the same name and
+    // version is taken as unchanged, so artifacts of an earlier run (of other sources) in a
+    // shared target directory would be reused and the verification would compile against
+    // stale code. Package into a target directory of its own, cleared first.
+    let staging = target_dir().join("xtask-package");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .map_err(|e| format!("package: cannot clear {}: {e}", staging.display()))?;
+    }
     let mut cmd = cargo();
-    cmd.arg("package").arg("--allow-dirty");
+    cmd.arg("package")
+        .arg("--allow-dirty")
+        .arg("--target-dir")
+        .arg(&staging);
     if no_verify {
         cmd.arg("--no-verify");
     }
