@@ -8,7 +8,8 @@ use crate::error::Error;
 /// A source of credentials that a client asks before each request.
 ///
 /// Implementations may cache; [`refresh_credentials`](ProvideCredentials::refresh_credentials)
-/// is called once after the server answered 401 and must fetch anew.
+/// is called once after the server answered 401 and must fetch anew, unless
+/// [`is_static`](ProvideCredentials::is_static) says a refresh could not change anything.
 ///
 /// ```
 /// use contree_auth::{Credentials, ProvideCredentials, SecretToken, StaticProvider};
@@ -28,9 +29,24 @@ pub trait ProvideCredentials: Send + Sync + std::fmt::Debug {
     async fn refresh_credentials(&self) -> Result<Credentials, Error> {
         self.provide_credentials().await
     }
+
+    /// Whether this provider always returns the same credentials, so that a refresh after a
+    /// 401 cannot help. A client then fails at once on a 401 (one request) instead of
+    /// refreshing and sending the request again. The default is `false`; [`StaticProvider`]
+    /// answers `true`.
+    ///
+    /// ```
+    /// use contree_auth::{Credentials, ProvideCredentials, SecretToken, StaticProvider};
+    /// let p = StaticProvider::new(Credentials::builder(SecretToken::new("t")).build().unwrap());
+    /// assert!(p.is_static());
+    /// ```
+    fn is_static(&self) -> bool {
+        false
+    }
 }
 
-/// Always returns the same credentials.
+/// Always returns the same credentials; [`is_static`](ProvideCredentials::is_static) is
+/// `true`, so a 401 is not followed by a refresh and a second request.
 #[derive(Debug, Clone)]
 pub struct StaticProvider {
     credentials: Credentials,
@@ -47,5 +63,9 @@ impl StaticProvider {
 impl ProvideCredentials for StaticProvider {
     async fn provide_credentials(&self) -> Result<Credentials, Error> {
         Ok(self.credentials.clone())
+    }
+
+    fn is_static(&self) -> bool {
+        true
     }
 }

@@ -68,7 +68,7 @@ pub struct SseEvent {
 /// streamable instead of a whole second later. It drops events whose id it has already yielded, so every event arrives
 /// exactly once and in order. It ends after the `completion` event; a stream with a `spid`
 /// filter, or without `follow`, ends at the server's end of stream. Other errors (400, 401
-/// after one refresh, 403, 404, …) are yielded once and end the stream; so does giving up
+/// after one refresh or none for a static provider, 403, 404, …) are yielded once and end the stream; so does giving up
 /// after [`RetryConfig::max_stream_reconnects`] reconnections in a row without a new event.
 ///
 /// No task is spawned: dropping the stream closes the connection. Polling it once more after

@@ -119,7 +119,10 @@ impl Transport {
             };
             let (err, outcome) = match verdict {
                 Verdict::Done(resp) => return Ok(resp),
-                Verdict::Unauthorized(err) if !p.refreshed && body.available() => {
+                // A static provider would hand back the same token: fail at once.
+                Verdict::Unauthorized(err)
+                    if !p.refreshed && body.available() && !shared.credentials.is_static() =>
+                {
                     p.refreshed = true;
                     tracing::info!(op = op.id, method = %ctx.method, path = %ctx.path, attempt = p.attempt, "HTTP 401: refreshing credentials and retrying once");
                     creds = shared
@@ -207,7 +210,8 @@ impl Transport {
     }
 }
 
-/// Step 2 for an answer: a success, a 401 (refresh once), or an API error.
+/// Step 2 for an answer: a success, a 401 (refresh once unless the provider is static), or
+/// an API error.
 fn classify_response(
     resp: Response<Payload>,
     op: &OperationMeta,

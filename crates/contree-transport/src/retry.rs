@@ -42,7 +42,8 @@ pub enum Decision {
 /// | any other status (400, 401, 403, 404, 409, 410, 422, 3xx, …) | never |
 ///
 /// `idempotent` comes from the operation's metadata, overridable per request. A 401 is not
-/// retried here: the transport refreshes the credentials once and retries separately.
+/// retried here: the transport refreshes the credentials once and retries separately
+/// (not at all when the provider is static).
 ///
 /// ```
 /// use contree_transport::retry::{classify, Decision, Outcome};

@@ -40,7 +40,9 @@ use crate::pool::{Http2Settings, Pool};
 /// - Redirects are never followed; a 3xx that the operation lists as success (e.g. 302 for
 ///   find-by-tag) is returned as the response.
 /// - Retries per [`retry::classify`](crate::retry::classify); one 401 triggers one credential
-///   refresh and one retry.
+///   refresh and one retry, unless the provider
+///   [is static](contree_auth::ProvideCredentials::is_static) (a fixed token), when the 401
+///   fails at once.
 ///
 /// ```no_run
 /// use std::sync::Arc;

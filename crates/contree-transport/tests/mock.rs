@@ -288,6 +288,7 @@ async fn a_401_refreshes_credentials_once() {
         fresh: creds_for(&server, server.token()),
         refreshes: AtomicU64::new(0),
     });
+    assert!(!provider.is_static(), "the default: a provider may refresh");
     let t = Transport::builder()
         .credentials(provider.clone())
         .retry(support::fast_retry())
@@ -321,6 +322,34 @@ async fn a_401_refreshes_credentials_once() {
     assert!(err.is_status(401), "{err}");
     assert_eq!(provider.refreshes.load(Ordering::SeqCst), 1);
     assert_eq!(server.request_count("whoAmI"), 4);
+}
+
+#[tokio::test]
+async fn a_401_with_a_static_token_fails_at_once_with_one_request() {
+    // A refresh could only return the same token: no refresh, no second request.
+    let server = start().await;
+    let provider = StaticProvider::new(creds_for(&server, "wrong-token"));
+    assert!(provider.is_static());
+    let t = Transport::builder()
+        .credentials(Arc::new(provider))
+        .retry(support::fast_retry())
+        .build()
+        .unwrap();
+    let req = Request::get("/whoami").body(Body::empty()).unwrap();
+    let err = t
+        .send(&ops::WHOAMI, req, &RequestOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_status(401), "{err}");
+    assert_eq!(err.attempts(), 1, "{err}");
+    assert_eq!(server.request_count("whoAmI"), 1);
+    // A non-idempotent POST too: one request, no instance.
+    let err = t
+        .send(&ops::SPAWN, spawn_req("true"), &RequestOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_status(401), "{err}");
+    assert_eq!(server.request_count("spawnInstance"), 1);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use contree_transport::{Body, EventParams, RequestOptions};
 use futures_util::StreamExt;
-use support::{Action, End, TOKEN, TestServer, frame, ops, transport};
+use support::{Action, End, Refreshing, TOKEN, TestServer, frame, ops, transport_with};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -39,7 +39,7 @@ async fn the_token_never_appears_in_trace_logs() {
         Action::status(503),
         Action::json(200, "{}"),
         Action::json(400, &format!(r#"{{"error":"bad token {TOKEN}"}}"#)),
-        // 401 -> refresh -> success (StaticProvider returns the same token)
+        // 401 -> refresh -> success (a provider that is not static, returning the same token)
         Action::json(401, r#"{"error":"expired"}"#),
         Action::json(201, "{}"),
         // a reset after a POST
@@ -56,7 +56,9 @@ async fn the_token_never_appears_in_trace_logs() {
         Action::sse(vec![frame(2, "completion")], End::Finish),
     ])
     .await;
-    let t = transport(&srv.base_url());
+    let t = transport_with(Arc::new(Refreshing(contree_auth::StaticProvider::new(
+        support::creds(&srv.base_url()),
+    ))));
     let get = || http::Request::get("/whoami").body(Body::empty()).unwrap();
     let post = || {
         http::Request::post("/instances")

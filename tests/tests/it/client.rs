@@ -92,6 +92,23 @@ async fn wrong_token_is_auth_error_with_status() {
 }
 
 #[tokio::test]
+async fn a_rejected_token_costs_one_request() {
+    // The client's credentials are fixed once resolved: a 401 is the error at once, with no
+    // credential refresh and no second request.
+    let server = MockServer::builder().latency(Duration::ZERO).start().await;
+    let bad = contree_integration_tests::client_builder(
+        server.base_url(),
+        "wrong-token",
+        server.project(),
+    )
+    .build()
+    .unwrap();
+    let err = bad.whoami().await.expect_err("401");
+    assert!(err.is_auth(), "{err}");
+    assert_eq!(server.request_count("whoAmI"), 1);
+}
+
+#[tokio::test]
 async fn whoami_limits_and_timeout_warning() {
     let env = setup_local(MockServer::builder().limit("instance_max_timeout", 30)).await;
     let me = env.contree.whoami().await.unwrap();

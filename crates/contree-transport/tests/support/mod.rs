@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use contree_auth::{Credentials, SecretToken, StaticProvider};
+use contree_auth::{Credentials, ProvideCredentials, SecretToken, StaticProvider};
 use contree_transport::{RetryConfig, Timeouts, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -392,8 +392,25 @@ pub fn fast_retry() -> RetryConfig {
 }
 
 pub fn transport(base: &str) -> Transport {
+    transport_with(Arc::new(StaticProvider::new(creds(base))))
+}
+
+/// A provider that hands out the same credentials as [`StaticProvider`] but does not say it is
+/// static, so the transport refreshes it after a 401.
+#[derive(Debug)]
+pub struct Refreshing(pub StaticProvider);
+
+#[async_trait::async_trait]
+impl ProvideCredentials for Refreshing {
+    async fn provide_credentials(&self) -> Result<Credentials, contree_auth::Error> {
+        self.0.provide_credentials().await
+    }
+}
+
+/// [`transport`] with another credentials provider.
+pub fn transport_with(provider: Arc<dyn ProvideCredentials>) -> Transport {
     Transport::builder()
-        .credentials(Arc::new(StaticProvider::new(creds(base))))
+        .credentials(provider)
         .retry(fast_retry())
         .timeouts(Timeouts {
             connect: Duration::from_secs(2),

@@ -103,7 +103,10 @@ macro_rules! builder_options {
             self.credentials = Some(credentials);
         }
 
-        /// Asks this provider for credentials before requests (and again after a 401).
+        /// Asks this provider for credentials before requests, and for fresh ones after a 401
+        /// unless it [is static](contree_auth::ProvideCredentials::is_static). Without a
+        /// provider the client resolves fixed credentials once, so a 401 fails at once (one
+        /// request).
         fn credentials_provider(mut self, provider: std::sync::Arc<dyn contree_auth::ProvideCredentials>) {
             self.provider = Some(provider);
         }
