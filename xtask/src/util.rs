@@ -166,6 +166,13 @@ fn run_tests(args: &[String], ci: bool) -> Result<(), String> {
         let mut ex = cargo();
         ex.args(["run", "--quiet", "-p", "contree", "--example", example]);
         with_mock(&mut ex);
+        if *example == "from_env" {
+            // It reads only what `Contree::from_env()` reads: point that at the mock (whose
+            // default token and project these are). The environment wins over auth.ini.
+            ex.env("CONTREE_BASE_URL", &mock.base_url)
+                .env("NEBIUS_API_KEY", "test-token")
+                .env("NEBIUS_PROJECT_ID", "test-project");
+        }
         run(ex)?;
     }
     Ok(())
@@ -183,6 +190,7 @@ const EXAMPLES: &[&str] = &[
     "from_profile",
     "build",
     "sync",
+    "from_env",
 ];
 
 /// `cargo xtask ci`: what `.ci/run` runs (fmt, clippy, codegen check, test, faults --quick, doc).
