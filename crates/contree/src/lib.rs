@@ -183,7 +183,9 @@ pub use client::{
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Completion, Event, EventKind, ExitStatus, StdStream, Truncation};
 pub use files::{FileInfo, Files, ListFiles, ProgressFn, Upload, UploadSource, UploadedFile};
-pub use image::{DEFAULT_IMPORT_TIMEOUT, Image, Images, ImportImage, ListImages, OciReference};
+pub use image::{
+    DEFAULT_IMPORT_TIMEOUT, Image, ImageId, Images, ImportImage, ListImages, OciReference,
+};
 pub use inspect::{Archive, DirEntry, EntryKind, Grep, GrepCase, GrepMatch, GrepResult, Submatch};
 pub use operations::{
     ListOperations, OperationInfo, OperationKind, OperationStatus, Operations, RunHandle,

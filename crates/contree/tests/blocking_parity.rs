@@ -38,6 +38,7 @@ const SHARED_TYPES: &[(&str, &str)] = &[
     ("ExitStatus", "plain data"),
     ("FileSpec", "plain data, taken by both"),
     ("GrepResult", "plain data"),
+    ("ImageId", "plain data"),
     ("OciReference", "plain data"),
     ("UploadSource", "plain data, taken by both"),
     ("UploadedFile", "plain data"),

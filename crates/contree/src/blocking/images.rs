@@ -221,6 +221,10 @@ impl Image {
     pub fn uuid(&self) -> Option<&str> {
         self.inner.uuid()
     }
+    /// The id as a typed [`ImageId`](crate::ImageId), if known without a request.
+    pub fn id(&self) -> Option<crate::ImageId> {
+        self.inner.id()
+    }
     /// The tag this handle was created with or found under, if any.
     pub fn tag(&self) -> Option<&str> {
         self.inner.tag()

@@ -1,8 +1,10 @@
 //! Images: the manager ([`Images`]), lazy and strict references ([`Image`]), tags.
 
+mod id;
 mod import;
 mod list;
 
+pub use id::ImageId;
 pub use import::{DEFAULT_IMPORT_TIMEOUT, ImportImage, OciReference};
 pub use list::ListImages;
 
@@ -182,12 +184,28 @@ impl Image {
         })
     }
 
-    /// The UUID, if known without a request (`None` for a lazy tag reference).
+    /// The UUID, if known without a request (`None` for a lazy tag reference): the raw
+    /// string the service sent; [`id`](Self::id) is the same as a typed [`ImageId`].
     pub fn uuid(&self) -> Option<&str> {
         match &self.reference {
             ImageRef::Uuid(u) => Some(u),
             ImageRef::Tag(_) => None,
         }
+    }
+
+    /// The id, if known without a request (`None` for a lazy tag reference), as an
+    /// [`ImageId`]; the same text as [`uuid`](Self::uuid).
+    ///
+    /// ```no_run
+    /// # async fn demo(contree: contree::Contree) -> contree::Result<()> {
+    /// let image = contree.images().get("ubuntu:latest").await?;
+    /// let id = image.id().expect("a resolved image has an id");
+    /// println!("{id} (as a UUID: {:?})", id.to_uuid());
+    /// assert_eq!(contree.images().use_tag("ubuntu:latest").id(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn id(&self) -> Option<ImageId> {
+        self.uuid().map(ImageId::from)
     }
 
     /// The tag this handle was created with or found under, if any.
