@@ -74,6 +74,7 @@ pub fn run_package(args: &[String]) -> Result<(), String> {
         std::fs::remove_dir_all(&staging)
             .map_err(|e| format!("package: cannot clear {}: {e}", staging.display()))?;
     }
+    clear_unpacked_overlay()?;
     let mut cmd = cargo();
     cmd.arg("package")
         .arg("--allow-dirty")
@@ -91,6 +92,43 @@ pub fn run_package(args: &[String]) -> Result<(), String> {
         if no_verify { " --no-verify" } else { "" },
         PUBLISHABLE.join(", ")
     );
+    Ok(())
+}
+
+/// Removes what earlier `cargo package` runs unpacked of our crates from the overlay registry
+/// (`$CARGO_HOME/registry/src/-<hash>/<crate>-<version>`): cargo never unpacks a version it
+/// finds there again, so the verification would compile the previous run's sources. Sources of
+/// real registries (`index.*` folders) are left alone.
+fn clear_unpacked_overlay() -> Result<(), String> {
+    let home = match std::env::var_os("CARGO_HOME") {
+        Some(h) if !h.is_empty() => std::path::PathBuf::from(h),
+        _ => match std::env::var_os("HOME") {
+            Some(h) => Path::new(&h).join(".cargo"),
+            None => return Ok(()),
+        },
+    };
+    let Ok(sources) = std::fs::read_dir(home.join("registry").join("src")) else {
+        return Ok(());
+    };
+    for source in sources.flatten() {
+        if source.file_name().to_string_lossy().starts_with("index.") {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(source.path()) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = PUBLISHABLE
+                .iter()
+                .any(|c| name.strip_prefix(c).is_some_and(|v| v.starts_with('-')));
+            if ours {
+                std::fs::remove_dir_all(entry.path()).map_err(|e| {
+                    format!("package: cannot clear {}: {e}", entry.path().display())
+                })?;
+            }
+        }
+    }
     Ok(())
 }
 
