@@ -161,21 +161,21 @@ fn the_blocking_client_builds_syncs_and_answers_lineage() {
         .files()
         .sync_dir(tree.path(), "/src")
         .cache_file(state.path().join("c.json"))
-        .send()
+        .output()
         .unwrap();
     let build = contree::blocking::Build::from(&contree, "ubuntu:latest")
         .files(&map)
         .run("cat /src/a.txt > /b.txt")
         .run("cat /b.txt /b.txt > /c.txt")
         .caches([contree::build::LocalCache::new(cache.path())]);
-    let built = build.clone().send().unwrap();
+    let built = build.clone().output().unwrap();
     assert_eq!(built.misses(), 2);
-    assert_eq!(build.send().unwrap().hits(), 2);
+    assert_eq!(build.output().unwrap().hits(), 2);
     let img = &built.image;
     assert_eq!(img.read_to_string("/c.txt").unwrap(), "a\na\n");
     assert_eq!(img.depth(), 2);
     let parent = &img.ancestors()[0];
-    let changes = parent.changed_files(img).send().unwrap();
+    let changes = parent.changed_files(img).output().unwrap();
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].path, "/c.txt");
     assert_eq!(parent.descendants().len(), 1);

@@ -23,13 +23,13 @@ use crate::error::Result;
 ///     .run("echo ready > state")
 /// #   .caches([contree::build::LocalCache::new(cache.path())])
 ///     ;
-/// let first = build.clone().send()?;
+/// let first = build.clone().output()?;
 /// assert_eq!(first.image.read_to_string("/app/state")?, "ready\n");
-/// assert_eq!(build.send()?.hits(), 1);
+/// assert_eq!(build.output()?.hits(), 1);
 /// # Ok::<(), contree::Error>(())
 /// ```
 #[derive(Clone)]
-#[must_use = "a Build does nothing until send() is called"]
+#[must_use = "a Build does nothing until output() is called"]
 pub struct Build {
     pub(crate) inner: crate::build::Build,
     pub(crate) client: Contree,
@@ -109,7 +109,7 @@ impl Build {
     }
 
     /// Builds (or finds every layer in the cache) and waits for the result.
-    pub fn send(self) -> Result<Built> {
+    pub fn output(self) -> Result<Built> {
         self.client.wait(self.inner)
     }
 }

@@ -23,12 +23,12 @@ plain_data!(FileMap, FileChange);
 /// # let state = tempfile::tempdir().expect("a temporary directory");
 /// let map = contree.files().sync_dir(dir.path(), "/src")
 /// #   .cache_file(state.path().join("uploads.json"))
-///     .send()?;
+///     .output()?;
 /// let out = contree.images().use_tag("ubuntu:latest").shell("sh /src/job.sh").files(&map).output()?;
 /// assert_eq!(out.stdout_str()?, "job\n");
 /// # Ok::<(), contree::Error>(())
 /// ```
-#[must_use = "a SyncDir does nothing until send() is called"]
+#[must_use = "a SyncDir does nothing until output() is called"]
 pub struct SyncDir {
     pub(crate) inner: crate::sync::SyncDir,
     pub(crate) client: Contree,
@@ -64,7 +64,7 @@ impl SyncDir {
     }
 
     /// Walks, hashes what changed, uploads what the server lacks, and returns the map.
-    pub fn send(self) -> Result<FileMap> {
+    pub fn output(self) -> Result<FileMap> {
         self.client.wait(self.inner)
     }
 }
@@ -99,7 +99,7 @@ impl Contree {
 
 /// A comparison of two versions; call [`send`](Self::send) (see
 /// [`crate::lineage::ChangedFiles`]).
-#[must_use = "a ChangedFiles does nothing until send() is called"]
+#[must_use = "a ChangedFiles does nothing until output() is called"]
 pub struct ChangedFiles {
     pub(crate) inner: crate::lineage::ChangedFiles,
     pub(crate) client: Contree,
@@ -124,7 +124,7 @@ impl ChangedFiles {
     }
 
     /// Lists both trees (no VM) and returns the changes, sorted by path.
-    pub fn send(self) -> Result<Vec<FileChange>> {
+    pub fn output(self) -> Result<Vec<FileChange>> {
         self.client.wait(self.inner)
     }
 }
