@@ -8,7 +8,7 @@ use super::{Contree, Image, IntoBlocking, forward};
 use crate::build::{Base, CopyOptions, LayerCache, StepReport};
 use crate::error::Result;
 
-/// A layer-cached image build; call [`send`](Self::send). The same steps and
+/// A layer-cached image build; call [`output`](Self::output). The same steps and
 /// options as the async [`crate::build::Build`].
 ///
 /// ```

@@ -10,7 +10,7 @@ use crate::sync::FileMap;
 
 plain_data!(FileMap, FileChange);
 
-/// A directory sync; call [`send`](Self::send). The same options as the async
+/// A directory sync; call [`output`](Self::output). The same options as the async
 /// [`crate::sync::SyncDir`].
 ///
 /// ```
@@ -71,7 +71,7 @@ impl SyncDir {
 
 impl Files {
     /// Syncs a local directory to `dest` (see [`crate::Files::sync_dir`]); call
-    /// [`send`](SyncDir::send).
+    /// [`output`](SyncDir::output).
     pub fn sync_dir(&self, local: impl Into<PathBuf>, dest: impl Into<String>) -> SyncDir {
         SyncDir {
             inner: self.inner.sync_dir(local, dest),
@@ -97,7 +97,7 @@ impl Contree {
     }
 }
 
-/// A comparison of two versions; call [`send`](Self::send) (see
+/// A comparison of two versions; call [`output`](Self::output) (see
 /// [`crate::lineage::ChangedFiles`]).
 #[must_use = "a ChangedFiles does nothing until output() is called"]
 pub struct ChangedFiles {
@@ -152,7 +152,7 @@ impl Image {
         self.inner.depth()
     }
     /// What changed from this version to `other` (see [`crate::Image::changed_files`]);
-    /// call [`send`](ChangedFiles::send).
+    /// call [`output`](ChangedFiles::output).
     pub fn changed_files(&self, other: &Image) -> ChangedFiles {
         ChangedFiles {
             inner: self.inner.changed_files(&other.inner),
