@@ -1,5 +1,5 @@
 //! Handlers of the 28 operations, one module per concern (inspect lives in `inspect.rs`, the
-//! spawn in `spawn.rs`, process running in `instance.rs`).
+//! spawn in `spawn.rs`, process running in `instance/`).
 
 mod body;
 mod files;
