@@ -1,4 +1,5 @@
-//! Builtins that run other commands or scripts: source, sh, command, which, type, xargs.
+//! Builtins that run other commands or scripts: eval, exec, source, sh, command, which, type,
+//! xargs.
 
 use super::util::fs_msg;
 use super::{Ctx, R, is_builtin};
@@ -256,4 +257,31 @@ pub(super) async fn xargs(c: &mut Ctx<'_>, a: &[String]) -> R {
         }
     }
     Ok(status)
+}
+
+/// `eval ARGS...`: runs the joined arguments as a script.
+pub(super) async fn eval(c: &mut Ctx<'_>, a: &[String]) -> R {
+    let text = a.join(" ");
+    match crate::shell::parse::parse(&text) {
+        Ok(script) => {
+            let io = c.io.clone();
+            c.out.flush().await?;
+            Ok(exec::exec_script(c.sh, &script, &io).await)
+        }
+        Err(e) => {
+            c.fail(&e.to_string()).await?;
+            Ok(2)
+        }
+    }
+}
+
+/// `exec CMD ARGS...`: runs a command, then leaves the shell with its status.
+pub(super) async fn exec_cmd(c: &mut Ctx<'_>, a: &[String]) -> R {
+    if a.is_empty() {
+        return Ok(0);
+    }
+    let io = c.io.clone();
+    let st = run_argv(c.sh, a.to_vec(), &io).await;
+    c.sh.ctl = Some(Ctl::Exit(st));
+    Ok(st)
 }

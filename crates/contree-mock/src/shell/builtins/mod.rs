@@ -16,24 +16,24 @@ mod util;
 mod vars;
 mod view;
 
-use super::exec;
-use super::exec::{BoxFut, Ctl, Io, Shell, open_read, run_argv};
+use super::exec::{BoxFut, Io, Shell, open_read};
 use super::io::{Broken, Input, Writer, lock};
 use crate::fs::{FileKind, Fs};
-use control::trap;
+use control::{break_continue, exit, return_cmd, shift, trap};
 use files::{cd, cp, ln, mkdir, mv, readlink, rm, rmdir, touch};
 use find::{find, stat};
 use grep::grep;
-use invoke::{command, sh_cmd, source, type_cmd, which, xargs};
+use invoke::{command, eval, exec_cmd, sh_cmd, source, type_cmd, which, xargs};
 use ls::ls;
 use output::{echo, printf, seq, sleep, yes};
 use perms::{chmod, chown};
 use sed::sed;
-use system::{date, id, mktemp, uname};
-use test::test_cmd;
+use system::{
+    basename_cmd, date, dirname_cmd, hostname, id, mktemp, nproc, pwd, umask, uname, whoami,
+};
+use test::{bracket, test_cmd};
 use text::{base64_cmd, cut, sha256sum, sort, tee, tr, uniq};
-use util::{dirname, user_name};
-use vars::{env, export, printenv, read, set, valid_name};
+use vars::{env, export, local, printenv, read, set, unset};
 use view::{cat, head, tail, wc};
 
 /// Every builtin command name.
@@ -195,11 +195,7 @@ async fn dispatch(c: &mut Ctx<'_>, name: &str, a: &[String]) -> R {
         "printf" => printf(c, a).await,
         "cat" => cat(c, a).await,
         "ls" => ls(c, a).await,
-        "pwd" => {
-            let cwd = c.sh.cwd.clone();
-            c.out.put(&format!("{cwd}\n")).await?;
-            Ok(0)
-        }
+        "pwd" => pwd(c, a).await,
         "cd" => cd(c, a).await,
         "mkdir" => mkdir(c, a).await,
         "rm" => rm(c, a).await,
@@ -217,149 +213,33 @@ async fn dispatch(c: &mut Ctx<'_>, name: &str, a: &[String]) -> R {
         "env" => env(c, a).await,
         "printenv" => printenv(c, a).await,
         "export" => export(c, a).await,
-        "unset" => {
-            for n in a.iter().filter(|n| !n.starts_with('-')) {
-                c.sh.vars.remove(n);
-                c.sh.exported.remove(n);
-            }
-            Ok(0)
-        }
+        "unset" => unset(c, a).await,
         "set" => set(c, a).await,
-        "shift" => {
-            let n = a.first().and_then(|s| s.parse::<usize>().ok()).unwrap_or(1);
-            if n > c.sh.args.len().saturating_sub(1) {
-                c.fail("can't shift that many").await?;
-                return Ok(1);
-            }
-            c.sh.args.drain(1..1 + n);
-            Ok(0)
-        }
-        "exit" => {
-            let code = match a.first() {
-                None => c.sh.status,
-                Some(s) => match s.parse::<i64>() {
-                    Ok(n) => (n & 255) as i32,
-                    Err(_) => {
-                        c.fail(&format!("Illegal number: {s}")).await?;
-                        2
-                    }
-                },
-            };
-            c.sh.ctl = Some(Ctl::Exit(code));
-            Ok(code)
-        }
-        "break" | "continue" => {
-            let n = a
-                .first()
-                .and_then(|s| s.parse::<u32>().ok())
-                .unwrap_or(1)
-                .max(1);
-            if c.sh.loop_depth > 0 {
-                let n = n.min(c.sh.loop_depth);
-                c.sh.ctl = Some(if name == "break" {
-                    Ctl::Break(n)
-                } else {
-                    Ctl::Continue(n)
-                });
-            }
-            Ok(0)
-        }
+        "shift" => shift(c, a).await,
+        "exit" => exit(c, a).await,
+        "break" | "continue" => break_continue(c, name, a).await,
         "sleep" => sleep(c, a).await,
         "seq" => seq(c, a).await,
         "test" => test_cmd(c, a).await,
-        "[" => {
-            if a.last().map(String::as_str) != Some("]") {
-                c.fail("missing ]").await?;
-                return Ok(2);
-            }
-            test_cmd(c, &a[..a.len() - 1]).await
-        }
+        "[" => bracket(c, a).await,
         "sha256sum" => sha256sum(c, a).await,
         "base64" => base64_cmd(c, a).await,
         "yes" => yes(c, a).await,
         "sh" | "bash" | "dash" | "ash" => sh_cmd(c, a).await,
         "read" => read(c, a).await,
-        "eval" => {
-            let text = a.join(" ");
-            match super::parse::parse(&text) {
-                Ok(script) => {
-                    let io = c.io.clone();
-                    c.out.flush().await?;
-                    Ok(exec::exec_script(c.sh, &script, &io).await)
-                }
-                Err(e) => {
-                    c.fail(&e.to_string()).await?;
-                    Ok(2)
-                }
-            }
-        }
+        "eval" => eval(c, a).await,
         "." | "source" => source(c, a).await,
-        "exec" => {
-            if a.is_empty() {
-                return Ok(0);
-            }
-            let io = c.io.clone();
-            let st = run_argv(c.sh, a.to_vec(), &io).await;
-            c.sh.ctl = Some(Ctl::Exit(st));
-            Ok(st)
-        }
+        "exec" => exec_cmd(c, a).await,
         "command" => command(c, a).await,
         "which" => which(c, a).await,
         "type" => type_cmd(c, a).await,
-        "basename" => {
-            let Some(p) = a.first() else {
-                c.fail("missing operand").await?;
-                return Ok(1);
-            };
-            let trimmed = p.trim_end_matches('/');
-            let mut b = if trimmed.is_empty() && !p.is_empty() {
-                "/".to_owned()
-            } else {
-                trimmed.rsplit('/').next().unwrap_or("").to_owned()
-            };
-            if let Some(suf) = a.get(1)
-                && b.len() > suf.len()
-                && b.ends_with(suf.as_str())
-            {
-                b.truncate(b.len() - suf.len());
-            }
-            c.out.put(&format!("{b}\n")).await?;
-            Ok(0)
-        }
-        "dirname" => {
-            let Some(p) = a.first() else {
-                c.fail("missing operand").await?;
-                return Ok(1);
-            };
-            c.out.put(&format!("{}\n", dirname(p))).await?;
-            Ok(0)
-        }
-        "whoami" => {
-            let uid = c.sh.uid;
-            let name = user_name(&c.fs(), uid);
-            match name {
-                Some(n) => {
-                    c.out.put(&format!("{n}\n")).await?;
-                    Ok(0)
-                }
-                None => {
-                    c.fail(&format!("cannot find name for user ID {uid}"))
-                        .await?;
-                    Ok(1)
-                }
-            }
-        }
+        "basename" => basename_cmd(c, a).await,
+        "dirname" => dirname_cmd(c, a).await,
+        "whoami" => whoami(c, a).await,
         "id" => id(c, a).await,
-        "hostname" => {
-            let h = c.sh.hostname.clone();
-            c.out.put(&format!("{h}\n")).await?;
-            Ok(0)
-        }
+        "hostname" => hostname(c, a).await,
         "uname" => uname(c, a).await,
-        "nproc" => {
-            c.out.put("1\n").await?;
-            Ok(0)
-        }
+        "nproc" => nproc(c, a).await,
         "date" => date(c, a).await,
         "tee" => tee(c, a).await,
         "sort" => sort(c, a).await,
@@ -368,42 +248,9 @@ async fn dispatch(c: &mut Ctx<'_>, name: &str, a: &[String]) -> R {
         "trap" => trap(c, a).await,
         "wait" => Ok(0),
         "sed" => sed(c, a).await,
-        "return" => {
-            let code = match a.first() {
-                None => c.sh.status,
-                Some(s) => s.parse::<i64>().map(|n| (n & 255) as i32).unwrap_or(2),
-            };
-            if c.sh.func_depth == 0 {
-                c.fail("can only `return' from a function or sourced script")
-                    .await?;
-                return Ok(1);
-            }
-            c.sh.ctl = Some(Ctl::Return(code));
-            Ok(code)
-        }
-        "local" => {
-            for s in a.iter().filter(|s| !s.starts_with('-')) {
-                match s.split_once('=') {
-                    Some((n, v)) if valid_name(n) => c.sh.set_var(n, v.to_owned()),
-                    None if valid_name(s) => {
-                        if !c.sh.vars.contains_key(s.as_str()) {
-                            c.sh.set_var(s, String::new());
-                        }
-                    }
-                    _ => {
-                        c.fail(&format!("{s}: bad variable name")).await?;
-                        return Ok(1);
-                    }
-                }
-            }
-            Ok(0)
-        }
-        "umask" => {
-            if a.is_empty() {
-                c.out.put("0022\n").await?;
-            }
-            Ok(0)
-        }
+        "return" => return_cmd(c, a).await,
+        "local" => local(c, a).await,
+        "umask" => umask(c, a).await,
         "mktemp" => mktemp(c, a).await,
         "stat" => stat(c, a).await,
         "cut" => cut(c, a).await,

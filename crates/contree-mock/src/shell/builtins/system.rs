@@ -1,9 +1,10 @@
-//! Builtins that describe the simulated system: id, uname, date, mktemp.
+//! Builtins that describe the simulated system: pwd, basename, dirname, whoami, id, hostname,
+//! uname, nproc, umask, date, mktemp.
 
 use bytes::Bytes;
 
 use super::ls::format_time;
-use super::util::{fs_msg, group_name, opts, user_name};
+use super::util::{dirname, fs_msg, group_name, opts, user_name};
 use super::{Ctx, R};
 
 pub(super) async fn id(c: &mut Ctx<'_>, a: &[String]) -> R {
@@ -193,4 +194,81 @@ pub(super) async fn mktemp(c: &mut Ctx<'_>, a: &[String]) -> R {
     }
     c.fail("too many attempts").await?;
     Ok(1)
+}
+
+/// `pwd`: the working directory.
+pub(super) async fn pwd(c: &mut Ctx<'_>, _a: &[String]) -> R {
+    let cwd = c.sh.cwd.clone();
+    c.out.put(&format!("{cwd}\n")).await?;
+    Ok(0)
+}
+
+/// `basename PATH [SUFFIX]`.
+pub(super) async fn basename_cmd(c: &mut Ctx<'_>, a: &[String]) -> R {
+    let Some(p) = a.first() else {
+        c.fail("missing operand").await?;
+        return Ok(1);
+    };
+    let trimmed = p.trim_end_matches('/');
+    let mut b = if trimmed.is_empty() && !p.is_empty() {
+        "/".to_owned()
+    } else {
+        trimmed.rsplit('/').next().unwrap_or("").to_owned()
+    };
+    if let Some(suf) = a.get(1)
+        && b.len() > suf.len()
+        && b.ends_with(suf.as_str())
+    {
+        b.truncate(b.len() - suf.len());
+    }
+    c.out.put(&format!("{b}\n")).await?;
+    Ok(0)
+}
+
+/// `dirname PATH`.
+pub(super) async fn dirname_cmd(c: &mut Ctx<'_>, a: &[String]) -> R {
+    let Some(p) = a.first() else {
+        c.fail("missing operand").await?;
+        return Ok(1);
+    };
+    c.out.put(&format!("{}\n", dirname(p))).await?;
+    Ok(0)
+}
+
+/// `whoami`: the name of the current user.
+pub(super) async fn whoami(c: &mut Ctx<'_>, _a: &[String]) -> R {
+    let uid = c.sh.uid;
+    let name = user_name(&c.fs(), uid);
+    match name {
+        Some(n) => {
+            c.out.put(&format!("{n}\n")).await?;
+            Ok(0)
+        }
+        None => {
+            c.fail(&format!("cannot find name for user ID {uid}"))
+                .await?;
+            Ok(1)
+        }
+    }
+}
+
+/// `hostname`: the instance hostname.
+pub(super) async fn hostname(c: &mut Ctx<'_>, _a: &[String]) -> R {
+    let h = c.sh.hostname.clone();
+    c.out.put(&format!("{h}\n")).await?;
+    Ok(0)
+}
+
+/// `nproc`: always one processor.
+pub(super) async fn nproc(c: &mut Ctx<'_>, _a: &[String]) -> R {
+    c.out.put("1\n").await?;
+    Ok(0)
+}
+
+/// `umask`: reports `0022`, accepts and ignores a new mask.
+pub(super) async fn umask(c: &mut Ctx<'_>, a: &[String]) -> R {
+    if a.is_empty() {
+        c.out.put("0022\n").await?;
+    }
+    Ok(0)
 }

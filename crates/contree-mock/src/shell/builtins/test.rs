@@ -166,3 +166,12 @@ impl Test<'_, '_, '_> {
         Ok(!first.is_empty())
     }
 }
+
+/// `[ EXPR ]`: `test` with a closing bracket.
+pub(super) async fn bracket(c: &mut Ctx<'_>, a: &[String]) -> R {
+    if a.last().map(String::as_str) != Some("]") {
+        c.fail("missing ]").await?;
+        return Ok(2);
+    }
+    test_cmd(c, &a[..a.len() - 1]).await
+}

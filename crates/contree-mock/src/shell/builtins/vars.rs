@@ -1,4 +1,4 @@
-//! Builtins that read and change variables: env, printenv, export, set, read.
+//! Builtins that read and change variables: env, printenv, export, unset, local, set, read.
 
 use std::collections::BTreeMap;
 
@@ -237,4 +237,32 @@ pub(super) async fn read(c: &mut Ctx<'_>, a: &[String]) -> R {
     }
     let _ = got_any;
     Ok(i32::from(eof))
+}
+
+/// `unset NAME...`: removes variables.
+pub(super) async fn unset(c: &mut Ctx<'_>, a: &[String]) -> R {
+    for n in a.iter().filter(|n| !n.starts_with('-')) {
+        c.sh.vars.remove(n);
+        c.sh.exported.remove(n);
+    }
+    Ok(0)
+}
+
+/// `local NAME[=VALUE]...`: sets variables (the simulated shell has no scopes).
+pub(super) async fn local(c: &mut Ctx<'_>, a: &[String]) -> R {
+    for s in a.iter().filter(|s| !s.starts_with('-')) {
+        match s.split_once('=') {
+            Some((n, v)) if valid_name(n) => c.sh.set_var(n, v.to_owned()),
+            None if valid_name(s) => {
+                if !c.sh.vars.contains_key(s.as_str()) {
+                    c.sh.set_var(s, String::new());
+                }
+            }
+            _ => {
+                c.fail(&format!("{s}: bad variable name")).await?;
+                return Ok(1);
+            }
+        }
+    }
+    Ok(0)
 }
