@@ -1,8 +1,11 @@
 //! The grep builtin, and the translation of basic regular expressions.
 
-use super::util::opts;
+use regex::bytes::Regex;
+
+use super::util::{Opts, opts};
 use super::{Ctx, R};
 use crate::fs::FileKind;
+use crate::shell::io::{Broken, Input};
 
 /// Converts a POSIX basic regular expression to the `regex` crate's syntax.
 pub(super) fn bre_to_ere(p: &str) -> String {
@@ -107,6 +110,59 @@ pub(super) async fn grep(c: &mut Ctx<'_>, a: &[String]) -> R {
         }
         patterns = operands.remove(0).split('\n').map(str::to_owned).collect();
     }
+    let re = match grep_regex(&o, &patterns) {
+        Ok(r) => r,
+        Err(short) => {
+            c.fail(&format!("invalid regular expression: {short}"))
+                .await?;
+            return Ok(2);
+        }
+    };
+    let recursive = o.has('r') || o.has('R');
+    if operands.is_empty() {
+        operands.push(if recursive {
+            ".".to_owned()
+        } else {
+            "-".to_owned()
+        });
+    }
+    let (files, mut status_err) = grep_operands(c, &o, &operands, recursive).await?;
+    let show_name = !o.has('h') && (o.has('H') || files.len() > 1 || recursive);
+    let max = o.value('m').and_then(|m| m.parse::<u64>().ok());
+    let mut any = false;
+    for f in &files {
+        let input = match c.open(f) {
+            Ok(i) => i,
+            Err(e) => {
+                if !o.has('s') {
+                    c.fail(&e).await?;
+                }
+                status_err = true;
+                continue;
+            }
+        };
+        let display = if f == "-" {
+            "(standard input)".to_owned()
+        } else {
+            f.clone()
+        };
+        let Some(count) = grep_input(c, &o, &re, &input, &display, show_name, max).await? else {
+            return Ok(0);
+        };
+        any |= count > 0;
+    }
+    Ok(if status_err && !(o.has('q') && any) {
+        2
+    } else if any {
+        0
+    } else {
+        1
+    })
+}
+
+/// The one regular expression matching any of `patterns` under `-F`, `-E`, `-x`, `-w` and
+/// `-i`; the error is the last line of the regex crate's message.
+fn grep_regex(o: &Opts, patterns: &[String]) -> Result<Regex, String> {
     let conv: Vec<String> = patterns
         .iter()
         .map(|p| {
@@ -127,37 +183,31 @@ pub(super) async fn grep(c: &mut Ctx<'_>, a: &[String]) -> R {
             format!("(?:{p})")
         })
         .collect();
-    let re = match regex::bytes::RegexBuilder::new(&conv.join("|"))
+    regex::bytes::RegexBuilder::new(&conv.join("|"))
         .case_insensitive(o.has('i'))
         .size_limit(1 << 22)
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
+        .map_err(|e| {
             let msg = e.to_string();
-            let short = msg
-                .lines()
+            msg.lines()
                 .last()
                 .unwrap_or("invalid regular expression")
                 .trim()
-                .to_owned();
-            c.fail(&format!("invalid regular expression: {short}"))
-                .await?;
-            return Ok(2);
-        }
-    };
-    let recursive = o.has('r') || o.has('R');
-    if operands.is_empty() {
-        operands.push(if recursive {
-            ".".to_owned()
-        } else {
-            "-".to_owned()
-        });
-    }
-    // expand directories for -r
+                .to_owned()
+        })
+}
+
+/// The files to search: operands, with directories expanded under `-r` (else reported);
+/// whether an operand was in error.
+async fn grep_operands(
+    c: &mut Ctx<'_>,
+    o: &Opts,
+    operands: &[String],
+    recursive: bool,
+) -> Result<(Vec<String>, bool), Broken> {
     let mut files = Vec::new();
     let mut status_err = false;
-    for f in &operands {
+    for f in operands {
         let abs = c.abs(f);
         let meta = if f == "-" {
             None
@@ -191,114 +241,101 @@ pub(super) async fn grep(c: &mut Ctx<'_>, a: &[String]) -> R {
             _ => files.push(f.clone()),
         }
     }
-    let show_name = !o.has('h') && (o.has('H') || files.len() > 1 || recursive);
-    let max = o.value('m').and_then(|m| m.parse::<u64>().ok());
-    let mut any = false;
-    for f in &files {
-        let input = match c.open(f) {
-            Ok(i) => i,
-            Err(e) => {
-                if !o.has('s') {
-                    c.fail(&e).await?;
-                }
-                status_err = true;
+    Ok((files, status_err))
+}
+
+/// Searches one input and prints its matches (or its count or name under `-c`, `-l`, `-L`);
+/// the number of matching lines, or `None` when `-q` has found one.
+async fn grep_input(
+    c: &mut Ctx<'_>,
+    o: &Opts,
+    re: &Regex,
+    input: &Input,
+    display: &str,
+    show_name: bool,
+    max: Option<u64>,
+) -> Result<Option<u64>, Broken> {
+    let mut count = 0u64;
+    let mut line_no = 0u64;
+    let mut partial: Vec<u8> = Vec::new();
+    let mut done = false;
+    let mut eof = false;
+    while !done && !eof {
+        let chunk = input.read().await;
+        let mut data = std::mem::take(&mut partial);
+        match chunk {
+            Some(ch) => data.extend_from_slice(&ch),
+            None => eof = true,
+        }
+        let mut lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+        if !eof {
+            partial = lines.pop().map(<[u8]>::to_vec).unwrap_or_default();
+        } else if lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        for line in lines {
+            line_no += 1;
+            let matched = re.is_match(line) != o.has('v');
+            if !matched {
                 continue;
             }
-        };
-        let display = if f == "-" {
-            "(standard input)".to_owned()
-        } else {
-            f.clone()
-        };
-        let mut count = 0u64;
-        let mut line_no = 0u64;
-        let mut partial: Vec<u8> = Vec::new();
-        let mut done = false;
-        let mut eof = false;
-        while !done && !eof {
-            let chunk = input.read().await;
-            let mut data = std::mem::take(&mut partial);
-            match chunk {
-                Some(ch) => data.extend_from_slice(&ch),
-                None => eof = true,
+            count += 1;
+            if o.has('q') {
+                return Ok(None);
             }
-            let mut lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
-            if !eof {
-                partial = lines.pop().map(<[u8]>::to_vec).unwrap_or_default();
-            } else if lines.last().is_some_and(|l| l.is_empty()) {
-                lines.pop();
+            if o.has('l') {
+                done = true;
+                break;
             }
-            for line in lines {
-                line_no += 1;
-                let matched = re.is_match(line) != o.has('v');
-                if !matched {
-                    continue;
-                }
-                any = true;
-                count += 1;
-                if o.has('q') {
-                    return Ok(0);
-                }
-                if o.has('l') {
-                    done = true;
-                    break;
-                }
-                if !o.has('c') && !o.has('L') {
-                    let prefix = format!(
-                        "{}{}",
-                        if show_name {
-                            format!("{display}:")
-                        } else {
-                            String::new()
-                        },
-                        if o.has('n') {
-                            format!("{line_no}:")
-                        } else {
-                            String::new()
-                        }
-                    );
-                    if o.has('o') && !o.has('v') {
-                        for m in re.find_iter(line) {
-                            if m.as_bytes().is_empty() {
-                                continue;
-                            }
-                            c.out.put(&prefix).await?;
-                            c.out.write(m.as_bytes()).await?;
-                            c.out.put("\n").await?;
-                        }
+            if !o.has('c') && !o.has('L') {
+                let prefix = format!(
+                    "{}{}",
+                    if show_name {
+                        format!("{display}:")
                     } else {
+                        String::new()
+                    },
+                    if o.has('n') {
+                        format!("{line_no}:")
+                    } else {
+                        String::new()
+                    }
+                );
+                if o.has('o') && !o.has('v') {
+                    for m in re.find_iter(line) {
+                        if m.as_bytes().is_empty() {
+                            continue;
+                        }
                         c.out.put(&prefix).await?;
-                        c.out.write(line).await?;
+                        c.out.write(m.as_bytes()).await?;
                         c.out.put("\n").await?;
                     }
-                }
-                if max.is_some_and(|m| count >= m) {
-                    done = true;
-                    break;
+                } else {
+                    c.out.put(&prefix).await?;
+                    c.out.write(line).await?;
+                    c.out.put("\n").await?;
                 }
             }
-            c.out.flush().await?;
+            if max.is_some_and(|m| count >= m) {
+                done = true;
+                break;
+            }
         }
-        if o.has('c') {
-            let line = if show_name {
-                format!("{display}:{count}\n")
-            } else {
-                format!("{count}\n")
-            };
-            c.out.put(&line).await?;
-        }
-        if o.has('l') && count > 0 {
-            c.out.put(&format!("{display}\n")).await?;
-        }
-        if o.has('L') && count == 0 {
-            c.out.put(&format!("{display}\n")).await?;
-        }
+        c.out.flush().await?;
     }
-    Ok(if status_err && !(o.has('q') && any) {
-        2
-    } else if any {
-        0
-    } else {
-        1
-    })
+    if o.has('c') {
+        let line = if show_name {
+            format!("{display}:{count}\n")
+        } else {
+            format!("{count}\n")
+        };
+        c.out.put(&line).await?;
+    }
+    if o.has('l') && count > 0 {
+        c.out.put(&format!("{display}\n")).await?;
+    }
+    if o.has('L') && count == 0 {
+        c.out.put(&format!("{display}\n")).await?;
+    }
+    Ok(Some(count))
 }

@@ -159,20 +159,7 @@ fn printf_format(fmt: &str, args: &[String]) -> (Vec<u8>, Vec<String>) {
         while i < f.len() {
             let ch = f[i];
             if ch == '\\' {
-                let mut j = i + 1;
-                // take the escape sequence text and decode it
-                if j < f.len() {
-                    j += 1;
-                    if f[i + 1] == 'x' {
-                        while j < f.len() && j < i + 4 && f[j].is_ascii_hexdigit() {
-                            j += 1;
-                        }
-                    } else if ('0'..='7').contains(&f[i + 1]) {
-                        while j < f.len() && j < i + 4 && ('0'..='7').contains(&f[j]) {
-                            j += 1;
-                        }
-                    }
-                }
+                let j = escape_end(&f, i);
                 let seq: String = f[i..j].iter().collect();
                 let (b, stop) = escapes(&seq, false);
                 out.extend_from_slice(&b);
@@ -194,66 +181,7 @@ fn printf_format(fmt: &str, args: &[String]) -> (Vec<u8>, Vec<String>) {
                 i += 1;
                 continue;
             }
-            let mut left = false;
-            let mut zero = false;
-            let mut plus = false;
-            let mut space = false;
-            while let Some(&fl) = f.get(i) {
-                match fl {
-                    '-' => left = true,
-                    '0' => zero = true,
-                    '+' => plus = true,
-                    ' ' => space = true,
-                    '#' => {}
-                    _ => break,
-                }
-                i += 1;
-            }
-            let mut width = 0usize;
-            if f.get(i) == Some(&'*') {
-                i += 1;
-                let w = args
-                    .get(ai)
-                    .and_then(|s| parse_int_arg(s).ok())
-                    .unwrap_or(0);
-                ai += 1;
-                if w < 0 {
-                    left = true;
-                }
-                width = w.unsigned_abs().min(4096) as usize;
-            } else {
-                while let Some(d) = f.get(i).and_then(|c| c.to_digit(10)) {
-                    width = (width * 10 + d as usize).min(4096);
-                    i += 1;
-                }
-            }
-            let mut prec: Option<usize> = None;
-            if f.get(i) == Some(&'.') {
-                i += 1;
-                let mut p = 0usize;
-                if f.get(i) == Some(&'*') {
-                    i += 1;
-                    p = args
-                        .get(ai)
-                        .and_then(|s| parse_int_arg(s).ok())
-                        .unwrap_or(0)
-                        .clamp(0, 4096) as usize;
-                    ai += 1;
-                } else {
-                    while let Some(d) = f.get(i).and_then(|c| c.to_digit(10)) {
-                        p = (p * 10 + d as usize).min(4096);
-                        i += 1;
-                    }
-                }
-                prec = Some(p);
-            }
-            // length modifiers are accepted and ignored
-            while matches!(
-                f.get(i),
-                Some('l') | Some('h') | Some('q') | Some('j') | Some('z')
-            ) {
-                i += 1;
-            }
+            let spec = parse_spec(&f, &mut i, args, &mut ai);
             let Some(&conv) = f.get(i) else {
                 errs.push("missing format character".to_owned());
                 return (out, errs);
@@ -261,113 +189,229 @@ fn printf_format(fmt: &str, args: &[String]) -> (Vec<u8>, Vec<String>) {
             i += 1;
             let arg = args.get(ai).cloned();
             ai += 1;
-            let int_arg = |errs: &mut Vec<String>| -> i64 {
-                match &arg {
-                    None => 0,
-                    Some(s) if s.is_empty() => 0,
-                    Some(s) => parse_int_arg(s).unwrap_or_else(|_| {
-                        errs.push(format!("{s}: invalid number"));
-                        0
-                    }),
-                }
-            };
-            let s = match conv {
-                's' => {
-                    let mut s = arg.unwrap_or_default();
-                    if let Some(p) = prec {
-                        s = s.chars().take(p).collect();
-                    }
-                    pad(s, width, left, false)
-                }
-                'b' => {
-                    let (b, stop) = escapes(&arg.unwrap_or_default(), true);
-                    let s = String::from_utf8_lossy(&b).into_owned();
-                    out.extend_from_slice(pad(s, width, left, false).as_bytes());
-                    if stop {
-                        return (out, errs);
-                    }
-                    continue;
-                }
-                'c' => pad(
-                    arg.unwrap_or_default()
-                        .chars()
-                        .next()
-                        .map(String::from)
-                        .unwrap_or_default(),
-                    width,
-                    left,
-                    false,
-                ),
-                'd' | 'i' => {
-                    let n = int_arg(&mut errs);
-                    let mut s = n.abs().to_string();
-                    if let Some(p) = prec {
-                        while s.len() < p {
-                            s.insert(0, '0');
-                        }
-                    }
-                    if n < 0 {
-                        s.insert(0, '-');
-                    } else if plus {
-                        s.insert(0, '+');
-                    } else if space {
-                        s.insert(0, ' ');
-                    }
-                    pad(s, width, left, zero && prec.is_none())
-                }
-                'u' | 'x' | 'X' | 'o' => {
-                    let n = int_arg(&mut errs) as u64;
-                    let s = match conv {
-                        'u' => n.to_string(),
-                        'x' => format!("{n:x}"),
-                        'X' => format!("{n:X}"),
-                        _ => format!("{n:o}"),
-                    };
-                    pad(s, width, left, zero)
-                }
-                'f' | 'F' | 'e' | 'E' | 'g' | 'G' => {
-                    let v: f64 = match &arg {
-                        None => 0.0,
-                        Some(s) => s.trim().parse().unwrap_or_else(|_| {
-                            errs.push(format!("{s}: invalid number"));
-                            0.0
-                        }),
-                    };
-                    let p = prec.unwrap_or(6);
-                    let mut s = match conv {
-                        'e' | 'E' => {
-                            let s = format!("{v:.p$e}");
-                            // Rust prints 1.5e2; C prints 1.5e+02
-                            let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-                            let ev: i32 = e.parse().unwrap_or(0);
-                            let sign = if ev < 0 { '-' } else { '+' };
-                            let r = format!("{m}e{sign}{:02}", ev.abs());
-                            if conv == 'E' { r.to_uppercase() } else { r }
-                        }
-                        'g' | 'G' => {
-                            let s = format!("{v}");
-                            if conv == 'G' { s.to_uppercase() } else { s }
-                        }
-                        _ => format!("{v:.p$}"),
-                    };
-                    if plus && v >= 0.0 {
-                        s.insert(0, '+');
-                    }
-                    pad(s, width, left, zero)
-                }
-                'q' => pad(shell_quote(&arg.unwrap_or_default()), width, left, false),
-                other => {
-                    errs.push(format!("%{other}: invalid directive"));
+            match convert(conv, arg, &spec, &mut errs) {
+                Piece::Text(s) => out.extend_from_slice(s.as_bytes()),
+                Piece::Stop(s) => {
+                    out.extend_from_slice(s.as_bytes());
                     return (out, errs);
                 }
-            };
-            out.extend_from_slice(s.as_bytes());
+                Piece::Invalid => return (out, errs),
+            }
         }
         if ai == start_ai || ai >= args.len() {
             break;
         }
     }
     (out, errs)
+}
+
+/// The end of the backslash escape starting at `f[i]` (`\x` takes up to two hex digits, `\N`
+/// up to three octal ones).
+fn escape_end(f: &[char], i: usize) -> usize {
+    let mut j = i + 1;
+    // take the escape sequence text and decode it
+    if j < f.len() {
+        j += 1;
+        if f[i + 1] == 'x' {
+            while j < f.len() && j < i + 4 && f[j].is_ascii_hexdigit() {
+                j += 1;
+            }
+        } else if ('0'..='7').contains(&f[i + 1]) {
+            while j < f.len() && j < i + 4 && ('0'..='7').contains(&f[j]) {
+                j += 1;
+            }
+        }
+    }
+    j
+}
+
+/// The flags, width and precision of one conversion (`%-08.3d`).
+#[derive(Default)]
+struct Spec {
+    left: bool,
+    zero: bool,
+    plus: bool,
+    space: bool,
+    width: usize,
+    prec: Option<usize>,
+}
+
+/// Reads the flags, width, precision and length modifiers after `%` at `f[*i]`; a `*` width or
+/// precision takes the next argument.
+fn parse_spec(f: &[char], i: &mut usize, args: &[String], ai: &mut usize) -> Spec {
+    let mut sp = Spec::default();
+    while let Some(&fl) = f.get(*i) {
+        match fl {
+            '-' => sp.left = true,
+            '0' => sp.zero = true,
+            '+' => sp.plus = true,
+            ' ' => sp.space = true,
+            '#' => {}
+            _ => break,
+        }
+        *i += 1;
+    }
+    if f.get(*i) == Some(&'*') {
+        *i += 1;
+        let w = args
+            .get(*ai)
+            .and_then(|s| parse_int_arg(s).ok())
+            .unwrap_or(0);
+        *ai += 1;
+        if w < 0 {
+            sp.left = true;
+        }
+        sp.width = w.unsigned_abs().min(4096) as usize;
+    } else {
+        while let Some(d) = f.get(*i).and_then(|c| c.to_digit(10)) {
+            sp.width = (sp.width * 10 + d as usize).min(4096);
+            *i += 1;
+        }
+    }
+    if f.get(*i) == Some(&'.') {
+        *i += 1;
+        let mut p = 0usize;
+        if f.get(*i) == Some(&'*') {
+            *i += 1;
+            p = args
+                .get(*ai)
+                .and_then(|s| parse_int_arg(s).ok())
+                .unwrap_or(0)
+                .clamp(0, 4096) as usize;
+            *ai += 1;
+        } else {
+            while let Some(d) = f.get(*i).and_then(|c| c.to_digit(10)) {
+                p = (p * 10 + d as usize).min(4096);
+                *i += 1;
+            }
+        }
+        sp.prec = Some(p);
+    }
+    // length modifiers are accepted and ignored
+    while matches!(
+        f.get(*i),
+        Some('l') | Some('h') | Some('q') | Some('j') | Some('z')
+    ) {
+        *i += 1;
+    }
+    sp
+}
+
+/// What one conversion produced.
+enum Piece {
+    /// Text to output.
+    Text(String),
+    /// Text to output, then stop (`\c` in a `%b` argument).
+    Stop(String),
+    /// An invalid directive (its message is in the errors): stop here.
+    Invalid,
+}
+
+/// Converts one argument by `conv` (`s`, `b`, `c`, `d`, `i`, `u`, `x`, `X`, `o`, `f`, `e`,
+/// `g`, `q` and their capitals).
+fn convert(conv: char, arg: Option<String>, sp: &Spec, errs: &mut Vec<String>) -> Piece {
+    let (width, left) = (sp.width, sp.left);
+    let int_arg = |errs: &mut Vec<String>| -> i64 {
+        match &arg {
+            None => 0,
+            Some(s) if s.is_empty() => 0,
+            Some(s) => parse_int_arg(s).unwrap_or_else(|_| {
+                errs.push(format!("{s}: invalid number"));
+                0
+            }),
+        }
+    };
+    let s = match conv {
+        's' => {
+            let mut s = arg.unwrap_or_default();
+            if let Some(p) = sp.prec {
+                s = s.chars().take(p).collect();
+            }
+            pad(s, width, left, false)
+        }
+        'b' => {
+            let (b, stop) = escapes(&arg.unwrap_or_default(), true);
+            let s = pad(String::from_utf8_lossy(&b).into_owned(), width, left, false);
+            return if stop { Piece::Stop(s) } else { Piece::Text(s) };
+        }
+        'c' => pad(
+            arg.unwrap_or_default()
+                .chars()
+                .next()
+                .map(String::from)
+                .unwrap_or_default(),
+            width,
+            left,
+            false,
+        ),
+        'd' | 'i' => {
+            let n = int_arg(errs);
+            let mut s = n.abs().to_string();
+            if let Some(p) = sp.prec {
+                while s.len() < p {
+                    s.insert(0, '0');
+                }
+            }
+            if n < 0 {
+                s.insert(0, '-');
+            } else if sp.plus {
+                s.insert(0, '+');
+            } else if sp.space {
+                s.insert(0, ' ');
+            }
+            pad(s, width, left, sp.zero && sp.prec.is_none())
+        }
+        'u' | 'x' | 'X' | 'o' => {
+            let n = int_arg(errs) as u64;
+            let s = match conv {
+                'u' => n.to_string(),
+                'x' => format!("{n:x}"),
+                'X' => format!("{n:X}"),
+                _ => format!("{n:o}"),
+            };
+            pad(s, width, left, sp.zero)
+        }
+        'f' | 'F' | 'e' | 'E' | 'g' | 'G' => {
+            let v: f64 = match &arg {
+                None => 0.0,
+                Some(s) => s.trim().parse().unwrap_or_else(|_| {
+                    errs.push(format!("{s}: invalid number"));
+                    0.0
+                }),
+            };
+            let mut s = float(conv, v, sp.prec.unwrap_or(6));
+            if sp.plus && v >= 0.0 {
+                s.insert(0, '+');
+            }
+            pad(s, width, left, sp.zero)
+        }
+        'q' => pad(shell_quote(&arg.unwrap_or_default()), width, left, false),
+        other => {
+            errs.push(format!("%{other}: invalid directive"));
+            return Piece::Invalid;
+        }
+    };
+    Piece::Text(s)
+}
+
+/// `%f`, `%e` and `%g` (and capitals) of `v` with precision `p`.
+fn float(conv: char, v: f64, p: usize) -> String {
+    match conv {
+        'e' | 'E' => {
+            let s = format!("{v:.p$e}");
+            // Rust prints 1.5e2; C prints 1.5e+02
+            let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+            let ev: i32 = e.parse().unwrap_or(0);
+            let sign = if ev < 0 { '-' } else { '+' };
+            let r = format!("{m}e{sign}{:02}", ev.abs());
+            if conv == 'E' { r.to_uppercase() } else { r }
+        }
+        'g' | 'G' => {
+            let s = format!("{v}");
+            if conv == 'G' { s.to_uppercase() } else { s }
+        }
+        _ => format!("{v:.p$}"),
+    }
 }
 
 pub(super) fn shell_quote(s: &str) -> String {

@@ -2,6 +2,7 @@
 
 use super::util::opts;
 use super::{Ctx, R};
+use crate::shell::io::Input;
 
 // ---------------------------------------------------------------------------------------------
 // reading builtins
@@ -322,24 +323,7 @@ pub(super) async fn wc(c: &mut Ctx<'_>, a: &[String]) -> R {
                 continue;
             }
         };
-        let (mut lines, mut words, mut bytes, mut chars) = (0u64, 0u64, 0u64, 0u64);
-        let mut in_word = false;
-        while let Some(chunk) = input.read().await {
-            bytes += chunk.len() as u64;
-            for &b in chunk.iter() {
-                if b == b'\n' {
-                    lines += 1;
-                }
-                if (b & 0xC0) != 0x80 {
-                    chars += 1;
-                }
-                let ws = b.is_ascii_whitespace();
-                if !ws && !in_word {
-                    words += 1;
-                }
-                in_word = !ws;
-            }
-        }
+        let (lines, words, bytes, chars) = count(&input).await;
         let vals: Vec<u64> = which
             .iter()
             .map(|w| match w {
@@ -389,4 +373,27 @@ pub(super) async fn wc(c: &mut Ctx<'_>, a: &[String]) -> R {
         c.out.put(&line).await?;
     }
     Ok(status)
+}
+
+/// Lines, words, bytes and characters (UTF-8 lead bytes) of `input`, to its end.
+async fn count(input: &Input) -> (u64, u64, u64, u64) {
+    let (mut lines, mut words, mut bytes, mut chars) = (0u64, 0u64, 0u64, 0u64);
+    let mut in_word = false;
+    while let Some(chunk) = input.read().await {
+        bytes += chunk.len() as u64;
+        for &b in chunk.iter() {
+            if b == b'\n' {
+                lines += 1;
+            }
+            if (b & 0xC0) != 0x80 {
+                chars += 1;
+            }
+            let ws = b.is_ascii_whitespace();
+            if !ws && !in_word {
+                words += 1;
+            }
+            in_word = !ws;
+        }
+    }
+    (lines, words, bytes, chars)
 }
