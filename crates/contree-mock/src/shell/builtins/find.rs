@@ -16,63 +16,13 @@ pub(super) async fn find(c: &mut Ctx<'_>, a: &[String]) -> R {
     if roots.is_empty() {
         roots.push(".".to_owned());
     }
-    let mut name_pats: Vec<(Vec<char>, bool, bool)> = Vec::new(); // pattern, case-insensitive, negated
-    let mut kind: Option<FileKind> = None;
-    let mut maxdepth = usize::MAX;
-    let mut mindepth = 0usize;
-    let mut negate_next = false;
-    while i < a.len() {
-        let arg = a[i].as_str();
-        let val = a.get(i + 1).cloned();
-        match arg {
-            "!" | "-not" => {
-                negate_next = true;
-                i += 1;
-                continue;
-            }
-            "-name" | "-iname" | "-path" => {
-                let Some(v) = val else {
-                    c.fail(&format!("missing argument to `{arg}'")).await?;
-                    return Ok(1);
-                };
-                name_pats.push((v.chars().collect(), arg == "-iname", negate_next));
-                i += 2;
-            }
-            "-type" => {
-                kind = match val.as_deref() {
-                    Some("f") => Some(FileKind::File),
-                    Some("d") => Some(FileKind::Dir),
-                    Some("l") => Some(FileKind::Symlink),
-                    _ => {
-                        c.fail("Unknown argument to -type").await?;
-                        return Ok(1);
-                    }
-                };
-                i += 2;
-            }
-            "-maxdepth" | "-mindepth" => {
-                let Some(n) = val.and_then(|v| v.parse::<usize>().ok()) else {
-                    c.fail(&format!(
-                        "Expected a positive decimal integer argument to {arg}"
-                    ))
-                    .await?;
-                    return Ok(1);
-                };
-                if arg == "-maxdepth" {
-                    maxdepth = n
-                } else {
-                    mindepth = n
-                }
-                i += 2;
-            }
-            "-print" | "-a" | "-and" => i += 1,
-            other => {
-                c.fail(&format!("unknown predicate `{other}'")).await?;
-                return Ok(1);
-            }
+    let expr = match find_expr(&a[i..]) {
+        Ok(e) => e,
+        Err(msg) => {
+            c.fail(&msg).await?;
+            return Ok(1);
         }
-        negate_next = false;
-    }
+    };
     let mut status = 0;
     for root in roots {
         let abs = c.abs(&root);
@@ -101,10 +51,10 @@ pub(super) async fn find(c: &mut Ctx<'_>, a: &[String]) -> R {
             } else {
                 path.matches('/').count() - base_depth
             };
-            if depth > maxdepth || depth < mindepth {
+            if depth > expr.maxdepth || depth < expr.mindepth {
                 continue;
             }
-            if kind.as_ref().is_some_and(|k| *k != m.kind) {
+            if expr.kind.as_ref().is_some_and(|k| *k != m.kind) {
                 continue;
             }
             let disp = if path == abs {
@@ -121,33 +71,109 @@ pub(super) async fn find(c: &mut Ctx<'_>, a: &[String]) -> R {
             } else {
                 basename(&path)
             };
-            let ok = name_pats.iter().all(|(p, ci, neg)| {
-                let subject: Vec<char> = if *ci {
-                    name.to_lowercase()
-                } else {
-                    name.clone()
-                }
-                .chars()
-                .collect();
-                let pat: Vec<char> = if *ci {
-                    p.iter()
-                        .collect::<String>()
-                        .to_lowercase()
-                        .chars()
-                        .collect()
-                } else {
-                    p.clone()
-                };
-                let hit = glob_match(&pat, &subject)
-                    || glob_match(&pat, &disp.chars().collect::<Vec<_>>());
-                hit != *neg
-            });
+            let ok = name_matches(&expr.name_pats, &name, &disp);
             if ok {
                 c.out.put(&format!("{disp}\n")).await?;
             }
         }
     }
     Ok(status)
+}
+
+/// The tests of a `find` expression (all must hold; there is no `-o`).
+struct FindExpr {
+    /// `-name`/`-iname`/`-path` patterns: pattern, case-insensitive, negated.
+    name_pats: Vec<(Vec<char>, bool, bool)>,
+    kind: Option<FileKind>,
+    maxdepth: usize,
+    mindepth: usize,
+}
+
+/// Parses the expression after the roots; the error is the message to print.
+fn find_expr(a: &[String]) -> Result<FindExpr, String> {
+    let mut i = 0;
+    let mut name_pats: Vec<(Vec<char>, bool, bool)> = Vec::new(); // pattern, case-insensitive, negated
+    let mut kind: Option<FileKind> = None;
+    let mut maxdepth = usize::MAX;
+    let mut mindepth = 0usize;
+    let mut negate_next = false;
+    while i < a.len() {
+        let arg = a[i].as_str();
+        let val = a.get(i + 1).cloned();
+        match arg {
+            "!" | "-not" => {
+                negate_next = true;
+                i += 1;
+                continue;
+            }
+            "-name" | "-iname" | "-path" => {
+                let Some(v) = val else {
+                    return Err(format!("missing argument to `{arg}'"));
+                };
+                name_pats.push((v.chars().collect(), arg == "-iname", negate_next));
+                i += 2;
+            }
+            "-type" => {
+                kind = match val.as_deref() {
+                    Some("f") => Some(FileKind::File),
+                    Some("d") => Some(FileKind::Dir),
+                    Some("l") => Some(FileKind::Symlink),
+                    _ => {
+                        return Err("Unknown argument to -type".to_owned());
+                    }
+                };
+                i += 2;
+            }
+            "-maxdepth" | "-mindepth" => {
+                let Some(n) = val.and_then(|v| v.parse::<usize>().ok()) else {
+                    return Err(format!(
+                        "Expected a positive decimal integer argument to {arg}"
+                    ));
+                };
+                if arg == "-maxdepth" {
+                    maxdepth = n
+                } else {
+                    mindepth = n
+                }
+                i += 2;
+            }
+            "-print" | "-a" | "-and" => i += 1,
+            other => {
+                return Err(format!("unknown predicate `{other}'"));
+            }
+        }
+        negate_next = false;
+    }
+    Ok(FindExpr {
+        name_pats,
+        kind,
+        maxdepth,
+        mindepth,
+    })
+}
+
+/// Whether `name` (or the displayed path `disp`) passes every name pattern.
+fn name_matches(pats: &[(Vec<char>, bool, bool)], name: &str, disp: &str) -> bool {
+    pats.iter().all(|(p, ci, neg)| {
+        let subject: Vec<char> = if *ci {
+            name.to_lowercase()
+        } else {
+            name.to_owned()
+        }
+        .chars()
+        .collect();
+        let pat: Vec<char> = if *ci {
+            p.iter()
+                .collect::<String>()
+                .to_lowercase()
+                .chars()
+                .collect()
+        } else {
+            p.clone()
+        };
+        let hit = glob_match(&pat, &subject) || glob_match(&pat, &disp.chars().collect::<Vec<_>>());
+        hit != *neg
+    })
 }
 
 fn stat_format(fmt: &str, name: &str, m: &Meta, fs: &Fs) -> String {

@@ -4,7 +4,7 @@
 use super::util::fs_msg;
 use super::{Ctx, R, is_builtin};
 use crate::shell::exec;
-use crate::shell::exec::{Ctl, Io, report, run_argv};
+use crate::shell::exec::{Ctl, Io, Shell, report, run_argv};
 use crate::shell::io::Input;
 
 pub(super) async fn source(c: &mut Ctx<'_>, a: &[String]) -> R {
@@ -112,6 +112,12 @@ pub(super) async fn sh_cmd(c: &mut Ctx<'_>, a: &[String]) -> R {
     // Commands from standard input, run as soon as each is complete.
     base.args = vec![c.name.clone()];
     let input = c.io.stdin.clone();
+    Ok(run_stdin(&mut base, &input, &io, &c.name).await)
+}
+
+/// Runs commands from standard input as soon as each is complete (`sh` with no script); the
+/// status of the last one, or the code of an `exit`.
+async fn run_stdin(base: &mut Shell, input: &Input, io: &Io, name: &str) -> i32 {
     let mut pending = String::new();
     let mut status = 0;
     loop {
@@ -130,9 +136,9 @@ pub(super) async fn sh_cmd(c: &mut Ctx<'_>, a: &[String]) -> R {
         match crate::shell::parse::parse(&pending) {
             Ok(script) => {
                 pending.clear();
-                status = exec::exec_script(&mut base, &script, &io).await;
+                status = exec::exec_script(base, &script, io).await;
                 if let Some(Ctl::Exit(code)) = base.ctl {
-                    return Ok(code);
+                    return code;
                 }
             }
             Err(e) => {
@@ -140,7 +146,7 @@ pub(super) async fn sh_cmd(c: &mut Ctx<'_>, a: &[String]) -> R {
                     .iter()
                     .any(|k| e.0.contains(k));
                 if !incomplete || eof {
-                    report(&io, &format!("{}: {e}\n", c.name)).await;
+                    report(io, &format!("{}: {e}\n", name)).await;
                     pending.clear();
                     status = 2;
                 }
@@ -150,7 +156,7 @@ pub(super) async fn sh_cmd(c: &mut Ctx<'_>, a: &[String]) -> R {
             break;
         }
     }
-    Ok(status)
+    status
 }
 
 pub(super) async fn command(c: &mut Ctx<'_>, a: &[String]) -> R {

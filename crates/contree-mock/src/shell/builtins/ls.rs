@@ -1,9 +1,10 @@
 //! The ls builtin, and how it formats modes and times.
 
-use super::util::{fs_msg, group_name, opts, user_name};
+use super::util::{Opts, fs_msg, group_name, opts, user_name};
 use super::{Ctx, R};
 use crate::fs::{FileKind, Meta};
 use crate::shell::exec::normalize;
+use crate::shell::io::Broken;
 
 // ---------------------------------------------------------------------------------------------
 // filesystem builtins
@@ -110,19 +111,7 @@ pub(super) async fn ls(c: &mut Ctx<'_>, a: &[String]) -> R {
             }
         }
     }
-    let sort_entries = |v: &mut Vec<(String, Meta, String)>| {
-        if o.has('t') {
-            v.sort_by(|x, y| y.1.mtime.cmp(&x.1.mtime).then_with(|| x.0.cmp(&y.0)));
-        } else if o.has('S') {
-            v.sort_by(|x, y| y.1.size.cmp(&x.1.size).then_with(|| x.0.cmp(&y.0)));
-        } else {
-            v.sort_by(|x, y| x.0.cmp(&y.0));
-        }
-        if o.has('r') {
-            v.reverse();
-        }
-    };
-    sort_entries(&mut file_entries);
+    sort_entries(&o, &mut file_entries);
     let mut blocks = Vec::new();
     if !file_entries.is_empty() {
         blocks.push((None, file_entries, false));
@@ -132,24 +121,7 @@ pub(super) async fn ls(c: &mut Ctx<'_>, a: &[String]) -> R {
         let listed = c.fs().list(&abs);
         match listed {
             Ok(entries) => {
-                let mut v: Vec<(String, Meta, String)> = Vec::new();
-                if o.has('a') {
-                    let fs = c.fs();
-                    if let Ok(m) = fs.stat(&abs) {
-                        v.push((".".to_owned(), m, abs.clone()));
-                    }
-                    if let Ok(m) = fs.stat(&normalize(&format!("{abs}/.."))) {
-                        v.push(("..".to_owned(), m, normalize(&format!("{abs}/.."))));
-                    }
-                }
-                for (name, m) in entries {
-                    if name.starts_with('.') && !o.has('a') && !o.has('A') {
-                        continue;
-                    }
-                    let p = normalize(&format!("{abs}/{name}"));
-                    v.push((name, m, p));
-                }
-                sort_entries(&mut v);
+                let v = dir_entries(c, &o, &abs, entries);
                 blocks.push((Some(disp), v, true));
             }
             Err(e) => {
@@ -169,71 +141,123 @@ pub(super) async fn ls(c: &mut Ctx<'_>, a: &[String]) -> R {
             c.out.put(&format!("{h}:\n")).await?;
         }
         if long {
-            let names: Vec<(String, String)> = {
-                let fs = c.fs();
-                entries
-                    .iter()
-                    .map(|(_, m, _)| {
-                        (
-                            user_name(&fs, m.uid).unwrap_or_else(|| m.uid.to_string()),
-                            group_name(&fs, m.gid).unwrap_or_else(|| m.gid.to_string()),
-                        )
-                    })
-                    .collect()
-            };
-            if is_dir {
-                let total: i64 = entries
-                    .iter()
-                    .filter(|(_, m, _)| m.kind != FileKind::Symlink)
-                    .map(|(_, m, _)| (m.size + 4095) / 4096 * 4)
-                    .sum();
-                c.out.put(&format!("total {total}\n")).await?;
-            }
-            let wl = entries
-                .iter()
-                .map(|e| e.1.nlink.to_string().len())
-                .max()
-                .unwrap_or(1);
-            let wu = names.iter().map(|n| n.0.len()).max().unwrap_or(1);
-            let wg = names.iter().map(|n| n.1.len()).max().unwrap_or(1);
-            let ws = entries
-                .iter()
-                .map(|e| e.1.size.to_string().len())
-                .max()
-                .unwrap_or(1);
-            for ((name, m, _), (u, g)) in entries.iter().zip(names) {
-                let mut line = format!(
-                    "{} {:>wl$} {:<wu$} {:<wg$} {:>ws$} {} {}",
-                    mode_string(m),
-                    m.nlink,
-                    u,
-                    g,
-                    m.size,
-                    format_time(m.mtime),
-                    name
-                );
-                if m.kind == FileKind::Symlink {
-                    line.push_str(" -> ");
-                    line.push_str(&m.symlink_to);
-                }
-                line.push('\n');
-                c.out.put(&line).await?;
-            }
+            print_long(c, &entries, is_dir).await?;
         } else {
-            for (name, m, _) in &entries {
-                let suffix = if o.has('F') {
-                    match m.kind {
-                        FileKind::Dir => "/",
-                        FileKind::Symlink => "@",
-                        FileKind::File if m.mode & 0o111 != 0 => "*",
-                        FileKind::File => "",
-                    }
-                } else {
-                    ""
-                };
-                c.out.put(&format!("{name}{suffix}\n")).await?;
-            }
+            print_short(c, &o, &entries).await?;
         }
     }
     Ok(status)
+}
+
+/// One entry to list: the name shown, its metadata and its absolute path.
+type Entry = (String, Meta, String);
+
+/// Sorts by name, or by time (`-t`) or size (`-S`), reversed under `-r`.
+fn sort_entries(o: &Opts, v: &mut [Entry]) {
+    if o.has('t') {
+        v.sort_by(|x, y| y.1.mtime.cmp(&x.1.mtime).then_with(|| x.0.cmp(&y.0)));
+    } else if o.has('S') {
+        v.sort_by(|x, y| y.1.size.cmp(&x.1.size).then_with(|| x.0.cmp(&y.0)));
+    } else {
+        v.sort_by(|x, y| x.0.cmp(&y.0));
+    }
+    if o.has('r') {
+        v.reverse();
+    }
+}
+
+/// The sorted entries of directory `abs` (with `.` and `..` under `-a`, dotfiles under `-a`/`-A`).
+fn dir_entries(c: &Ctx<'_>, o: &Opts, abs: &str, entries: Vec<(String, Meta)>) -> Vec<Entry> {
+    let mut v: Vec<(String, Meta, String)> = Vec::new();
+    if o.has('a') {
+        let fs = c.fs();
+        if let Ok(m) = fs.stat(abs) {
+            v.push((".".to_owned(), m, abs.to_owned()));
+        }
+        if let Ok(m) = fs.stat(&normalize(&format!("{abs}/.."))) {
+            v.push(("..".to_owned(), m, normalize(&format!("{abs}/.."))));
+        }
+    }
+    for (name, m) in entries {
+        if name.starts_with('.') && !o.has('a') && !o.has('A') {
+            continue;
+        }
+        let p = normalize(&format!("{abs}/{name}"));
+        v.push((name, m, p));
+    }
+    sort_entries(o, &mut v);
+    v
+}
+
+/// `ls -l` lines (with `total` for a directory).
+async fn print_long(c: &mut Ctx<'_>, entries: &[Entry], is_dir: bool) -> Result<(), Broken> {
+    let names: Vec<(String, String)> = {
+        let fs = c.fs();
+        entries
+            .iter()
+            .map(|(_, m, _)| {
+                (
+                    user_name(&fs, m.uid).unwrap_or_else(|| m.uid.to_string()),
+                    group_name(&fs, m.gid).unwrap_or_else(|| m.gid.to_string()),
+                )
+            })
+            .collect()
+    };
+    if is_dir {
+        let total: i64 = entries
+            .iter()
+            .filter(|(_, m, _)| m.kind != FileKind::Symlink)
+            .map(|(_, m, _)| (m.size + 4095) / 4096 * 4)
+            .sum();
+        c.out.put(&format!("total {total}\n")).await?;
+    }
+    let wl = entries
+        .iter()
+        .map(|e| e.1.nlink.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let wu = names.iter().map(|n| n.0.len()).max().unwrap_or(1);
+    let wg = names.iter().map(|n| n.1.len()).max().unwrap_or(1);
+    let ws = entries
+        .iter()
+        .map(|e| e.1.size.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for ((name, m, _), (u, g)) in entries.iter().zip(names) {
+        let mut line = format!(
+            "{} {:>wl$} {:<wu$} {:<wg$} {:>ws$} {} {}",
+            mode_string(m),
+            m.nlink,
+            u,
+            g,
+            m.size,
+            format_time(m.mtime),
+            name
+        );
+        if m.kind == FileKind::Symlink {
+            line.push_str(" -> ");
+            line.push_str(&m.symlink_to);
+        }
+        line.push('\n');
+        c.out.put(&line).await?;
+    }
+    Ok(())
+}
+
+/// Plain `ls` lines, with `-F` type suffixes.
+async fn print_short(c: &mut Ctx<'_>, o: &Opts, entries: &[Entry]) -> Result<(), Broken> {
+    for (name, m, _) in entries {
+        let suffix = if o.has('F') {
+            match m.kind {
+                FileKind::Dir => "/",
+                FileKind::Symlink => "@",
+                FileKind::File if m.mode & 0o111 != 0 => "*",
+                FileKind::File => "",
+            }
+        } else {
+            ""
+        };
+        c.out.put(&format!("{name}{suffix}\n")).await?;
+    }
+    Ok(())
 }
