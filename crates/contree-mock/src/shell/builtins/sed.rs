@@ -75,29 +75,6 @@ fn sed_parse(script: &str, extended: bool) -> Result<Vec<SedCmd>, String> {
     let ch: Vec<char> = script.chars().collect();
     let mut i = 0;
     let mut cmds = Vec::new();
-    let addr = |i: &mut usize| -> Result<Option<SedAddr>, String> {
-        if *i < ch.len() && ch[*i].is_ascii_digit() {
-            let st = *i;
-            while *i < ch.len() && ch[*i].is_ascii_digit() {
-                *i += 1;
-            }
-            let n: String = ch[st..*i].iter().collect();
-            return n
-                .parse()
-                .map(|n| Some(SedAddr::Line(n)))
-                .map_err(|_| "invalid line number".to_owned());
-        }
-        if *i < ch.len() && ch[*i] == '$' {
-            *i += 1;
-            return Ok(Some(SedAddr::Last));
-        }
-        if *i < ch.len() && ch[*i] == '/' {
-            *i += 1;
-            let p = sed_until(&ch, i, '/')?;
-            return sed_regex(&p, extended, false).map(|r| Some(SedAddr::Re(r)));
-        }
-        Ok(None)
-    };
     loop {
         while i < ch.len() && (ch[i].is_whitespace() || ch[i] == ';') {
             i += 1;
@@ -105,11 +82,11 @@ fn sed_parse(script: &str, extended: bool) -> Result<Vec<SedCmd>, String> {
         if i >= ch.len() {
             break;
         }
-        let a1 = addr(&mut i)?;
+        let a1 = sed_addr(&ch, &mut i, extended)?;
         let mut a2 = None;
         if a1.is_some() && i < ch.len() && ch[i] == ',' {
             i += 1;
-            a2 = addr(&mut i)?;
+            a2 = sed_addr(&ch, &mut i, extended)?;
             if a2.is_none() {
                 return Err("-e expression: unexpected `,'".to_owned());
             }
@@ -129,40 +106,7 @@ fn sed_parse(script: &str, extended: bool) -> Result<Vec<SedCmd>, String> {
             'd' => SedOp::Delete,
             'p' => SedOp::Print,
             'q' => SedOp::Quit,
-            's' => {
-                let Some(&delim) = ch.get(i) else {
-                    return Err("-e expression: unterminated `s' command".to_owned());
-                };
-                if delim == '\\' || delim == '\n' {
-                    return Err("-e expression: unterminated `s' command".to_owned());
-                }
-                i += 1;
-                let pat = sed_until(&ch, &mut i, delim)?;
-                let repl = sed_until(&ch, &mut i, delim)?;
-                let (mut global, mut print, mut icase, mut nth) = (false, false, false, 1usize);
-                while i < ch.len() && !matches!(ch[i], ';' | '\n' | '}') {
-                    match ch[i] {
-                        'g' => global = true,
-                        'p' => print = true,
-                        'i' | 'I' => icase = true,
-                        d if d.is_ascii_digit() => {
-                            nth = d.to_digit(10).unwrap_or(1).max(1) as usize
-                        }
-                        ' ' => {}
-                        other => {
-                            return Err(format!("-e expression: unknown option to `s': {other}"));
-                        }
-                    }
-                    i += 1;
-                }
-                SedOp::Subst {
-                    re: sed_regex(&pat, extended, icase)?,
-                    repl,
-                    global,
-                    nth,
-                    print,
-                }
-            }
+            's' => sed_subst(&ch, &mut i, extended)?,
             other => return Err(format!("-e expression: unknown command: `{other}'")),
         };
         cmds.push(SedCmd {
@@ -174,6 +118,65 @@ fn sed_parse(script: &str, extended: bool) -> Result<Vec<SedCmd>, String> {
         });
     }
     Ok(cmds)
+}
+
+/// An address at `ch[*i]`: a line number, `$` or `/regex/`.
+fn sed_addr(ch: &[char], i: &mut usize, extended: bool) -> Result<Option<SedAddr>, String> {
+    if *i < ch.len() && ch[*i].is_ascii_digit() {
+        let st = *i;
+        while *i < ch.len() && ch[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        let n: String = ch[st..*i].iter().collect();
+        return n
+            .parse()
+            .map(|n| Some(SedAddr::Line(n)))
+            .map_err(|_| "invalid line number".to_owned());
+    }
+    if *i < ch.len() && ch[*i] == '$' {
+        *i += 1;
+        return Ok(Some(SedAddr::Last));
+    }
+    if *i < ch.len() && ch[*i] == '/' {
+        *i += 1;
+        let p = sed_until(ch, i, '/')?;
+        return sed_regex(&p, extended, false).map(|r| Some(SedAddr::Re(r)));
+    }
+    Ok(None)
+}
+
+/// The rest of an `s` command after the `s`: delimiter, pattern, replacement, flags.
+fn sed_subst(ch: &[char], i: &mut usize, extended: bool) -> Result<SedOp, String> {
+    let Some(&delim) = ch.get(*i) else {
+        return Err("-e expression: unterminated `s' command".to_owned());
+    };
+    if delim == '\\' || delim == '\n' {
+        return Err("-e expression: unterminated `s' command".to_owned());
+    }
+    *i += 1;
+    let pat = sed_until(ch, i, delim)?;
+    let repl = sed_until(ch, i, delim)?;
+    let (mut global, mut print, mut icase, mut nth) = (false, false, false, 1usize);
+    while *i < ch.len() && !matches!(ch[*i], ';' | '\n' | '}') {
+        match ch[*i] {
+            'g' => global = true,
+            'p' => print = true,
+            'i' | 'I' => icase = true,
+            d if d.is_ascii_digit() => nth = d.to_digit(10).unwrap_or(1).max(1) as usize,
+            ' ' => {}
+            other => {
+                return Err(format!("-e expression: unknown option to `s': {other}"));
+            }
+        }
+        *i += 1;
+    }
+    Ok(SedOp::Subst {
+        re: sed_regex(&pat, extended, icase)?,
+        repl,
+        global,
+        nth,
+        print,
+    })
 }
 
 fn sed_expand(repl: &str, caps: &regex::Captures<'_>) -> String {
@@ -229,27 +232,7 @@ fn sed_run(
         let mut deleted = false;
         let mut quit = false;
         for cmd in cmds.iter_mut() {
-            let selected = match (&cmd.a1, &cmd.a2) {
-                (None, _) => true,
-                (Some(a1), None) => sed_matches(a1, line_no, last, &pat),
-                (Some(a1), Some(a2)) => {
-                    if cmd.active {
-                        let end = match a2 {
-                            SedAddr::Line(n) => line_no >= *n,
-                            other => sed_matches(other, line_no, last, &pat),
-                        };
-                        if end {
-                            cmd.active = false;
-                        }
-                        true
-                    } else if sed_matches(a1, line_no, last, &pat) {
-                        cmd.active = !matches!(a2, SedAddr::Line(n) if *n <= line_no);
-                        true
-                    } else {
-                        false
-                    }
-                }
-            };
+            let selected = sed_selects(cmd, line_no, last, &pat);
             if selected == cmd.negate {
                 continue;
             }
@@ -273,26 +256,7 @@ fn sed_run(
                     nth,
                     print,
                 } => {
-                    let mut result = String::new();
-                    let mut last_end = 0;
-                    let mut count = 0;
-                    let mut changed = false;
-                    for caps in re.captures_iter(&pat) {
-                        let Some(m) = caps.get(0) else { continue };
-                        count += 1;
-                        if count < *nth {
-                            continue;
-                        }
-                        result.push_str(&pat[last_end..m.start()]);
-                        result.push_str(&sed_expand(repl, &caps));
-                        last_end = m.end();
-                        changed = true;
-                        if !global {
-                            break;
-                        }
-                    }
-                    if changed {
-                        result.push_str(&pat[last_end..]);
+                    if let Some(result) = sed_subst_line(re, repl, *global, *nth, &pat) {
                         pat = result;
                         if *print {
                             out.push_str(&pat);
@@ -315,61 +279,79 @@ fn sed_run(
     (out, false)
 }
 
-pub(super) async fn sed(c: &mut Ctx<'_>, a: &[String]) -> R {
-    let mut quiet = false;
-    let mut in_place = false;
-    let mut extended = false;
-    let mut scripts = Vec::new();
-    let mut files = Vec::new();
-    let mut i = 0;
-    while i < a.len() {
-        let s = &a[i];
-        i += 1;
-        match s.as_str() {
-            "-n" | "--quiet" | "--silent" => quiet = true,
-            "-E" | "-r" | "--regexp-extended" => extended = true,
-            "-e" | "--expression" => match a.get(i) {
-                Some(e) => {
-                    scripts.push(e.clone());
-                    i += 1;
+/// Whether `cmd`'s address selects this line (a range stays active until its end address).
+fn sed_selects(cmd: &mut SedCmd, line_no: usize, last: bool, pat: &str) -> bool {
+    match (&cmd.a1, &cmd.a2) {
+        (None, _) => true,
+        (Some(a1), None) => sed_matches(a1, line_no, last, pat),
+        (Some(a1), Some(a2)) => {
+            if cmd.active {
+                let end = match a2 {
+                    SedAddr::Line(n) => line_no >= *n,
+                    other => sed_matches(other, line_no, last, pat),
+                };
+                if end {
+                    cmd.active = false;
                 }
-                None => {
-                    c.fail("option requires an argument -- 'e'").await?;
-                    return Ok(1);
-                }
-            },
-            "--" => {
-                files.extend(a[i..].iter().cloned());
-                break;
+                true
+            } else if sed_matches(a1, line_no, last, pat) {
+                cmd.active = !matches!(a2, SedAddr::Line(n) if *n <= line_no);
+                true
+            } else {
+                false
             }
-            s if s.starts_with("-i") || s.starts_with("--in-place") => in_place = true,
-            s if s.starts_with('-')
-                && s.len() > 1
-                && s[1..].chars().all(|f| "nEri".contains(f)) =>
-            {
-                for f in s[1..].chars() {
-                    match f {
-                        'n' => quiet = true,
-                        'E' | 'r' => extended = true,
-                        _ => in_place = true,
-                    }
-                }
-            }
-            s if s.starts_with('-') && s.len() > 1 => {
-                c.fail(&format!("invalid option -- '{}'", &s[1..])).await?;
-                return Ok(1);
-            }
-            _ => files.push(s.clone()),
         }
     }
-    if scripts.is_empty() {
-        if files.is_empty() {
-            c.fail("usage: sed [-n] [-i] [-E] [-e script] script [file...]")
-                .await?;
+}
+
+/// `s`: the line with the `nth` (and, if `global`, every later) match replaced, or `None`
+/// when nothing matched.
+fn sed_subst_line(
+    re: &regex::Regex,
+    repl: &str,
+    global: bool,
+    nth: usize,
+    pat: &str,
+) -> Option<String> {
+    let mut result = String::new();
+    let mut last_end = 0;
+    let mut count = 0;
+    let mut changed = false;
+    for caps in re.captures_iter(pat) {
+        let Some(m) = caps.get(0) else { continue };
+        count += 1;
+        if count < nth {
+            continue;
+        }
+        result.push_str(&pat[last_end..m.start()]);
+        result.push_str(&sed_expand(repl, &caps));
+        last_end = m.end();
+        changed = true;
+        if !global {
+            break;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    result.push_str(&pat[last_end..]);
+    Some(result)
+}
+
+pub(super) async fn sed(c: &mut Ctx<'_>, a: &[String]) -> R {
+    let SedArgs {
+        quiet,
+        in_place,
+        extended,
+        scripts,
+        files,
+    } = match sed_args(a) {
+        Ok(v) => v,
+        Err(e) => {
+            c.fail(&e).await?;
             return Ok(1);
         }
-        scripts.push(files.remove(0));
-    }
+    };
     let mut cmds = match sed_parse(&scripts.join("\n"), extended) {
         Ok(v) => v,
         Err(e) => {
@@ -429,4 +411,75 @@ pub(super) async fn sed(c: &mut Ctx<'_>, a: &[String]) -> R {
         }
     }
     Ok(status)
+}
+
+/// The options and operands of `sed`.
+struct SedArgs {
+    quiet: bool,
+    in_place: bool,
+    extended: bool,
+    scripts: Vec<String>,
+    files: Vec<String>,
+}
+
+/// Parses `sed`'s arguments (the first operand is the script when there is no `-e`); the error
+/// is the message to print.
+fn sed_args(a: &[String]) -> Result<SedArgs, String> {
+    let mut quiet = false;
+    let mut in_place = false;
+    let mut extended = false;
+    let mut scripts = Vec::new();
+    let mut files = Vec::new();
+    let mut i = 0;
+    while i < a.len() {
+        let s = &a[i];
+        i += 1;
+        match s.as_str() {
+            "-n" | "--quiet" | "--silent" => quiet = true,
+            "-E" | "-r" | "--regexp-extended" => extended = true,
+            "-e" | "--expression" => match a.get(i) {
+                Some(e) => {
+                    scripts.push(e.clone());
+                    i += 1;
+                }
+                None => {
+                    return Err("option requires an argument -- 'e'".to_owned());
+                }
+            },
+            "--" => {
+                files.extend(a[i..].iter().cloned());
+                break;
+            }
+            s if s.starts_with("-i") || s.starts_with("--in-place") => in_place = true,
+            s if s.starts_with('-')
+                && s.len() > 1
+                && s[1..].chars().all(|f| "nEri".contains(f)) =>
+            {
+                for f in s[1..].chars() {
+                    match f {
+                        'n' => quiet = true,
+                        'E' | 'r' => extended = true,
+                        _ => in_place = true,
+                    }
+                }
+            }
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("invalid option -- '{}'", &s[1..]));
+            }
+            _ => files.push(s.clone()),
+        }
+    }
+    if scripts.is_empty() {
+        if files.is_empty() {
+            return Err("usage: sed [-n] [-i] [-E] [-e script] script [file...]".to_owned());
+        }
+        scripts.push(files.remove(0));
+    }
+    Ok(SedArgs {
+        quiet,
+        in_place,
+        extended,
+        scripts,
+        files,
+    })
 }
