@@ -8,7 +8,7 @@ use super::glob::{glob, glob_match};
 use super::lists::exec_script;
 use super::{Ctl, Io, MAX_DEPTH, Shell, report};
 use crate::shell::io::Output;
-use crate::shell::parse::{ParamOp, Part, Word};
+use crate::shell::parse::{ParamOp, Part, Script, Word};
 
 #[derive(Default)]
 struct Field {
@@ -190,91 +190,12 @@ fn expand_part<'a>(sh: &'a mut Shell, part: &'a Part, io: &'a Io) -> ExpandFut<'
                 let value = param_value(sh, name);
                 let v = match op {
                     None => value.unwrap_or_default(),
-                    Some((op, word)) => {
-                        let unset = |colon: bool| match &value {
-                            None => true,
-                            Some(v) => colon && v.is_empty(),
-                        };
-                        match *op {
-                            ParamOp::Length => {
-                                value.unwrap_or_default().chars().count().to_string()
-                            }
-                            ParamOp::Default(colon) => {
-                                if unset(colon) {
-                                    expand_single(sh, word, io).await?
-                                } else {
-                                    value.unwrap_or_default()
-                                }
-                            }
-                            ParamOp::Assign(colon) => {
-                                if unset(colon) {
-                                    let v = expand_single(sh, word, io).await?;
-                                    sh.set_var(name, v.clone());
-                                    v
-                                } else {
-                                    value.unwrap_or_default()
-                                }
-                            }
-                            ParamOp::Alt(colon) => {
-                                if unset(colon) {
-                                    String::new()
-                                } else {
-                                    expand_single(sh, word, io).await?
-                                }
-                            }
-                            ParamOp::Error(colon) => {
-                                if unset(colon) {
-                                    let msg = expand_single(sh, word, io).await?;
-                                    let msg = if msg.is_empty() {
-                                        "parameter null or not set".to_owned()
-                                    } else {
-                                        msg
-                                    };
-                                    report(io, &format!("sh: {name}: {msg}\n")).await;
-                                    sh.ctl = Some(Ctl::Exit(1));
-                                    return Err(1);
-                                }
-                                value.unwrap_or_default()
-                            }
-                            ParamOp::TrimPrefix(longest) | ParamOp::TrimSuffix(longest) => {
-                                let v = value.unwrap_or_default();
-                                let pat: Vec<char> =
-                                    expand_pattern(sh, word, io).await?.chars().collect();
-                                let chars: Vec<char> = v.chars().collect();
-                                let prefix = matches!(op, ParamOp::TrimPrefix(_));
-                                trim(&chars, &pat, prefix, longest)
-                            }
-                        }
-                    }
+                    Some((op, word)) => param_op(sh, name, value, *op, word, io).await?,
                 };
                 Ok((v, *quoted))
             }
             Part::CmdSub { script, quoted } => {
-                if sh.depth >= MAX_DEPTH {
-                    report(io, "sh: maximum nesting depth exceeded\n").await;
-                    return Err(2);
-                }
-                let buf = Arc::new(Mutex::new(Vec::new()));
-                let sub_io = Io {
-                    stdin: io.stdin.clone(),
-                    stdout: Output::Capture(buf.clone()),
-                    stderr: io.stderr.clone(),
-                };
-                let mut sub = sh.subshell();
-                sub.depth += 1;
-                sub.cond_depth = 0;
-                let st = exec_script(&mut sub, script, &sub_io).await;
-                let st = match sub.ctl {
-                    Some(Ctl::Exit(c)) => c,
-                    _ => st,
-                };
-                sh.status_of_subst = Some(st);
-                sh.status = st;
-                let bytes = std::mem::take(&mut *buf.lock().unwrap_or_else(|e| e.into_inner()));
-                let mut s = String::from_utf8_lossy(&bytes).into_owned();
-                while s.ends_with('\n') {
-                    s.pop();
-                }
+                let s = command_subst(sh, script, io).await?;
                 Ok((s, *quoted))
             }
             Part::Arith { expr, quoted } => {
@@ -294,6 +215,99 @@ fn expand_part<'a>(sh: &'a mut Shell, part: &'a Part, io: &'a Io) -> ExpandFut<'
             }
         }
     })
+}
+
+/// `${name<op>word}` for a parameter whose value is `value`.
+async fn param_op(
+    sh: &mut Shell,
+    name: &str,
+    value: Option<String>,
+    op: ParamOp,
+    word: &Word,
+    io: &Io,
+) -> Result<String, i32> {
+    let unset = |colon: bool| match &value {
+        None => true,
+        Some(v) => colon && v.is_empty(),
+    };
+    Ok(match op {
+        ParamOp::Length => value.unwrap_or_default().chars().count().to_string(),
+        ParamOp::Default(colon) => {
+            if unset(colon) {
+                expand_single(sh, word, io).await?
+            } else {
+                value.unwrap_or_default()
+            }
+        }
+        ParamOp::Assign(colon) => {
+            if unset(colon) {
+                let v = expand_single(sh, word, io).await?;
+                sh.set_var(name, v.clone());
+                v
+            } else {
+                value.unwrap_or_default()
+            }
+        }
+        ParamOp::Alt(colon) => {
+            if unset(colon) {
+                String::new()
+            } else {
+                expand_single(sh, word, io).await?
+            }
+        }
+        ParamOp::Error(colon) => {
+            if unset(colon) {
+                let msg = expand_single(sh, word, io).await?;
+                let msg = if msg.is_empty() {
+                    "parameter null or not set".to_owned()
+                } else {
+                    msg
+                };
+                report(io, &format!("sh: {name}: {msg}\n")).await;
+                sh.ctl = Some(Ctl::Exit(1));
+                return Err(1);
+            }
+            value.unwrap_or_default()
+        }
+        ParamOp::TrimPrefix(longest) | ParamOp::TrimSuffix(longest) => {
+            let v = value.unwrap_or_default();
+            let pat: Vec<char> = expand_pattern(sh, word, io).await?.chars().collect();
+            let chars: Vec<char> = v.chars().collect();
+            let prefix = matches!(op, ParamOp::TrimPrefix(_));
+            trim(&chars, &pat, prefix, longest)
+        }
+    })
+}
+
+/// `$(script)`: runs the script in a subshell and returns its output without trailing
+/// newlines; the status becomes `$?`.
+async fn command_subst(sh: &mut Shell, script: &Script, io: &Io) -> Result<String, i32> {
+    if sh.depth >= MAX_DEPTH {
+        report(io, "sh: maximum nesting depth exceeded\n").await;
+        return Err(2);
+    }
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let sub_io = Io {
+        stdin: io.stdin.clone(),
+        stdout: Output::Capture(buf.clone()),
+        stderr: io.stderr.clone(),
+    };
+    let mut sub = sh.subshell();
+    sub.depth += 1;
+    sub.cond_depth = 0;
+    let st = exec_script(&mut sub, script, &sub_io).await;
+    let st = match sub.ctl {
+        Some(Ctl::Exit(c)) => c,
+        _ => st,
+    };
+    sh.status_of_subst = Some(st);
+    sh.status = st;
+    let bytes = std::mem::take(&mut *buf.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut s = String::from_utf8_lossy(&bytes).into_owned();
+    while s.ends_with('\n') {
+        s.pop();
+    }
+    Ok(s)
 }
 
 fn trim(chars: &[char], pat: &[char], prefix: bool, longest: bool) -> String {

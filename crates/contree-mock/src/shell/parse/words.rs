@@ -128,71 +128,14 @@ impl Parser {
     /// An expansion starting with `$` or a backquote; `None` when `$` is literal.
     pub(super) fn dollar(&mut self, quoted: bool) -> PResult<Option<Part>> {
         if self.eat('`') {
-            let mut body = String::new();
-            loop {
-                match self.peek() {
-                    None => return Err(ParseError("unterminated backquote".into())),
-                    Some('`') => {
-                        self.i += 1;
-                        break;
-                    }
-                    Some('\\') if matches!(self.peek_at(1), Some('`' | '\\' | '$')) => {
-                        body.push(self.s[self.i + 1]);
-                        self.i += 2;
-                    }
-                    Some(c) => {
-                        body.push(c);
-                        self.i += 1;
-                    }
-                }
-            }
-            self.enter()?;
-            let script = parse_nested(&body, self.depth)?;
-            self.depth -= 1;
-            return Ok(Some(Part::CmdSub { script, quoted }));
+            return self.backquote(quoted).map(Some);
         }
         let save = self.i;
         self.i += 1; // the '$'
         match self.peek() {
             Some('(') if self.peek_at(1) == Some('(') => {
                 self.i += 2;
-                let expr_start = self.i;
-                let mut depth = 0usize;
-                loop {
-                    match self.peek() {
-                        None => return Err(ParseError("unterminated $((".into())),
-                        Some('(') => depth += 1,
-                        Some(')') if depth == 0 && self.peek_at(1) == Some(')') => break,
-                        Some(')') => depth = depth.saturating_sub(1),
-                        _ => {}
-                    }
-                    self.i += 1;
-                }
-                let text: String = self.s[expr_start..self.i].iter().collect();
-                self.i += 2;
-                let mut sub = Parser {
-                    s: text.chars().collect(),
-                    i: 0,
-                    depth: self.depth,
-                };
-                let mut parts = Vec::new();
-                let mut lit = String::new();
-                while let Some(c) = sub.peek() {
-                    if (c == '$' || c == '`')
-                        && let Some(p) = sub.dollar(true)?
-                    {
-                        flush_lit(&mut parts, &mut lit, true);
-                        parts.push(p);
-                        continue;
-                    }
-                    lit.push(c);
-                    sub.i += 1;
-                }
-                flush_lit(&mut parts, &mut lit, true);
-                Ok(Some(Part::Arith {
-                    expr: Word(parts),
-                    quoted,
-                }))
+                self.arith(quoted).map(Some)
             }
             Some('(') => {
                 self.i += 1;
@@ -247,6 +190,104 @@ impl Parser {
         if length {
             self.i += 1;
         }
+        let name = self.param_name()?;
+        if length {
+            if !self.eat('}') {
+                return Err(ParseError("bad substitution".into()));
+            }
+            return Ok(Part::Param {
+                name,
+                op: Some((ParamOp::Length, Word::default())),
+                quoted,
+            });
+        }
+        if self.eat('}') {
+            return Ok(Part::Param {
+                name,
+                op: None,
+                quoted,
+            });
+        }
+        let colon = self.eat(':');
+        let op = self.param_op(colon)?;
+        self.i += 1;
+        let operand = self.param_operand(quoted)?;
+        Ok(Part::Param {
+            name,
+            op: Some((op, operand)),
+            quoted,
+        })
+    }
+
+    /// A backquoted command substitution after its opening backquote.
+    fn backquote(&mut self, quoted: bool) -> PResult<Part> {
+        let mut body = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(ParseError("unterminated backquote".into())),
+                Some('`') => {
+                    self.i += 1;
+                    break;
+                }
+                Some('\\') if matches!(self.peek_at(1), Some('`' | '\\' | '$')) => {
+                    body.push(self.s[self.i + 1]);
+                    self.i += 2;
+                }
+                Some(c) => {
+                    body.push(c);
+                    self.i += 1;
+                }
+            }
+        }
+        self.enter()?;
+        let script = parse_nested(&body, self.depth)?;
+        self.depth -= 1;
+        Ok(Part::CmdSub { script, quoted })
+    }
+
+    /// `$((expr))` after its `$((`: the expression, with its own expansions.
+    fn arith(&mut self, quoted: bool) -> PResult<Part> {
+        let expr_start = self.i;
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                None => return Err(ParseError("unterminated $((".into())),
+                Some('(') => depth += 1,
+                Some(')') if depth == 0 && self.peek_at(1) == Some(')') => break,
+                Some(')') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            self.i += 1;
+        }
+        let text: String = self.s[expr_start..self.i].iter().collect();
+        self.i += 2;
+        let mut sub = Parser {
+            s: text.chars().collect(),
+            i: 0,
+            depth: self.depth,
+        };
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        while let Some(c) = sub.peek() {
+            if (c == '$' || c == '`')
+                && let Some(p) = sub.dollar(true)?
+            {
+                flush_lit(&mut parts, &mut lit, true);
+                parts.push(p);
+                continue;
+            }
+            lit.push(c);
+            sub.i += 1;
+        }
+        flush_lit(&mut parts, &mut lit, true);
+        Ok(Part::Arith {
+            expr: Word(parts),
+            quoted,
+        })
+    }
+
+    /// The parameter name in `${...}`: a name, digits or one special character.
+    fn param_name(&mut self) -> PResult<String> {
         let mut name = String::new();
         match self.peek() {
             Some(c) if is_name_start(c) => {
@@ -275,24 +316,12 @@ impl Parser {
             }
             _ => return Err(ParseError("bad substitution".into())),
         }
-        if length {
-            if !self.eat('}') {
-                return Err(ParseError("bad substitution".into()));
-            }
-            return Ok(Part::Param {
-                name,
-                op: Some((ParamOp::Length, Word::default())),
-                quoted,
-            });
-        }
-        if self.eat('}') {
-            return Ok(Part::Param {
-                name,
-                op: None,
-                quoted,
-            });
-        }
-        let colon = self.eat(':');
+        Ok(name)
+    }
+
+    /// The operator after a parameter name (and optional `:`); the caller steps over its last
+    /// character.
+    fn param_op(&mut self, colon: bool) -> PResult<ParamOp> {
         let op = match self.peek() {
             Some('-') => ParamOp::Default(colon),
             Some('=') => ParamOp::Assign(colon),
@@ -316,7 +345,11 @@ impl Parser {
             }
             _ => return Err(ParseError("bad substitution".into())),
         };
-        self.i += 1;
+        Ok(op)
+    }
+
+    /// The operand of `${name<op>...}`: like a double-quoted word up to the matching `}`.
+    fn param_operand(&mut self, quoted: bool) -> PResult<Word> {
         // The operand: like a double-quoted word up to the matching `}`.
         let mut parts = Vec::new();
         let mut lit = String::new();
@@ -376,10 +409,6 @@ impl Parser {
             }
         }
         flush_lit(&mut parts, &mut lit, quoted);
-        Ok(Part::Param {
-            name,
-            op: Some((op, Word(parts))),
-            quoted,
-        })
+        Ok(Word(parts))
     }
 }
