@@ -64,14 +64,14 @@ pub(super) fn create(ctx: &Ctx, id: &str) -> R {
     let gid = id_param(body.gid, "gid")?;
     let (stdin, keep_open, _) = stdin_param(&body.stdin)?;
     let shell = body.shell.unwrap_or(false);
-    let (uuid, spid, plan_parts) = with_op(ctx, id, |st, uuid| {
+    let (uuid, plan_parts) = with_op(ctx, id, |st, uuid| {
         running_instance(st, uuid)?;
         let op = st
             .ops
-            .get_mut(&uuid)
+            .get(&uuid)
             .ok_or_else(|| Resp::error(404, "operation vanished"))?;
         let image = op.image_uuid;
-        let Some(inst) = op.inst.as_mut() else {
+        let Some(inst) = op.inst.as_ref() else {
             return Err(Resp::error(
                 409,
                 format!("operation {uuid} is not an instance"),
@@ -82,11 +82,10 @@ pub(super) fn create(ctx: &Ctx, id: &str) -> R {
         } else {
             "spawn"
         };
-        let spid = inst.next_spid;
-        inst.next_spid += 1;
+        // The spid is allocated by `start_subprocess`, after every check: a refused create
+        // uses none.
         Ok((
             uuid,
-            spid,
             (
                 perm,
                 inst.image_env.clone(),
@@ -128,7 +127,7 @@ pub(super) fn create(ctx: &Ctx, id: &str) -> R {
             files: Default::default(),
         },
     };
-    instance::start_subprocess(ctx.shared.clone(), uuid, spid, plan)?;
+    let spid = instance::start_subprocess(ctx.shared.clone(), uuid, plan)?;
     let created = OperationSubprocessCreateCreatedBody::new(i64::from(spid));
     Ok(Resp::typed(201, &created).location(format!("/v1/operations/{uuid}/subprocesses/{spid}")))
 }

@@ -85,7 +85,7 @@ async fn run_instance(shared: Arc<Shared>, op: Uuid, plan: MainPlan, delays: Pla
         let mut g = fs.lock().unwrap_or_else(|e| e.into_inner());
         let _ = g.mkdir_p(&plan.proc.spec.cwd);
     }
-    let Some(handles) = register_proc(&shared, op, 1, &plan.proc) else {
+    let Some((_, handles)) = register_proc(&shared, op, Some(1), &plan.proc) else {
         return;
     };
     let main = drive_proc(

@@ -21,19 +21,27 @@ use crate::shell::ProcessIo;
 use crate::state::{ProcRec, StreamAcc};
 use crate::util::mask_env;
 
+/// Registers a process of `op`: `spid` for the main process, or `None` for a subprocess, which
+/// takes the next spid, allocated here under the same lock as the record so that a refused
+/// start (the instance is winding down) uses none.
 pub(super) fn register_proc(
     shared: &Shared,
     op: Uuid,
-    spid: u32,
+    spid: Option<u32>,
     plan: &ProcPlan,
-) -> Option<Handles> {
+) -> Option<(u32, Handles)> {
     let (stdin_tx, stdin_rx) = mpsc::channel(64);
     let (kill_tx, kill_rx) = mpsc::unbounded_channel();
     let mut st = shared.state();
     let inst = st.ops.get_mut(&op)?.inst.as_mut()?;
-    if spid != 1 && inst.closing {
-        return None;
-    }
+    let spid = match spid {
+        Some(spid) => spid,
+        None if inst.closing => return None,
+        None => {
+            inst.next_spid += 1;
+            inst.next_spid - 1
+        }
+    };
     inst.procs.insert(
         spid,
         ProcRec {
@@ -48,32 +56,31 @@ pub(super) fn register_proc(
             resources: None,
         },
     );
-    Some(Handles {
-        stdin_tx,
-        stdin_rx,
-        kill_rx,
-    })
+    Some((
+        spid,
+        Handles {
+            stdin_tx,
+            stdin_rx,
+            kill_rx,
+        },
+    ))
 }
 
-/// Starts a subprocess (spid ≥ 2) in a running instance; 409 if the instance is winding down.
-pub(crate) fn start_subprocess(
-    shared: Arc<Shared>,
-    op: Uuid,
-    spid: u32,
-    plan: ProcPlan,
-) -> Result<(), Resp> {
-    let handles = register_proc(&shared, op, spid, &plan).ok_or_else(|| {
-        Resp::error(
-            409,
-            format!("operation {op} is finishing; no new subprocesses"),
-        )
-    })?;
+/// Starts a subprocess in a running instance and returns its spid (≥ 2, allocated only once it
+/// starts); 409 if the instance is winding down.
+pub(crate) fn start_subprocess(shared: Arc<Shared>, op: Uuid, plan: ProcPlan) -> Result<u32, Resp> {
     let Some((log, _, Some(fs))) = op_parts(&shared, op) else {
         return Err(Resp::error(
             409,
             format!("operation {op} is not an instance"),
         ));
     };
+    let (spid, handles) = register_proc(&shared, op, None, &plan).ok_or_else(|| {
+        Resp::error(
+            409,
+            format!("operation {op} is finishing; no new subprocesses"),
+        )
+    })?;
     let task = tokio::spawn(drive_proc(shared.clone(), op, spid, plan, handles, log, fs));
     let task = tokio::spawn(async move {
         let _ = task.await;
@@ -86,7 +93,7 @@ pub(crate) fn start_subprocess(
     {
         inst.sub_tasks.push(task);
     }
-    Ok(())
+    Ok(spid)
 }
 
 fn record(shared: &Shared, op: Uuid, spid: u32, log: &EventLog, stream: &str, chunk: &[u8]) {

@@ -256,3 +256,19 @@ async fn subprocesses_of_imports_conflict() {
     .await
     .expect_error(404);
 }
+
+#[tokio::test]
+async fn a_refused_create_uses_no_spid() {
+    let (_s, c) = setup().await;
+    let op = long_running(&c).await;
+    let path = format!("/operations/{op}/subprocesses");
+    c.post_json(&path, json!({"command": "true", "truncate_output_at": -1}))
+        .await
+        .expect_error(400);
+    // Spids are monotonic and never reused; a refused create must not use one.
+    assert_eq!(create(&c, &op, json!({"command": "true"})).await, 2);
+    c.post_json(&path, json!({"command": "true", "cwd": "relative"}))
+        .await
+        .expect_error(400);
+    assert_eq!(create(&c, &op, json!({"command": "true"})).await, 3);
+}
