@@ -15,8 +15,18 @@ use crate::spawn::{EXEC_NULLABLE, id_param, process_env, stdin_param, truncate_p
 use crate::state::{OpKind, State, Status};
 use crate::util::decode_stream;
 
-/// Checks the parent operation for the subprocess endpoints: 409/425 per the spec.
-fn running_instance(st: &State, uuid: Uuid) -> Result<(), Resp> {
+/// What a subprocess endpoint answers for an instance that has finished: create and kill 409
+/// ("not currently EXECUTING / ASSIGNED"), stdin 410 ("Gone — the instance finished").
+#[derive(Clone, Copy)]
+enum Finished {
+    Conflict,
+    Gone,
+}
+
+/// The one check of the parent operation for the subprocess endpoints that need a live
+/// instance: 409 if it is not an instance, 425 (`Retry-After`) while pending, and `finished`'s
+/// status once it has finished.
+fn running_instance(st: &State, uuid: Uuid, finished: Finished) -> Result<(), Resp> {
     let op = &st.ops[&uuid];
     if op.kind != OpKind::Instance {
         return Err(Resp::error(
@@ -31,10 +41,16 @@ fn running_instance(st: &State, uuid: Uuid) -> Result<(), Resp> {
         )
         .retry_after(1)),
         Status::Assigned | Status::Executing => Ok(()),
-        s => Err(Resp::error(
-            409,
-            format!("operation {uuid} is {}, not running", s.as_str()),
-        )),
+        s => {
+            let code = match finished {
+                Finished::Conflict => 409,
+                Finished::Gone => 410,
+            };
+            Err(Resp::error(
+                code,
+                format!("operation {uuid} is {}, not running", s.as_str()),
+            ))
+        }
     }
 }
 
@@ -65,7 +81,7 @@ pub(super) fn create(ctx: &Ctx, id: &str) -> R {
     let (stdin, keep_open, _) = stdin_param(&body.stdin)?;
     let shell = body.shell.unwrap_or(false);
     let (uuid, plan_parts) = with_op(ctx, id, |st, uuid| {
-        running_instance(st, uuid)?;
+        running_instance(st, uuid, Finished::Conflict)?;
         let op = st
             .ops
             .get(&uuid)
@@ -178,7 +194,7 @@ pub(super) fn kill(ctx: &Ctx, id: &str, raw_spid: &str) -> R {
         })?,
     };
     let (kill, perm) = with_op(ctx, id, |st, uuid| {
-        running_instance(st, uuid)?;
+        running_instance(st, uuid, Finished::Conflict)?;
         let op = &st.ops[&uuid];
         let inst = op
             .inst
@@ -210,22 +226,8 @@ pub(super) async fn stdin(ctx: &Ctx, id: &str, raw_spid: &str) -> R {
     })?;
     let close = body.close.unwrap_or(true);
     let (sender, log, perm, spid) = with_op(ctx, id, |st, uuid| {
+        running_instance(st, uuid, Finished::Gone)?;
         let op = &st.ops[&uuid];
-        if op.kind != OpKind::Instance {
-            return Err(Resp::error(
-                409,
-                format!("operation {uuid} is not an instance"),
-            ));
-        }
-        match op.status {
-            Status::Pending => {
-                return Err(Resp::error(425, "the operation has no worker yet").retry_after(1));
-            }
-            s if s.is_terminal() => {
-                return Err(Resp::error(410, format!("operation {uuid} has finished")));
-            }
-            _ => {}
-        }
         let inst = op
             .inst
             .as_ref()

@@ -3,7 +3,7 @@ use std::time::Duration;
 use contree_mock::MockServer;
 use serde_json::{Value, json};
 
-use crate::common::{Client, setup};
+use crate::common::{Client, Reply, setup};
 use crate::schema;
 
 async fn long_running(c: &Client) -> String {
@@ -271,4 +271,52 @@ async fn a_refused_create_uses_no_spid() {
         .await
         .expect_error(400);
     assert_eq!(create(&c, &op, json!({"command": "true"})).await, 3);
+}
+
+/// The three subprocess endpoints that need a live instance, on spid 1 (create, stdin, kill).
+async fn live_endpoints(c: &Client, op: &str) -> [Reply; 3] {
+    let path = format!("/operations/{op}/subprocesses");
+    [
+        c.post_json(&path, json!({"command": "true"})).await,
+        c.post_json(&format!("{path}/1/stdin"), json!({"value": "x"}))
+            .await,
+        c.delete(&format!("{path}/1")).await,
+    ]
+}
+
+#[tokio::test]
+async fn stdin_answers_from_the_same_check_as_create_and_kill() {
+    // Pending: the same 425 from all three.
+    let server = MockServer::builder()
+        .latency(Duration::from_secs(5))
+        .start()
+        .await;
+    let c = Client::new(&server);
+    let op = c.run("true").await;
+    let [create, stdin, kill] = live_endpoints(&c, &op).await;
+    let early = create.expect_error(425);
+    assert_eq!(stdin.expect_error(425), early);
+    assert_eq!(kill.expect_error(425), early);
+    // Finished: create and kill 409, stdin 410 (per the spec), with one message.
+    assert_eq!(c.delete(&format!("/operations/{op}")).await.status, 202);
+    c.wait(&op).await;
+    let [create, stdin, kill] = live_endpoints(&c, &op).await;
+    let done = create.expect_error(409);
+    assert_eq!(kill.expect_error(409), done);
+    assert_eq!(stdin.status, 410);
+    assert_eq!(stdin.json()["error"], done["error"], "{}", stdin.text());
+    // Not an instance: the same 409 from all three.
+    let (_s, c) = setup().await;
+    let r = c
+        .post_json(
+            "/images/import",
+            json!({"registry": {"url": "alpine:3.20"}}),
+        )
+        .await;
+    let import = r.json()["uuid"].as_str().unwrap().to_string();
+    c.wait(&import).await;
+    let [create, stdin, kill] = live_endpoints(&c, &import).await;
+    let conflict = create.expect_error(409);
+    assert_eq!(stdin.expect_error(409), conflict);
+    assert_eq!(kill.expect_error(409), conflict);
 }
