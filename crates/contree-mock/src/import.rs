@@ -1,13 +1,11 @@
 //! Image imports: PENDING → ASSIGNED → EXECUTING → SUCCESS when the normalised registry
 //! reference is in the built-in catalogue (`crate::images`), else FAILED.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::fs::FileKind;
 use crate::instance::{finish, finish_cancelled, op_parts, pause, set_status};
 use crate::server::Shared;
 use crate::state::{ImageRec, Status, image_uuid_for};
@@ -63,22 +61,9 @@ pub(crate) fn start_import(shared: Arc<Shared>, op: Uuid, url: String, tag: Opti
             );
             return;
         };
-        let env: BTreeMap<String, String> = [
-            ("PATH".to_string(), crate::state::DEFAULT_PATH.to_string()),
-            ("HOME".to_string(), "/root".to_string()),
-        ]
-        .into_iter()
-        .collect();
+        let env = crate::state::base_image_env();
         let uuid = image_uuid_for(&fs, &env, "/");
-        let size = fs
-            .walk("/")
-            .map(|all| {
-                all.iter()
-                    .filter(|(_, m)| m.kind == FileKind::File)
-                    .map(|(_, m)| m.size)
-                    .sum::<i64>()
-            })
-            .unwrap_or(0);
+        let size = crate::state::image_size(&fs);
         {
             let mut st = shared.state();
             st.add_image(ImageRec {

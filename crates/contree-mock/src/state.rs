@@ -36,6 +36,29 @@ pub(crate) struct ImageRec {
     pub(crate) operation_uuid: Option<Uuid>,
 }
 
+/// The environment of an image that is a bare filesystem (preloaded or imported): `PATH` and
+/// `HOME=/root`.
+pub(crate) fn base_image_env() -> BTreeMap<String, String> {
+    [
+        ("PATH".to_string(), DEFAULT_PATH.to_string()),
+        ("HOME".to_string(), "/root".to_string()),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// The size of an image: the bytes of its regular files.
+pub(crate) fn image_size(fs: &Fs) -> i64 {
+    fs.walk("/")
+        .map(|all| {
+            all.iter()
+                .filter(|(_, m)| m.kind == crate::fs::FileKind::File)
+                .map(|(_, m)| m.size)
+                .sum::<i64>()
+        })
+        .unwrap_or(0)
+}
+
 /// Derives an image UUID from its content (filesystem, env, default cwd).
 pub(crate) fn image_uuid_for(fs: &Fs, env: &BTreeMap<String, String>, cwd: &str) -> Uuid {
     let mut h = Sha256::new();

@@ -12,10 +12,10 @@ use uuid::Uuid;
 use super::subprocess::{drive_proc, register_proc};
 use super::{MainPlan, finish, kill_all, op_parts, pause, set_status};
 use crate::events::EventLog;
-use crate::fs::{FileKind, Fs};
+use crate::fs::Fs;
 use crate::profile::Plan;
 use crate::server::Shared;
-use crate::state::{ImageRec, Status, image_uuid_for};
+use crate::state::{ImageRec, Status, image_size, image_uuid_for};
 use crate::util::ts_nanos;
 
 /// Starts an instance operation in the background.
@@ -162,15 +162,7 @@ fn persist(shared: &Shared, op: Uuid, plan: &MainPlan, fs: &Mutex<Fs>) {
     let size = if uuid == plan.source {
         0
     } else {
-        snapshot
-            .walk("/")
-            .map(|all| {
-                all.iter()
-                    .filter(|(_, m)| m.kind == FileKind::File)
-                    .map(|(_, m)| m.size)
-                    .sum::<i64>()
-            })
-            .unwrap_or(0)
+        image_size(&snapshot)
     };
     shared.state().add_image(ImageRec {
         uuid,

@@ -136,12 +136,7 @@ impl Shared {
         let base = OffsetDateTime::from_unix_timestamp(1_704_110_400)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         for (i, (tag, fs)) in crate::images::preloaded().into_iter().enumerate() {
-            let env: BTreeMap<String, String> = [
-                ("PATH".to_string(), crate::state::DEFAULT_PATH.to_string()),
-                ("HOME".to_string(), "/root".to_string()),
-            ]
-            .into_iter()
-            .collect();
+            let env = crate::state::base_image_env();
             let uuid = image_uuid_for(&fs, &env, "/");
             let id = state.add_image(ImageRec {
                 uuid,
