@@ -25,14 +25,20 @@ pub(super) async fn source(c: &mut Ctx<'_>, a: &[String]) -> R {
             return Ok(1);
         }
     };
-    match crate::shell::parse::parse(&text) {
+    run_text(c, &text, &format!("{file}: ")).await
+}
+
+/// Parses `text` and runs it in this shell (`.` and `eval`); a syntax error fails with
+/// `prefix` and the error, status 2.
+async fn run_text(c: &mut Ctx<'_>, text: &str, prefix: &str) -> R {
+    match crate::shell::parse::parse(text) {
         Ok(script) => {
             let io = c.io.clone();
             c.out.flush().await?;
             Ok(exec::exec_script(c.sh, &script, &io).await)
         }
         Err(e) => {
-            c.fail(&format!("{file}: {e}")).await?;
+            c.fail(&format!("{prefix}{e}")).await?;
             Ok(2)
         }
     }
@@ -267,18 +273,7 @@ pub(super) async fn xargs(c: &mut Ctx<'_>, a: &[String]) -> R {
 
 /// `eval ARGS...`: runs the joined arguments as a script.
 pub(super) async fn eval(c: &mut Ctx<'_>, a: &[String]) -> R {
-    let text = a.join(" ");
-    match crate::shell::parse::parse(&text) {
-        Ok(script) => {
-            let io = c.io.clone();
-            c.out.flush().await?;
-            Ok(exec::exec_script(c.sh, &script, &io).await)
-        }
-        Err(e) => {
-            c.fail(&e.to_string()).await?;
-            Ok(2)
-        }
-    }
+    run_text(c, &a.join(" "), "").await
 }
 
 /// `exec CMD ARGS...`: runs a command, then leaves the shell with its status.

@@ -86,16 +86,7 @@ pub(super) async fn chmod(c: &mut Ctx<'_>, a: &[String]) -> R {
     let mut status = 0;
     for p in rest {
         let abs = c.abs(&p);
-        let paths: Vec<(String, Meta)> = {
-            let fs = c.fs();
-            if recursive {
-                fs.walk(&abs).unwrap_or_default()
-            } else {
-                fs.stat(&abs)
-                    .map(|m| vec![(abs.clone(), m)])
-                    .unwrap_or_default()
-            }
-        };
+        let paths = change_set(c, &abs, recursive);
         if paths.is_empty() {
             c.fail(&format!("cannot access '{p}': No such file or directory"))
                 .await?;
@@ -162,16 +153,7 @@ pub(super) async fn chown(c: &mut Ctx<'_>, a: &[String]) -> R {
     let mut status = 0;
     for p in &o.operands[1..] {
         let abs = c.abs(p);
-        let paths: Vec<(String, Meta)> = {
-            let fs = c.fs();
-            if o.has('R') {
-                fs.walk(&abs).unwrap_or_default()
-            } else {
-                fs.stat(&abs)
-                    .map(|m| vec![(abs.clone(), m)])
-                    .unwrap_or_default()
-            }
-        };
+        let paths = change_set(c, &abs, o.has('R'));
         if paths.is_empty() {
             c.fail(&format!("cannot access '{p}': No such file or directory"))
                 .await?;
@@ -184,4 +166,17 @@ pub(super) async fn chown(c: &mut Ctx<'_>, a: &[String]) -> R {
         }
     }
     Ok(status)
+}
+
+/// What chmod and chown change: `abs`, or everything under it with `-R` (empty when it does
+/// not exist).
+fn change_set(c: &Ctx<'_>, abs: &str, recursive: bool) -> Vec<(String, Meta)> {
+    let fs = c.fs();
+    if recursive {
+        fs.walk(abs).unwrap_or_default()
+    } else {
+        fs.stat(abs)
+            .map(|m| vec![(abs.to_owned(), m)])
+            .unwrap_or_default()
+    }
 }

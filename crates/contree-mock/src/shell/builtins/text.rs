@@ -13,11 +13,7 @@ pub(super) async fn sha256sum(c: &mut Ctx<'_>, a: &[String]) -> R {
     let Some(o) = opts(c, a, "", "btz", &[("binary", 'b'), ("text", 't')]).await? else {
         return Ok(1);
     };
-    let files = if o.operands.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        o.operands.clone()
-    };
+    let files = o.inputs();
     let mut status = 0;
     for f in files {
         let input = match c.open(&f) {

@@ -16,6 +16,15 @@ impl Opts {
         self.flags.iter().any(|(f, _)| *f == c)
     }
 
+    /// The operands, or `-` (standard input) when there are none.
+    pub(super) fn inputs(&self) -> Vec<String> {
+        if self.operands.is_empty() {
+            vec!["-".to_owned()]
+        } else {
+            self.operands.clone()
+        }
+    }
+
     pub(super) fn value(&self, c: char) -> Option<&str> {
         self.flags
             .iter()

@@ -2,7 +2,7 @@
 
 use super::util::opts;
 use super::{Ctx, R};
-use crate::shell::io::Input;
+use crate::shell::io::{Broken, Input};
 
 // ---------------------------------------------------------------------------------------------
 // reading builtins
@@ -12,11 +12,7 @@ pub(super) async fn cat(c: &mut Ctx<'_>, a: &[String]) -> R {
         return Ok(1);
     };
     let number = o.has('n');
-    let files = if o.operands.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        o.operands.clone()
-    };
+    let files = o.inputs();
     let mut status = 0;
     let mut line_no = 1u64;
     let mut at_start = true;
@@ -90,36 +86,14 @@ pub(super) async fn head(c: &mut Ctx<'_>, a: &[String]) -> R {
         .await?;
         return Ok(1);
     };
-    let files = if o.operands.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        o.operands.clone()
-    };
+    let files = o.inputs();
     let headers = (files.len() > 1 && !o.has('q')) || o.has('v');
     let mut status = 0;
     for (k, f) in files.iter().enumerate() {
-        let input = match c.open(f) {
-            Ok(i) => i,
-            Err(e) => {
-                c.fail(&format!(
-                    "cannot open '{}' for reading: {}",
-                    f,
-                    e.rsplit(": ").next().unwrap_or("")
-                ))
-                .await?;
-                status = 1;
-                continue;
-            }
+        let Some(input) = open_headed(c, f, headers, k > 0).await? else {
+            status = 1;
+            continue;
         };
-        if headers {
-            let name = if f == "-" { "standard input" } else { f };
-            c.out
-                .put(&format!(
-                    "{}==> {name} <==\n",
-                    if k > 0 { "\n" } else { "" }
-                ))
-                .await?;
-        }
         if neg {
             let all = input.read_all().await;
             let keep = if bytes_mode {
@@ -231,36 +205,14 @@ pub(super) async fn tail(c: &mut Ctx<'_>, a: &[String]) -> R {
         .await?;
         return Ok(1);
     };
-    let files = if o.operands.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        o.operands.clone()
-    };
+    let files = o.inputs();
     let headers = (files.len() > 1 && !o.has('q')) || o.has('v');
     let mut status = 0;
     for (k, f) in files.iter().enumerate() {
-        let input = match c.open(f) {
-            Ok(i) => i,
-            Err(e) => {
-                c.fail(&format!(
-                    "cannot open '{}' for reading: {}",
-                    f,
-                    e.rsplit(": ").next().unwrap_or("")
-                ))
-                .await?;
-                status = 1;
-                continue;
-            }
+        let Some(input) = open_headed(c, f, headers, k > 0).await? else {
+            status = 1;
+            continue;
         };
-        if headers {
-            let name = if f == "-" { "standard input" } else { f };
-            c.out
-                .put(&format!(
-                    "{}==> {name} <==\n",
-                    if k > 0 { "\n" } else { "" }
-                ))
-                .await?;
-        }
         let all = input.read_all().await;
         let start = if bytes_mode {
             if from_start {
@@ -306,11 +258,7 @@ pub(super) async fn wc(c: &mut Ctx<'_>, a: &[String]) -> R {
     if which.is_empty() {
         which = vec!['l', 'w', 'c'];
     }
-    let files = if o.operands.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        o.operands.clone()
-    };
+    let files = o.inputs();
     let mut rows: Vec<(Vec<u64>, Option<String>)> = Vec::new();
     let mut totals = vec![0u64; which.len()];
     let mut status = 0;
@@ -396,4 +344,36 @@ async fn count(input: &Input) -> (u64, u64, u64, u64) {
         }
     }
     (lines, words, bytes, chars)
+}
+
+/// Opens `f` for head or tail (failing with their message), after its `==> f <==` header when
+/// `headers` (a blank line before it when `later`); `None` when it cannot be opened.
+async fn open_headed(
+    c: &mut Ctx<'_>,
+    f: &str,
+    headers: bool,
+    later: bool,
+) -> Result<Option<Input>, Broken> {
+    let input = match c.open(f) {
+        Ok(i) => i,
+        Err(e) => {
+            c.fail(&format!(
+                "cannot open '{}' for reading: {}",
+                f,
+                e.rsplit(": ").next().unwrap_or("")
+            ))
+            .await?;
+            return Ok(None);
+        }
+    };
+    if headers {
+        let name = if f == "-" { "standard input" } else { f };
+        c.out
+            .put(&format!(
+                "{}==> {name} <==\n",
+                if later { "\n" } else { "" }
+            ))
+            .await?;
+    }
+    Ok(Some(input))
 }

@@ -23,21 +23,7 @@ impl Parser {
                 '\'' => {
                     self.i += 1;
                     flush_lit(&mut parts, &mut lit, false);
-                    let mut q = String::new();
-                    loop {
-                        match self.peek() {
-                            None => return Err(ParseError("unterminated quoted string".into())),
-                            Some('\'') => {
-                                self.i += 1;
-                                break;
-                            }
-                            Some(ch) => {
-                                q.push(ch);
-                                self.i += 1;
-                            }
-                        }
-                    }
-                    parts.push(Part::Quoted(q));
+                    parts.push(Part::Quoted(self.single_quoted()?));
                 }
                 '"' => {
                     self.i += 1;
@@ -363,21 +349,7 @@ impl Parser {
                 Some('\'') if !quoted => {
                     self.i += 1;
                     flush_lit(&mut parts, &mut lit, false);
-                    let mut q = String::new();
-                    loop {
-                        match self.peek() {
-                            None => return Err(ParseError("unterminated quoted string".into())),
-                            Some('\'') => {
-                                self.i += 1;
-                                break;
-                            }
-                            Some(ch) => {
-                                q.push(ch);
-                                self.i += 1;
-                            }
-                        }
-                    }
-                    parts.push(Part::Quoted(q));
+                    parts.push(Part::Quoted(self.single_quoted()?));
                 }
                 Some('"') => {
                     self.i += 1;
@@ -410,5 +382,23 @@ impl Parser {
         }
         flush_lit(&mut parts, &mut lit, quoted);
         Ok(Word(parts))
+    }
+
+    /// The text of a single-quoted string after its opening quote, up to the closing one.
+    fn single_quoted(&mut self) -> PResult<String> {
+        let mut q = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(ParseError("unterminated quoted string".into())),
+                Some('\'') => {
+                    self.i += 1;
+                    return Ok(q);
+                }
+                Some(ch) => {
+                    q.push(ch);
+                    self.i += 1;
+                }
+            }
+        }
     }
 }
