@@ -78,12 +78,7 @@ pub(super) async fn head(c: &mut Ctx<'_>, a: &[String]) -> R {
         (_, Some(v)) => (false, v.to_owned()),
         _ => (false, "10".to_owned()),
     };
-    let Some((neg, count)) = parse_count(&spec) else {
-        c.fail(&format!(
-            "invalid number of {}: '{spec}'",
-            if bytes_mode { "bytes" } else { "lines" }
-        ))
-        .await?;
+    let Some((neg, count)) = count_arg(c, &spec, bytes_mode).await? else {
         return Ok(1);
     };
     let files = o.inputs();
@@ -134,6 +129,23 @@ pub(super) async fn head(c: &mut Ctx<'_>, a: &[String]) -> R {
         }
     }
     Ok(status)
+}
+
+/// The count of head or tail (`parse_count`); `None` after failing with their message.
+async fn count_arg(
+    c: &mut Ctx<'_>,
+    spec: &str,
+    bytes_mode: bool,
+) -> Result<Option<(bool, u64)>, Broken> {
+    let count = parse_count(spec);
+    if count.is_none() {
+        c.fail(&format!(
+            "invalid number of {}: '{spec}'",
+            if bytes_mode { "bytes" } else { "lines" }
+        ))
+        .await?;
+    }
+    Ok(count)
 }
 
 /// `N`, `-N`, `+N` (with k/M suffixes); the bool is a leading `-`.
@@ -197,12 +209,7 @@ pub(super) async fn tail(c: &mut Ctx<'_>, a: &[String]) -> R {
     .unwrap_or("10")
     .to_owned();
     let from_start = spec.starts_with('+');
-    let Some((_, count)) = parse_count(&spec) else {
-        c.fail(&format!(
-            "invalid number of {}: '{spec}'",
-            if bytes_mode { "bytes" } else { "lines" }
-        ))
-        .await?;
+    let Some((_, count)) = count_arg(c, &spec, bytes_mode).await? else {
         return Ok(1);
     };
     let files = o.inputs();
