@@ -6,9 +6,6 @@ use crate::fs::{FileKind, Meta};
 use crate::shell::exec::normalize;
 use crate::shell::io::Broken;
 
-// ---------------------------------------------------------------------------------------------
-// filesystem builtins
-
 pub(super) fn mode_string(m: &Meta) -> String {
     let mut s = String::with_capacity(10);
     s.push(match m.kind {

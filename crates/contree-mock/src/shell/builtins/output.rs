@@ -72,9 +72,6 @@ fn escapes(s: &str, zero_octal: bool) -> (Vec<u8>, bool) {
     (out, false)
 }
 
-// ---------------------------------------------------------------------------------------------
-// output builtins
-
 pub(super) async fn echo(c: &mut Ctx<'_>, a: &[String]) -> R {
     let mut newline = true;
     let mut esc = false;

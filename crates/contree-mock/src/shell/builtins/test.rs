@@ -4,9 +4,6 @@ use super::{Ctx, R};
 use crate::fs::FileKind;
 use crate::shell::io::Broken;
 
-// ---------------------------------------------------------------------------------------------
-// test / [
-
 pub(super) async fn test_cmd(c: &mut Ctx<'_>, a: &[String]) -> R {
     let mut t = Test { c, a, i: 0 };
     if a.is_empty() {

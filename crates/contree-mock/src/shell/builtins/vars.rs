@@ -6,9 +6,6 @@ use super::output::shell_quote;
 use super::{Ctx, R};
 use crate::shell::exec::run_argv;
 
-// ---------------------------------------------------------------------------------------------
-// shell-level builtins
-
 pub(super) async fn env(c: &mut Ctx<'_>, a: &[String]) -> R {
     let mut vars = c.sh.env();
     let mut i = 0;

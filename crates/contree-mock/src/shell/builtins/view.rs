@@ -4,9 +4,6 @@ use super::util::opts;
 use super::{Ctx, R};
 use crate::shell::io::{Broken, Input};
 
-// ---------------------------------------------------------------------------------------------
-// reading builtins
-
 pub(super) async fn cat(c: &mut Ctx<'_>, a: &[String]) -> R {
     let Some(o) = opts(c, a, "", "nuAevEtTsb", &[]).await? else {
         return Ok(1);

@@ -123,6 +123,3 @@ pub(crate) fn open_write(sh: &Shell, path: &str, append: bool, io: &Io) -> Resul
     }
     Ok(Output::File(sh.fs.clone(), canon))
 }
-
-// ---------------------------------------------------------------------------------------------
-// Word expansion
