@@ -200,6 +200,16 @@ pub use util::{BoxFuture, BoxStream, TimeFilter};
 
 /// Credential types and resolution (the `contree-auth` crate).
 pub use contree_auth as auth;
+/// The rule for plain `http://`: the client sends a token over it only to a loopback host
+/// (`localhost`, `127.0.0.0/8`, `::1`), so tools that build their own URLs can apply the
+/// same rule.
+///
+/// ```
+/// assert!(contree::is_loopback_host("127.0.0.1"));
+/// assert!(contree::is_loopback_host("[::1]"));
+/// assert!(!contree::is_loopback_host("127.0.0.1.example.com"));
+/// ```
+pub use contree_transport::is_loopback_host;
 /// Request timeouts and the retry policy of the transport.
 pub use contree_transport::{RetryConfig, Timeouts};
 /// The HTTP status of an API error ([`Error::status`]), re-exported so callers need not

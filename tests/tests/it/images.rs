@@ -170,6 +170,51 @@ async fn import_with_credentials_tag_and_timeout() {
 }
 
 #[tokio::test]
+async fn a_started_import_returns_its_operation_at_once_and_waits_later() {
+    let env = setup_local(MockServer::builder()).await;
+    let server = env.server.as_ref().expect("an in-process mock");
+    let before = server.requests().len();
+    let op = env
+        .contree
+        .images()
+        .import("docker.io/library/busybox:1.36")
+        .tag("bb:started")
+        .start()
+        .await
+        .unwrap();
+    let sent: Vec<String> = server.requests()[before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(sent, ["POST /v1/images/import"], "only the import is sent");
+    let done = env
+        .contree
+        .operations()
+        .wait(&op, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(done.status, contree::OperationStatus::Success);
+    assert_eq!(done.kind, Some(contree::OperationKind::ImageImport));
+    let found = env.contree.images().get("bb:started").await.unwrap();
+    assert_eq!(
+        done.result_image.as_deref(),
+        found.uuid(),
+        "the operation's result is the tagged image"
+    );
+    // oci() awaited would find the existing tag; start() always sends the import.
+    let again = env
+        .contree
+        .images()
+        .oci("docker.io/library/busybox:1.36")
+        .start()
+        .await
+        .unwrap();
+    assert_ne!(again, op, "a second import is a new operation");
+    let bad = env.contree.images().import("oci://x/y").start().await;
+    assert_eq!(bad.unwrap_err().kind(), contree::ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
 async fn import_of_unknown_reference_fails_as_operation() {
     let env = setup().await;
     let err = env

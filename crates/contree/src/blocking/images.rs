@@ -152,6 +152,23 @@ impl ImportImage {
         self.client.wait(self.inner)
     }
 
+    /// Sends the import and returns its operation id without waiting. See
+    /// [`crate::ImportImage::start`].
+    ///
+    /// ```no_run
+    /// # fn demo(contree: contree::blocking::Contree) -> contree::Result<()> {
+    /// let op = contree.images().import("alpine:3.20").start()?;
+    /// let done = contree.operations().wait(&op, std::time::Duration::from_secs(600))?;
+    /// # let _ = done; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::ImportImage::start`].
+    pub fn start(self) -> Result<String> {
+        self.client.wait(self.inner.start())
+    }
+
     /// The old name of [`output`](Self::output), which every blocking builder now ends with.
     #[deprecated(
         since = "0.1.0",

@@ -145,12 +145,45 @@ impl ImportImage {
         self
     }
 
-    async fn execute(self) -> Result<Image> {
+    /// Sends the import and returns its operation id at once, without waiting for the
+    /// image: a detached import. Wait for it later with
+    /// [`Operations::wait`](crate::Operations::wait) (or follow it with `get`); the image is
+    /// the operation's result.
+    ///
+    /// Unlike awaiting, `start` always sends the import: the "use it if present" lookup of
+    /// [`Images::oci`] is part of waiting for an image, and is skipped here.
+    ///
+    /// ```no_run
+    /// # async fn demo(contree: contree::Contree) -> contree::Result<()> {
+    /// use std::time::Duration;
+    /// let op = contree.images().import("alpine:3.20").start().await?;
+    /// // ... other work ...
+    /// let done = contree.operations().wait(&op, Duration::from_secs(600)).await?;
+    /// println!("imported {:?}", done.result_image);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) for a reference that does not parse;
+    /// otherwise what the `POST /images/import` answered (e.g. an auth error). A failure of
+    /// the import itself shows only when the operation is waited for.
+    pub async fn start(self) -> Result<String> {
         let parsed = OciReference::parse(&self.reference)?;
-        let tag = match &self.tag {
+        let tag = self.tag_for(&parsed);
+        self.send(&parsed, &tag).await
+    }
+
+    fn tag_for(&self, parsed: &OciReference) -> Option<String> {
+        match &self.tag {
             Some(t) => t.clone(),
             None => parsed.tag.clone(),
-        };
+        }
+    }
+
+    async fn execute(self) -> Result<Image> {
+        let parsed = OciReference::parse(&self.reference)?;
+        let tag = self.tag_for(&parsed);
         if self.use_existing
             && let Some(t) = &tag
         {
@@ -160,32 +193,9 @@ impl ImportImage {
                 Err(e) => return Err(e),
             }
         }
-        let timeout = self.timeout.unwrap_or(DEFAULT_IMPORT_TIMEOUT);
-        if let Some(who) = self.client.cached_whoami()
-            && let Some(max) = who.images_import_max_timeout()
-            && timeout > max
-        {
-            tracing::warn!(
-                timeout_secs = timeout.as_secs(),
-                max_secs = max.as_secs(),
-                "import timeout exceeds the token's images_import_max_timeout"
-            );
-        }
-        let mut registry = types::ImageImportRequestRegistry::new(parsed.url.as_str());
-        if let Some((username, password)) = &self.credentials {
-            let mut creds = types::ImageImportRequestRegistryCredentials::new();
-            creds.username = Some(username.clone());
-            creds.password = Some(contree_proto::SecretString::new(password.expose_secret()));
-            registry.credentials = Some(creds);
-        }
-        let mut body = types::ImageImportRequest::new(registry);
-        if let Some(t) = &tag {
-            body.tag = contree_proto::Nullable::Value(t.clone());
-        }
-        body.timeout = Some(i64::try_from(timeout.as_secs().max(1)).unwrap_or(i64::MAX));
-        let action = format!("importing {}", self.reference);
-        let op_id = api::import_image(&self.client, body, &action).await?;
+        let op_id = self.send(&parsed, &tag).await?;
         tracing::Span::current().record("operation_id", op_id.as_str());
+        let timeout = self.timeout.unwrap_or(DEFAULT_IMPORT_TIMEOUT);
         let deadline = timeout + self.client.wait_margin();
         let op = wait::wait_operation(&self.client, &op_id, deadline, false).await?;
         wait::check_terminal(&op, &op_id)?;
@@ -208,6 +218,35 @@ impl ImportImage {
             ));
         image.operation_id = Some(op_id);
         Ok(image)
+    }
+
+    /// `POST /images/import`: the operation id.
+    async fn send(&self, parsed: &OciReference, tag: &Option<String>) -> Result<String> {
+        let timeout = self.timeout.unwrap_or(DEFAULT_IMPORT_TIMEOUT);
+        if let Some(who) = self.client.cached_whoami()
+            && let Some(max) = who.images_import_max_timeout()
+            && timeout > max
+        {
+            tracing::warn!(
+                timeout_secs = timeout.as_secs(),
+                max_secs = max.as_secs(),
+                "import timeout exceeds the token's images_import_max_timeout"
+            );
+        }
+        let mut registry = types::ImageImportRequestRegistry::new(parsed.url.as_str());
+        if let Some((username, password)) = &self.credentials {
+            let mut creds = types::ImageImportRequestRegistryCredentials::new();
+            creds.username = Some(username.clone());
+            creds.password = Some(contree_proto::SecretString::new(password.expose_secret()));
+            registry.credentials = Some(creds);
+        }
+        let mut body = types::ImageImportRequest::new(registry);
+        if let Some(t) = tag {
+            body.tag = contree_proto::Nullable::Value(t.clone());
+        }
+        body.timeout = Some(i64::try_from(timeout.as_secs().max(1)).unwrap_or(i64::MAX));
+        let action = format!("importing {}", self.reference);
+        api::import_image(&self.client, body, &action).await
     }
 }
 
