@@ -1,11 +1,11 @@
 //! `run` (with live progress and cancellation), `import_image` and the operation tools.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use contree::{
-    FileSpec, OperationInfo, OperationKind, OperationStatus, RunEvent, RunHandle, RunOutput,
-    UploadedFile,
+    ErrorKind, FileSpec, OperationInfo, OperationKind, OperationStatus, RunEvent, RunHandle,
+    RunOutput, UploadedFile,
 };
 use futures_util::StreamExt as _;
 use rmcp::RoleServer;
@@ -64,6 +64,30 @@ pub(crate) fn add_run(o: &mut OperationOutput, out: &RunOutput) {
 }
 
 /// An operation's state; a finished run also gets its exit code and output.
+/// A run or import whose operation ended FAILED or CANCELLED is a result, not a tool error,
+/// as in the Python server (its `OperationOutput` carries `status` and `error`); any other
+/// error (the request or the wait failed) stays a tool error.
+async fn ended_without_success(
+    s: &ContreeMcp,
+    id: &str,
+    e: contree::Error,
+) -> Result<RunResult, String> {
+    if !matches!(
+        e.kind(),
+        ErrorKind::OperationFailed | ErrorKind::OperationCancelled
+    ) {
+        return Err(err(e));
+    }
+    let mut o = describe(s, id).await?;
+    if o.error.is_none() {
+        o.error = Some(e.to_string());
+    }
+    Ok(RunResult {
+        output: Some(o),
+        operation_id: None,
+    })
+}
+
 pub(crate) async fn describe(s: &ContreeMcp, id: &str) -> Result<OperationOutput, String> {
     let info = s.contree.operations().get(id).await.map_err(err)?;
     let mut o = from_info(&info);
@@ -263,7 +287,11 @@ pub(crate) async fn run(
                 w = handle.wait() => Some(w),
             };
             match waited {
-                Some(w) => w.map_err(err)?,
+                Some(Ok(w)) => w,
+                Some(Err(e)) => {
+                    guard.0 = None;
+                    return ended_without_success(s, &id, e).await;
+                }
                 None => {
                     drop(guard);
                     return Err(format!(
@@ -312,7 +340,16 @@ pub(crate) async fn import_image(
         imp = imp.credentials(user, token);
     }
     if p.wait {
-        let image = imp.await.map_err(err)?;
+        let image = match imp.await {
+            Ok(image) => image,
+            Err(e) => match e.operation_id() {
+                Some(id) => {
+                    let id = id.to_string();
+                    return ended_without_success(s, &id, e).await;
+                }
+                None => return Err(err(e)),
+            },
+        };
         let id = image.operation_id().unwrap_or_default().to_string();
         let mut o = match s.contree.operations().get(&id).await {
             Ok(info) => from_info(&info),
@@ -333,44 +370,11 @@ pub(crate) async fn import_image(
             operation_id: None,
         });
     }
-    // The facade waits for imports; start it in the background and find its operation
-    // among the imports that were not there before.
-    let ops = s.contree.operations();
-    let before: HashSet<String> = ops
-        .list()
-        .kind(OperationKind::ImageImport)
-        .limit(1000)
-        .await
-        .map_err(err)?
-        .into_iter()
-        .map(|o| o.id)
-        .collect();
-    let mut task = tokio::spawn(async move { imp.await });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        tokio::select! {
-            done = &mut task => {
-                let image = done.map_err(|e| format!("the import task failed: {e}"))?.map_err(err)?;
-                return Ok(RunResult { output: None, operation_id: image.operation_id().map(str::to_string) });
-            }
-            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-        }
-        let now = ops
-            .list()
-            .kind(OperationKind::ImageImport)
-            .limit(100)
-            .await
-            .map_err(err)?;
-        if let Some(new) = now.into_iter().find(|o| !before.contains(&o.id)) {
-            return Ok(RunResult {
-                output: None,
-                operation_id: Some(new.id),
-            });
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err("the import was sent but its operation id did not show up within 30 s; look for it with list_operations(type=\"image_import\")".into());
-        }
-    }
+    let id = imp.start().await.map_err(err)?;
+    Ok(RunResult {
+        output: None,
+        operation_id: Some(id),
+    })
 }
 
 fn parse_status(s: &str) -> Result<OperationStatus, String> {

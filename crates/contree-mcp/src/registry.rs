@@ -68,9 +68,14 @@ fn api_host(host: &str) -> &str {
     }
 }
 
+/// Whether a registry host (`name[:port]`, IPv6 in brackets) is loopback, by the client's
+/// own rule ([`contree::is_loopback_host`]): plain http is used only there.
 fn is_loopback(host: &str) -> bool {
-    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    matches!(name, "localhost" | "127.0.0.1" | "[::1]")
+    let name = match host.parse::<http::uri::Authority>() {
+        Ok(authority) => authority.host().to_string(),
+        Err(_) => return false,
+    };
+    contree::is_loopback_host(&name)
 }
 
 const PAT_PAGES: &[(&str, &str)] = &[
