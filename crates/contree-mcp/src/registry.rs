@@ -313,6 +313,28 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_only_for_loopback_registries() {
+        for host in [
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "[::1]:5000",
+            "LOCALHOST",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "127.0.0.1.example.com:5000",
+            "ghcr.io",
+            "x.localhost",
+            "[::2]:1",
+            "a b",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    #[test]
     fn challenges_are_parsed() {
         assert_eq!(
             parse_challenge(
