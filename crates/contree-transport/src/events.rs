@@ -319,7 +319,9 @@ impl State {
     async fn next_item(&mut self) -> Option<Result<SseEvent, Error>> {
         loop {
             if self.done {
-                self.drain_rest().await;
+                // Boxed (as the connect and back-off futures are): the stream's own future,
+                // held by every followed run while it reads, keeps no room for them.
+                Box::pin(self.drain_rest()).await;
                 return None;
             }
             // 1. Frames already decoded.
@@ -374,7 +376,7 @@ impl State {
                     tracing::debug!(op_id = %self.op_id, "event stream ended without completion; reconnecting");
                 }
                 Some(After::Reconnect(err)) => {
-                    if let Err(e) = self.back_off(err).await {
+                    if let Err(e) = Box::pin(self.back_off(err)).await {
                         self.done = true;
                         return Some(Err(e));
                     }

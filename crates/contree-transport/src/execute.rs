@@ -4,11 +4,13 @@
 //! long to wait before the next attempt) → **deadline** (the operation deadline bounds the
 //! attempt and the sleep).
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
 use contree_auth::Credentials;
 use contree_proto::OperationMeta;
+use futures_util::future::{self, Either};
 use http::header;
 use http::{Request, Response, StatusCode};
 use tokio::time::Instant;
@@ -16,6 +18,7 @@ use tokio::time::Instant;
 use crate::body::{Body, BodySourceError, ReqBody, ResponseBody};
 use crate::config::{RequestOptions, RetryConfig};
 use crate::error::{Ctx, Error, Inner, chain};
+use crate::pool::{Lease, Pick};
 use crate::retry::{self, Decision, Outcome, TooEarly, classify};
 use crate::transport::{Mode, Payload, Transport};
 
@@ -59,15 +62,28 @@ enum Verdict {
 }
 
 impl Transport {
-    pub(crate) async fn execute(
+    /// The whole call (every attempt). Not an `async fn`: its future holds the request's
+    /// parts once, not also the request they came from.
+    pub(crate) fn execute<'a>(
+        &'a self,
+        op: &'a OperationMeta,
+        req: Request<Body>,
+        opts: &'a RequestOptions,
+        mode: Mode,
+    ) -> impl Future<Output = Result<Response<Payload>, Error>> + Send + 'a {
+        let (parts, body) = req.into_parts();
+        self.execute_parts(op, parts, body, opts, mode)
+    }
+
+    async fn execute_parts(
         &self,
         op: &OperationMeta,
-        req: Request<Body>,
+        parts: http::request::Parts,
+        body: Body,
         opts: &RequestOptions,
         mode: Mode,
     ) -> Result<Response<Payload>, Error> {
         let shared = &*self.inner;
-        let (parts, body) = req.into_parts();
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -97,15 +113,20 @@ impl Transport {
             ctx.attempts = p.attempt;
             // 4. The deadline bounds this attempt.
             let (this_timeout, limited_by_deadline) = plan.attempt_window(&ctx, &p)?;
-            let Some(req_body) = body.for_attempt() else {
-                // Only reachable when a stream body was consumed; the caller gets the last error.
-                return Err(consumed_body(&ctx, p.last.take(), p.attempt - 1));
+            // 1. Attempt. (The request lives in this block only, so the call's future does
+            // not keep room for it next to the attempt's.)
+            let attempt = {
+                let Some(req_body) = body.for_attempt() else {
+                    // Only reachable when a stream body was consumed; the caller gets the last
+                    // error.
+                    return Err(consumed_body(&ctx, p.last.take(), p.attempt - 1));
+                };
+                let request =
+                    self.build_request(&parts, &path_and_query, &creds, req_body, &ctx)?;
+                tracing::debug!(op = op.id, method = %ctx.method, path = %ctx.path, attempt = p.attempt, "sending request");
+                tokio::time::timeout(this_timeout, self.attempt(request, op, &plan, &ctx))
             };
-            let request = self.build_request(&parts, &path_and_query, &creds, req_body, &ctx)?;
-            tracing::debug!(op = op.id, method = %ctx.method, path = %ctx.path, attempt = p.attempt, "sending request");
-            // 1. Attempt.
-            let result =
-                tokio::time::timeout(this_timeout, self.attempt(request, op, &plan, &ctx)).await;
+            let result = attempt.await;
             // 2. Classify.
             let verdict = match result {
                 Err(_elapsed) if limited_by_deadline => {
@@ -145,7 +166,8 @@ impl Transport {
             };
             tracing::info!(op = op.id, method = %ctx.method, path = %ctx.path, attempt = p.attempt, delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), reason = %err, "retrying");
             p.last = Some(err);
-            tokio::time::sleep(delay).await;
+            // Boxed: only retries sleep, and inline every call would hold room for a timer.
+            Box::pin(tokio::time::sleep(delay)).await;
         }
     }
 
@@ -165,31 +187,64 @@ impl Transport {
     }
 
     /// Step 1: one request, and its body read (buffered mode) or handed out (streaming).
-    async fn attempt(
-        &self,
+    ///
+    /// When the pool can tell at once which connection to use (always for plain http and
+    /// HTTP/1.1), the request is handed to hyper before the future is returned: the future
+    /// then holds neither the request nor a client, only hyper's (boxed) response future.
+    fn attempt<'a>(
+        &'a self,
         request: Request<ReqBody>,
-        op: &OperationMeta,
-        plan: &Plan,
-        ctx: &Ctx,
-    ) -> Result<Response<Payload>, AttemptFailure> {
-        let (client, lease) = self.inner.pool.pick(request.uri()).await;
-        let resp = client
-            .request(request)
-            .await
-            .map_err(|e| hyper_failure(&e, ctx, plan.idempotent))?;
-        let (mut parts, incoming) = resp.into_parts();
-        let gzip = parts
-            .headers
-            .get(header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-        if gzip {
-            parts.headers.remove(header::CONTENT_ENCODING);
-            parts.headers.remove(header::CONTENT_LENGTH);
+        op: &'a OperationMeta,
+        plan: &'a Plan,
+        ctx: &'a Ctx,
+    ) -> impl Future<Output = Result<Response<Payload>, AttemptFailure>> + Send + 'a {
+        let pool = &self.inner.pool;
+        let sending = match pool.pick(request.uri()) {
+            Pick::Now(lease) => {
+                Either::Left(future::ready((pool.client(&lease).request(request), lease)))
+            }
+            Pick::Wait(waiting) => Either::Right(Box::pin(async move {
+                let lease = pool.wait(waiting).await;
+                (pool.client(&lease).request(request), lease)
+            })),
+        };
+        async move {
+            let (response, lease) = sending.await;
+            let resp = response
+                .await
+                .map_err(|e| hyper_failure(&e, ctx, plan.idempotent))?;
+            read_answer(resp, lease, op, plan, ctx).await
         }
-        let success = op.is_success(parts.status.as_u16());
-        let body = ResponseBody::new(incoming, gzip, plan.read_idle, ctx.clone(), lease);
-        if success && plan.mode == Mode::Streaming {
+    }
+}
+
+/// Step 1, after the headers: the body read (buffered mode) or handed out (streaming).
+fn read_answer<'a>(
+    resp: Response<hyper::body::Incoming>,
+    lease: Lease,
+    op: &'a OperationMeta,
+    plan: &'a Plan,
+    ctx: &'a Ctx,
+) -> impl Future<Output = Result<Response<Payload>, AttemptFailure>> + Send + 'a {
+    let (mut parts, incoming) = resp.into_parts();
+    let gzip = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    if gzip {
+        parts.headers.remove(header::CONTENT_ENCODING);
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    let success = op.is_success(parts.status.as_u16());
+    // The read-idle timer is for streamed bodies (see `Timeouts`): a buffered body is
+    // read within the attempt timeout already, and one timer fewer per call is one
+    // wake-up of the runtime's driver fewer.
+    let streamed = success && plan.mode == Mode::Streaming;
+    let idle = if streamed { plan.read_idle } else { None };
+    let body = ResponseBody::new(incoming, gzip, idle, ctx.clone(), lease);
+    async move {
+        if streamed {
             return Ok(Response::from_parts(parts, Payload::Stream(body)));
         }
         let bytes = if success {

@@ -112,6 +112,30 @@ pub(crate) struct Lease {
     probe: Option<(Arc<Origin>, Arc<AlpnBook>)>,
 }
 
+impl Lease {
+    /// The general client, no shard, no probe.
+    fn general() -> Self {
+        Lease {
+            shard: None,
+            probe: None,
+        }
+    }
+}
+
+/// What [`Pool::pick`] decided.
+pub(crate) enum Pick {
+    /// Send now with this lease.
+    Now(Lease),
+    /// Wait for the origin's first connection ([`Pool::wait`]).
+    Wait(Waiting),
+}
+
+/// A request waiting to learn its origin's protocol.
+pub(crate) struct Waiting {
+    key: String,
+    origin: Arc<Origin>,
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(s) = self.shard.take() {
@@ -155,43 +179,62 @@ impl Pool {
         self.opened_shards.load(Ordering::Relaxed)
     }
 
-    /// The client to send a request to `uri` with, and its lease.
-    pub(crate) async fn pick(&self, uri: &Uri) -> (HttpClient, Lease) {
-        let none = Lease {
-            shard: None,
-            probe: None,
-        };
+    /// The lease of a request to `uri`, when it can be had at once: always for plain
+    /// `http://` and HTTP/1.1 origins, for an HTTP/2 origin once its protocol is known, and
+    /// for the one request that goes first to learn it. Otherwise the request must
+    /// [`wait`](Self::wait) for that first connection.
+    pub(crate) fn pick(&self, uri: &Uri) -> Pick {
         if uri.scheme() != Some(&http::uri::Scheme::HTTPS) || self.h2.max_connections == 0 {
-            return (self.general.clone(), none);
+            return Pick::Now(Lease::general());
         }
         let Some(key) = origin_key(uri) else {
-            return (self.general.clone(), none);
+            return Pick::Now(Lease::general());
         };
         let origin = lock(&self.origins).entry(key.clone()).or_default().clone();
+        match self.try_lease(&key, &origin) {
+            Some(lease) => Pick::Now(lease),
+            None => Pick::Wait(Waiting { key, origin }),
+        }
+    }
+
+    /// Waits (at most [`PROBE_WAIT`]) until the origin's protocol is learnt, then leases;
+    /// after that long the request goes ahead on the general client anyway.
+    pub(crate) async fn wait(&self, w: Waiting) -> Lease {
         let deadline = tokio::time::Instant::now() + PROBE_WAIT;
         loop {
             let changed = self.book.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            match self.book.get(&key) {
-                Some(true) => return self.shard_for(&origin),
-                Some(false) => return (self.general.clone(), none),
-                None => {}
-            }
-            if !origin.probing.swap(true, Ordering::AcqRel) {
-                let lease = Lease {
-                    shard: None,
-                    probe: Some((origin.clone(), self.book.clone())),
-                };
-                return (self.general.clone(), lease);
+            if let Some(lease) = self.try_lease(&w.key, &w.origin) {
+                return lease;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return (self.general.clone(), none);
+                return Lease::general();
             }
         }
     }
 
-    fn shard_for(&self, origin: &Origin) -> (HttpClient, Lease) {
+    /// The client a lease sends with: its shard's, or the general one.
+    pub(crate) fn client<'a>(&'a self, lease: &'a Lease) -> &'a HttpClient {
+        lease.shard.as_ref().map_or(&self.general, |s| &s.client)
+    }
+
+    fn try_lease(&self, key: &str, origin: &Arc<Origin>) -> Option<Lease> {
+        match self.book.get(key) {
+            Some(true) => return Some(self.shard_for(origin)),
+            Some(false) => return Some(Lease::general()),
+            None => {}
+        }
+        if !origin.probing.swap(true, Ordering::AcqRel) {
+            return Some(Lease {
+                shard: None,
+                probe: Some((origin.clone(), self.book.clone())),
+            });
+        }
+        None
+    }
+
+    fn shard_for(&self, origin: &Origin) -> Lease {
         let cap = self.h2.streams_per_connection.max(1);
         let mut shards = lock(&origin.shards);
         if shards.is_empty() {
@@ -226,14 +269,10 @@ impl Pool {
                 .unwrap_or_else(|| unreachable_shard(&shards)),
         };
         shard.in_flight.fetch_add(1, Ordering::Relaxed);
-        let client = shard.client.clone();
-        (
-            client,
-            Lease {
-                shard: Some(shard),
-                probe: None,
-            },
-        )
+        Lease {
+            shard: Some(shard),
+            probe: None,
+        }
     }
 }
 

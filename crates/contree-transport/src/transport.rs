@@ -1,12 +1,14 @@
 //! The client: connection setup (TLS, pooling), URL and header rules, the retry loop.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use contree_auth::{Credentials, ProvideCredentials};
 use contree_proto::OperationMeta;
+use futures_util::TryFutureExt as _;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -473,37 +475,45 @@ impl Transport {
     /// [`ErrorKind::Api`](crate::ErrorKind::Api) error with the server's error text. Retries
     /// follow [`retry::classify`](crate::retry::classify) with `op.idempotent` (or
     /// `opts.idempotent`).
-    pub async fn send(
-        &self,
-        op: &OperationMeta,
+    ///
+    /// (A plain function returning the call's future rather than an `async fn`, so that
+    /// future holds the request once: what each call in flight costs.)
+    pub fn send<'a>(
+        &'a self,
+        op: &'a OperationMeta,
         req: Request<Body>,
-        opts: &RequestOptions,
-    ) -> Result<Response<Bytes>, Error> {
-        let resp = self.execute(op, req, opts, Mode::Buffered).await?;
-        let (parts, payload) = resp.into_parts();
-        let bytes = match payload {
-            Payload::Bytes(b) => b,
-            Payload::Stream(s) => s.collect().await?,
-        };
-        Ok(Response::from_parts(parts, bytes))
+        opts: &'a RequestOptions,
+    ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + 'a {
+        // `and_then`, not an `async` block awaiting the call: that would hold the call's
+        // future twice (as its capture and as the future it awaits).
+        self.execute(op, req, opts, Mode::Buffered)
+            .and_then(|resp| async move {
+                let (parts, payload) = resp.into_parts();
+                let bytes = match payload {
+                    Payload::Bytes(b) => b,
+                    Payload::Stream(s) => Box::pin(s.collect()).await?,
+                };
+                Ok(Response::from_parts(parts, bytes))
+            })
     }
 
     /// Like [`send`](Self::send), but hands out the body as a [`ResponseBody`] stream once the
     /// headers arrived with a success status (errors are still returned from the call). The
     /// body is never retried mid-way; only the read-idle timeout applies to it.
-    pub async fn send_streaming(
-        &self,
-        op: &OperationMeta,
+    pub fn send_streaming<'a>(
+        &'a self,
+        op: &'a OperationMeta,
         req: Request<Body>,
-        opts: &RequestOptions,
-    ) -> Result<Response<ResponseBody>, Error> {
-        let resp = self.execute(op, req, opts, Mode::Streaming).await?;
-        let (parts, payload) = resp.into_parts();
-        let body = match payload {
-            Payload::Stream(s) => s,
-            Payload::Bytes(b) => return Ok(Response::from_parts(parts, bytes_body(b))),
-        };
-        Ok(Response::from_parts(parts, body))
+        opts: &'a RequestOptions,
+    ) -> impl Future<Output = Result<Response<ResponseBody>, Error>> + Send + 'a {
+        self.execute(op, req, opts, Mode::Streaming).map_ok(|resp| {
+            let (parts, payload) = resp.into_parts();
+            let body = match payload {
+                Payload::Stream(s) => s,
+                Payload::Bytes(b) => bytes_body(b),
+            };
+            Response::from_parts(parts, body)
+        })
     }
 
     pub(crate) fn build_request(
