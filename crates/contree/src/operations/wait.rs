@@ -84,7 +84,9 @@ async fn follow_to_completion(client: &Contree, op_id: &str) -> Result<()> {
 async fn poll_until_terminal(client: &Contree, op_id: &str) -> Result<types::OperationResponse> {
     let mut interval = Duration::from_millis(200);
     loop {
-        let (op, retry_after) = get_operation(client, op_id).await?;
+        // Boxed: the request's retry loop is the largest future here; inline, every run
+        // waiting on its event stream would hold room for it (it fetches only at the end).
+        let (op, retry_after) = Box::pin(get_operation(client, op_id)).await?;
         if op.is_terminal() {
             return Ok(op);
         }

@@ -21,7 +21,7 @@ pub(crate) use stream::{Finisher, run_events, terminal_operation};
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,20 +146,17 @@ impl Run {
                 .max(Duration::from_secs(1))
     }
 
-    async fn execute(self) -> Result<RunOutput> {
-        match self.target.clone() {
-            Target::Image(image) => self.execute_on(image, None).await,
-            Target::Session(session) => session.execute(self).await,
-        }
-    }
-
     /// Runs from `image` (used by sessions with their current version; `advance` is then
     /// moved to the version the run made, even if a follow-up step fails).
-    pub(crate) async fn execute_on(
+    ///
+    /// A plain function returning `execute_inner`'s future (not an `async fn` awaiting it):
+    /// an `async fn` keeps its arguments in its own state next to the future they are moved
+    /// into, so the run and its image would be held twice per run in flight.
+    pub(crate) fn execute_on<'a>(
         self,
         image: Image,
-        advance: Option<&Session>,
-    ) -> Result<RunOutput> {
+        advance: Option<&'a Session>,
+    ) -> impl Future<Output = Result<RunOutput>> + Send + 'a {
         let span = tracing::info_span!(
             "contree.run",
             image = %image,
@@ -167,7 +164,7 @@ impl Run {
             operation_id = tracing::field::Empty,
             result_image = tracing::field::Empty,
         );
-        self.execute_inner(image, advance).instrument(span).await
+        self.execute_inner(image, advance).instrument(span)
     }
 
     async fn execute_inner(self, image: Image, advance: Option<&Session>) -> Result<RunOutput> {
@@ -227,7 +224,13 @@ impl Run {
                 "cwd `{cwd}` must be an absolute path"
             )));
         }
-        let files = prepare_files(&client, &spec.files).await?;
+        // The uploads (and the error path below) are boxed: their requests would otherwise
+        // size this future, which every run holds while its spawn is in flight.
+        let files = if spec.files.is_empty() {
+            BTreeMap::new()
+        } else {
+            Box::pin(prepare_files(&client, &spec.files)).await?
+        };
         let stdin = match &spec.stdin {
             None => None,
             Some(Stdin::Bytes(b)) => Some(b.to_vec()),
@@ -252,6 +255,29 @@ impl Run {
                 Some(data)
             }
         };
+        // Built by a plain function: the request body is not kept in this future next to
+        // the call's (which holds it), where every run in flight would pay for it twice.
+        let body = self.spawn_body(image, files, stdin, keep_stdin_open)?;
+        let action = format!("starting `{}` on {image}", short(&spec.command));
+        let op_id = match api::spawn(&client, body, &action).await {
+            Ok(id) => id,
+            Err(e) => return Err(Box::pin(missing::explain(image, e)).await),
+        };
+        tracing::Span::current().record("operation_id", op_id.as_str());
+        tracing::debug!(operation_id = %op_id, "run spawned");
+        Ok(op_id)
+    }
+
+    /// The `POST /instances` body of this run from `image`.
+    fn spawn_body(
+        &self,
+        image: &Image,
+        files: BTreeMap<String, types::InstanceFile>,
+        stdin: Option<Vec<u8>>,
+        keep_stdin_open: bool,
+    ) -> Result<types::InstanceSpawnRequest> {
+        let client = &self.client;
+        let spec = &self.spec;
         let timeout = self.server_timeout();
         if let Some(who) = client.cached_whoami()
             && let Some(msg) = who.check_run_timeout(timeout)
@@ -300,14 +326,7 @@ impl Run {
         body.preserve_env = spec.preserve_env.then_some(true);
         body.preserve_cwd = spec.preserve_cwd.then_some(true);
         body.files = (!files.is_empty()).then_some(files);
-        let action = format!("starting `{}` on {image}", short(&spec.command));
-        let op_id = match api::spawn(&client, body, &action).await {
-            Ok(id) => id,
-            Err(e) => return Err(missing::explain(image, e).await),
-        };
-        tracing::Span::current().record("operation_id", op_id.as_str());
-        tracing::debug!(operation_id = %op_id, "run spawned");
-        Ok(op_id)
+        Ok(body)
     }
 
     /// Turns the terminal operation `op` of this run into its [`RunOutput`] (tagging the
@@ -366,7 +385,13 @@ impl IntoFuture for Run {
     type Output = Result<RunOutput>;
     type IntoFuture = BoxFuture<Result<RunOutput>>;
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.execute())
+        // One box holding the run's future itself, not a wrapper around it (which would
+        // also keep the run and reserve room for the session path): what each awaited run
+        // in flight costs.
+        match self.target.clone() {
+            Target::Image(image) => Box::pin(self.execute_on(image, None)),
+            Target::Session(session) => Box::pin(async move { session.execute(self).await }),
+        }
     }
 }
 
