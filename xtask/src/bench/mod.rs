@@ -38,6 +38,8 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct Sizes {
     pub quick: bool,
+    /// `--only 1,8`: the scenarios to run (all when empty).
+    pub only: Vec<u32>,
     pub seq_n: u64,
     pub seq_rounds: u64,
     pub warmup: u64,
@@ -57,10 +59,16 @@ pub(crate) struct Sizes {
 }
 
 impl Sizes {
+    /// Whether scenario `n` runs (no `--only`, or one naming it).
+    pub fn wants(&self, n: u32) -> bool {
+        self.only.is_empty() || self.only.contains(&n)
+    }
+
     fn new(quick: bool) -> Self {
         if quick {
             Sizes {
                 quick,
+                only: Vec::new(),
                 seq_n: 100,
                 seq_rounds: 2,
                 warmup: 5,
@@ -79,6 +87,7 @@ impl Sizes {
         } else {
             Sizes {
                 quick,
+                only: Vec::new(),
                 seq_n: 500,
                 seq_rounds: 5,
                 warmup: 10,
@@ -185,13 +194,33 @@ fn proc_status_kib(path: &str, field: &str) -> u64 {
 /// `cargo xtask bench [--quick]`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut quick = false;
-    for a in args {
+    let mut only = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => quick = true,
-            other => return Err(format!("bench: unknown argument `{other}` (only --quick)")),
+            // `--only 1,8`: run these scenarios only (the report says so).
+            "--only" => {
+                let list = it
+                    .next()
+                    .ok_or("bench: --only needs a list, e.g. --only 1,8")?;
+                for n in list.split(',') {
+                    only.push(n.trim().parse::<u32>().map_err(|_| {
+                        format!("bench: --only takes scenario numbers, got `{list}`")
+                    })?);
+                }
+            }
+            other => {
+                return Err(format!(
+                    "bench: unknown argument `{other}` (--quick, --only N[,N...])"
+                ));
+            }
         }
     }
-    let sizes = Sizes::new(quick);
+    let sizes = Sizes {
+        only,
+        ..Sizes::new(quick)
+    };
     let started = Instant::now();
     let dir = util::target_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -215,7 +244,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     eprintln!("xtask bench: built in {build_time:.0?}");
 
     // Scenarios 1, 2 and 6 share one mock.
-    {
+    if sizes.wants(1) || sizes.wants(2) || sizes.wants(6) {
         let mock = Mock::start(&mock_bin)?;
         let base = mock.base_url.clone();
         let conn = |cmd: &str| -> Vec<String> {
@@ -247,118 +276,128 @@ pub fn run(args: &[String]) -> Result<(), String> {
         };
 
         // 1. Sequential, alternating rounds of SDK and floor.
-        let per_round = sizes.seq_n / sizes.seq_rounds;
-        let mut sdk_lat = Vec::new();
-        let mut floor_lat = Vec::new();
-        let mut sdk_hwm = 0;
-        let mut floor_425 = 0;
-        let mut cpu = report::CpuPerRun::default();
-        for round in 0..sizes.seq_rounds {
-            eprintln!(
-                "xtask bench: [1] sequential round {}/{}",
-                round + 1,
-                sizes.seq_rounds
+        if sizes.wants(1) {
+            let per_round = sizes.seq_n / sizes.seq_rounds;
+            let mut sdk_lat = Vec::new();
+            let mut floor_lat = Vec::new();
+            let mut sdk_hwm = 0;
+            let mut floor_425 = 0;
+            let mut cpu = report::CpuPerRun::default();
+            for round in 0..sizes.seq_rounds {
+                eprintln!(
+                    "xtask bench: [1] sequential round {}/{}",
+                    round + 1,
+                    sizes.seq_rounds
+                );
+                let extra = [
+                    ("n", per_round.to_string()),
+                    ("warmup", sizes.warmup.to_string()),
+                ];
+                let mock_before = mock.cpu_us();
+                let s = run_json(&client_bin, &with_image("seq-sdk", &extra))?;
+                cpu.mock_us += mock.cpu_us().saturating_sub(mock_before);
+                cpu.mock_runs += per_round + sizes.warmup;
+                cpu.sdk_us += s["cpu_us"].as_u64().unwrap_or(0);
+                sdk_lat.extend(latencies(&s));
+                sdk_hwm = sdk_hwm.max(s["hwm_kib"].as_u64().unwrap_or(0));
+                let f = run_json(&client_bin, &with_image("seq-floor", &extra))?;
+                cpu.floor_us += f["cpu_us"].as_u64().unwrap_or(0);
+                floor_lat.extend(latencies(&f));
+                floor_425 += f["too_early_425"].as_u64().unwrap_or(0);
+            }
+            report.seq(
+                Stats::new(&sdk_lat),
+                Stats::new(&floor_lat),
+                sdk_hwm,
+                floor_425,
+                cpu,
             );
-            let extra = [
-                ("n", per_round.to_string()),
-                ("warmup", sizes.warmup.to_string()),
-            ];
-            let mock_before = mock.cpu_us();
-            let s = run_json(&client_bin, &with_image("seq-sdk", &extra))?;
-            cpu.mock_us += mock.cpu_us().saturating_sub(mock_before);
-            cpu.mock_runs += per_round + sizes.warmup;
-            cpu.sdk_us += s["cpu_us"].as_u64().unwrap_or(0);
-            sdk_lat.extend(latencies(&s));
-            sdk_hwm = sdk_hwm.max(s["hwm_kib"].as_u64().unwrap_or(0));
-            let f = run_json(&client_bin, &with_image("seq-floor", &extra))?;
-            cpu.floor_us += f["cpu_us"].as_u64().unwrap_or(0);
-            floor_lat.extend(latencies(&f));
-            floor_425 += f["too_early_425"].as_u64().unwrap_or(0);
         }
-        report.seq(
-            Stats::new(&sdk_lat),
-            Stats::new(&floor_lat),
-            sdk_hwm,
-            floor_425,
-            cpu,
-        );
 
         // 2. Fan-out through the SDK, and the floor for reference.
-        eprintln!(
-            "xtask bench: [2] fan-out {} runs at concurrency {}",
-            sizes.fan_n, sizes.fan_c
-        );
-        let extra = [
-            ("n", sizes.fan_n.to_string()),
-            ("concurrency", sizes.fan_c.to_string()),
-            ("warmup", sizes.warmup.to_string()),
-        ];
-        let sdk = run_json(&client_bin, &with_image("fanout-sdk", &extra))?;
-        let floor = run_json(&client_bin, &with_image("fanout-floor", &extra))?;
-        report.fanout(&sdk, &floor);
+        if sizes.wants(2) {
+            eprintln!(
+                "xtask bench: [2] fan-out {} runs at concurrency {}",
+                sizes.fan_n, sizes.fan_c
+            );
+            let extra = [
+                ("n", sizes.fan_n.to_string()),
+                ("concurrency", sizes.fan_c.to_string()),
+                ("warmup", sizes.warmup.to_string()),
+            ];
+            let sdk = run_json(&client_bin, &with_image("fanout-sdk", &extra))?;
+            let floor = run_json(&client_bin, &with_image("fanout-floor", &extra))?;
+            report.fanout(&sdk, &floor);
+        }
 
         // 6. The official Python SDK.
-        match python_env(&dir) {
-            Err(e) => report.python_skipped(&e),
-            Ok((python, version)) => {
-                let script = dir.join("py_bench.py");
-                std::fs::write(&script, PY_SCRIPT)
-                    .map_err(|e| format!("writing {}: {e}", script.display()))?;
-                let home = dir.join("empty-contree-home");
-                std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
-                let py_args = |mode: &str, extra: &[(&str, String)]| -> Vec<String> {
-                    let mut v = vec![script.display().to_string()];
-                    v.extend(with_image(mode, extra));
-                    v
-                };
-                eprintln!("xtask bench: [6] Python SDK {version}: sequential");
-                let seq = run_json_with(
-                    &python,
-                    &py_args(
-                        "seq",
-                        &[
-                            ("n", sizes.py_seq_n.to_string()),
-                            ("warmup", sizes.warmup.to_string()),
-                        ],
-                    ),
-                    &home,
-                );
-                eprintln!("xtask bench: [6] Python SDK {version}: fan-out");
-                let fan = run_json_with(
-                    &python,
-                    &py_args(
-                        "fanout",
-                        &[
-                            ("n", sizes.py_fan_n.to_string()),
-                            ("concurrency", sizes.fan_c.to_string()),
-                            ("warmup", sizes.warmup.to_string()),
-                        ],
-                    ),
-                    &home,
-                );
-                report.python(&version, seq, fan);
+        if sizes.wants(6) {
+            match python_env(&dir) {
+                Err(e) => report.python_skipped(&e),
+                Ok((python, version)) => {
+                    let script = dir.join("py_bench.py");
+                    std::fs::write(&script, PY_SCRIPT)
+                        .map_err(|e| format!("writing {}: {e}", script.display()))?;
+                    let home = dir.join("empty-contree-home");
+                    std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+                    let py_args = |mode: &str, extra: &[(&str, String)]| -> Vec<String> {
+                        let mut v = vec![script.display().to_string()];
+                        v.extend(with_image(mode, extra));
+                        v
+                    };
+                    eprintln!("xtask bench: [6] Python SDK {version}: sequential");
+                    let seq = run_json_with(
+                        &python,
+                        &py_args(
+                            "seq",
+                            &[
+                                ("n", sizes.py_seq_n.to_string()),
+                                ("warmup", sizes.warmup.to_string()),
+                            ],
+                        ),
+                        &home,
+                    );
+                    eprintln!("xtask bench: [6] Python SDK {version}: fan-out");
+                    let fan = run_json_with(
+                        &python,
+                        &py_args(
+                            "fanout",
+                            &[
+                                ("n", sizes.py_fan_n.to_string()),
+                                ("concurrency", sizes.fan_c.to_string()),
+                                ("warmup", sizes.warmup.to_string()),
+                            ],
+                        ),
+                        &home,
+                    );
+                    report.python(&version, seq, fan);
+                }
             }
         }
         report.mock_hwm_runs(mock.hwm_kib());
     }
 
     // 7. Overhead at realistic latency (fresh realistic mocks), 8. fan-out over TLS + h2.
-    let py = python_env(&dir).ok().map(|(python, _)| {
-        let script = dir.join("py_bench.py");
-        let _ = std::fs::write(&script, PY_SCRIPT);
-        let home = dir.join("empty-contree-home");
-        let _ = std::fs::create_dir_all(&home);
-        (python, script, home)
-    });
-    match scale::realistic(&sizes, &mock_bin, &client_bin, py.as_ref()) {
-        Ok(r) => report.realistic(&r),
-        Err(e) => report.scenario_failed("7. Overhead at realistic latency", &e),
+    if sizes.wants(7) {
+        let py = python_env(&dir).ok().map(|(python, _)| {
+            let script = dir.join("py_bench.py");
+            let _ = std::fs::write(&script, PY_SCRIPT);
+            let home = dir.join("empty-contree-home");
+            let _ = std::fs::create_dir_all(&home);
+            (python, script, home)
+        });
+        match scale::realistic(&sizes, &mock_bin, &client_bin, py.as_ref()) {
+            Ok(r) => report.realistic(&r),
+            Err(e) => report.scenario_failed("7. Overhead at realistic latency", &e),
+        }
     }
-    let fan = scale::h2_fanout(&sizes, &mock_bin, &client_bin, &dir);
-    report.h2_fanout(&fan, sizes.h2_n);
+    if sizes.wants(8) {
+        let fan = scale::h2_fanout(&sizes, &mock_bin, &client_bin, &dir);
+        report.h2_fanout(&fan, sizes.h2_n);
+    }
 
     // 3 and 4: upload and download of a generated file, on a fresh mock.
-    {
+    if sizes.wants(3) || sizes.wants(4) {
         let mock = Mock::start(&mock_bin)?;
         let base = mock.base_url.clone();
         let data = dir.join("data");
@@ -460,31 +499,33 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     // 5. Events decoding (criterion).
-    eprintln!(
-        "xtask bench: [5] SSE decoding of {} events (criterion)",
-        sizes.events
-    );
-    let crit_home = dir.join("criterion");
-    let meta = dir.join("sse-meta.json");
-    let mut c = util::cargo();
-    c.args([
-        "bench",
-        "-p",
-        "contree",
-        "--bench",
-        "sse_decode",
-        "--",
-        "--noplot",
-    ])
-    .env("CRITERION_HOME", &crit_home)
-    .env("CONTREE_BENCH_EVENTS", sizes.events.to_string())
-    .env(
-        "CONTREE_BENCH_MEASURE_SECS",
-        sizes.criterion_secs.to_string(),
-    )
-    .env("CONTREE_BENCH_META", &meta);
-    util::run(c)?;
-    report.events(&crit_home, &meta)?;
+    if sizes.wants(5) {
+        eprintln!(
+            "xtask bench: [5] SSE decoding of {} events (criterion)",
+            sizes.events
+        );
+        let crit_home = dir.join("criterion");
+        let meta = dir.join("sse-meta.json");
+        let mut c = util::cargo();
+        c.args([
+            "bench",
+            "-p",
+            "contree",
+            "--bench",
+            "sse_decode",
+            "--",
+            "--noplot",
+        ])
+        .env("CRITERION_HOME", &crit_home)
+        .env("CONTREE_BENCH_EVENTS", sizes.events.to_string())
+        .env(
+            "CONTREE_BENCH_MEASURE_SECS",
+            sizes.criterion_secs.to_string(),
+        )
+        .env("CONTREE_BENCH_META", &meta);
+        util::run(c)?;
+        report.events(&crit_home, &meta)?;
+    }
 
     report.set_elapsed(started.elapsed(), build_time);
     let md = report.markdown();
