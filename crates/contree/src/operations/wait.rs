@@ -86,10 +86,14 @@ async fn poll_until_terminal(client: &Contree, op_id: &str) -> Result<types::Ope
     loop {
         // Boxed: the request's retry loop is the largest future here; inline, every run
         // waiting on its event stream would hold room for it (it fetches only at the end).
-        let (op, retry_after) = Box::pin(get_operation(client, op_id)).await?;
-        if op.is_terminal() {
-            return Ok(op);
-        }
+        let retry_after = {
+            // In a block: the operation (1 KiB) is not kept across the sleep below.
+            let (op, retry_after) = Box::pin(get_operation(client, op_id)).await?;
+            if op.is_terminal() {
+                return Ok(op);
+            }
+            retry_after
+        };
         let sleep = retry_after
             .map(|r| r.clamp(Duration::from_millis(100), Duration::from_secs(5)))
             .unwrap_or(interval);

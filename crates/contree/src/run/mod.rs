@@ -172,13 +172,17 @@ impl Run {
         // way only the (small) waiting future is held then, not space for the largest phase
         // (spawning, with the request's retry loop): what a fan-out pays per run in flight.
         let op_id = Box::pin(self.spawn_on(&image, false)).await?;
-        let op = Box::pin(wait::wait_operation(
-            &self.client,
-            &op_id,
-            self.wait_deadline(),
-            true,
-        ))
-        .await?;
+        // The operation is boxed too: this future's size is what every run in flight holds
+        // in every phase, and the operation (with its result) is large.
+        let op = Box::new(
+            Box::pin(wait::wait_operation(
+                &self.client,
+                &op_id,
+                self.wait_deadline(),
+                true,
+            ))
+            .await?,
+        );
         Box::pin(self.finish_on(&image, &op_id, &op, advance)).await
     }
 
