@@ -8,7 +8,8 @@
 //!   then `cargo package` for them in dependency order.
 //! - `cargo xtask codegen [--check] [--spec PATH]`: generate `contree-proto` from the OpenAPI spec.
 //! - `cargo xtask mock [ARGS]`: run the mock server in the foreground.
-//! - `cargo xtask bench [--quick]`: benchmarks (see the README).
+//! - `cargo xtask bench [--quick] [--only N[,N...]]`: benchmarks (see the README); `--only` runs
+//!   just the listed scenarios.
 //! - `cargo xtask faults [--seeds N] [--quick]`: seeded fault schedules against the mock.
 //! - `cargo xtask fuzz [--time SECS] [TARGET ...]`: the cargo-fuzz targets (needs nightly;
 //!   says so plainly when it is missing).
@@ -32,7 +33,7 @@ fn usage() -> &'static str {
        package [--no-verify]     crates.io metadata check, then cargo package of the 5 publishable crates\n  \
        codegen [--check] [--spec PATH]\n                            generate contree-proto from the OpenAPI spec\n  \
        mock [ARGS]               run the mock server in the foreground\n  \
-       bench [--quick]           run the benchmarks\n  \
+       bench [--quick] [--only N,..]\n                            run the benchmarks (all, or scenarios N,..)\n  \
        faults [--seeds N] [--quick]\n                            seeded fault schedules (default 1,000; quick 100)\n  \
        fuzz [--time SECS] [TARGET ...]\n                            cargo-fuzz targets sse_decoder, auth_ini, json (needs nightly)\n  \
        fuzz-api [-- ARGS]        schemathesis against the mock, with the spec-defect allow-list\n"
