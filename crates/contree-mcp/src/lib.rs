@@ -14,6 +14,7 @@
 //! ```
 
 mod guide;
+mod import;
 mod ops;
 mod registry;
 mod resources;

@@ -1,11 +1,11 @@
-//! `run` (with live progress and cancellation), `import_image` and the operation tools.
+//! `run` (with live progress and cancellation) and the operation tools.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use contree::{
-    ErrorKind, FileSpec, OperationInfo, OperationKind, OperationStatus, RunEvent, RunHandle,
-    RunOutput, UploadedFile,
+    FileSpec, OperationInfo, OperationKind, OperationStatus, RunEvent, RunHandle, RunOutput,
+    UploadedFile,
 };
 use futures_util::StreamExt as _;
 use rmcp::RoleServer;
@@ -64,46 +64,27 @@ pub(crate) fn add_run(o: &mut OperationOutput, out: &RunOutput) {
 }
 
 /// An operation's state; a finished run also gets its exit code and output.
-/// A run or import whose operation ended FAILED or CANCELLED is a result, not a tool error,
-/// as in the Python server (its `OperationOutput` carries `status` and `error`); any other
-/// error (the request or the wait failed) stays a tool error.
-async fn ended_without_success(
-    s: &ContreeMcp,
-    id: &str,
-    e: contree::Error,
-) -> Result<RunResult, String> {
-    if !matches!(
-        e.kind(),
-        ErrorKind::OperationFailed | ErrorKind::OperationCancelled
-    ) {
-        return Err(err(e));
-    }
-    let mut o = describe(s, id).await?;
-    if o.error.is_none() {
-        o.error = Some(e.to_string());
-    }
-    Ok(RunResult {
-        output: Some(o),
-        operation_id: None,
-    })
-}
-
 pub(crate) async fn describe(s: &ContreeMcp, id: &str) -> Result<OperationOutput, String> {
     let info = s.contree.operations().get(id).await.map_err(err)?;
-    let mut o = from_info(&info);
+    Ok(describe_info(s, &info).await)
+}
+
+/// [`describe`] from an operation already fetched.
+async fn describe_info(s: &ContreeMcp, info: &OperationInfo) -> OperationOutput {
+    let mut o = from_info(info);
     if info.status.is_terminal() && info.kind == Some(OperationKind::Instance) {
         // The run is over: its event log is complete, so this returns at once.
         if let Ok(out) = s
             .contree
             .operations()
-            .attach(id)
+            .attach(info.id.clone())
             .wait_timeout(Duration::from_secs(60))
             .await
         {
             add_run(&mut o, &out);
         }
     }
-    Ok(o)
+    o
 }
 
 pub(crate) async fn get_operation(s: &ContreeMcp, id: &str) -> Result<OperationOutput, String> {
@@ -219,20 +200,53 @@ impl Progress {
     }
 }
 
-pub(crate) async fn run(
+/// An operation whose wait failed with `e`: when it ended FAILED or CANCELLED on the
+/// server, that is a result, whose `status` and `error` say so (as in the official server,
+/// whose `wait_operation` returns the operation whatever its end); otherwise `e`.
+pub(crate) async fn ended(
     s: &ContreeMcp,
-    p: RunParams,
-    ctx: RequestContext<RoleServer>,
-) -> Result<RunResult, String> {
-    let handle = build_run(s, &p)?.start().await.map_err(err)?;
-    let id = handle.operation_id().to_string();
-    if !p.wait {
-        return Ok(RunResult {
-            output: None,
-            operation_id: Some(id),
-        });
+    id: &str,
+    e: contree::Error,
+) -> Result<OperationOutput, String> {
+    match s.contree.operations().get(id).await {
+        Ok(info) if info.status.is_terminal() => {
+            let mut o = describe_info(s, &info).await;
+            if o.error.is_none() {
+                o.error = Some(e.to_string());
+            }
+            Ok(o)
+        }
+        _ => Err(err(e)),
     }
-    let mut guard = CancelOnDrop(Some(handle.clone()));
+}
+
+/// A `kind` operation the facade saw succeed: what the service says of it, or only that
+/// when it cannot be asked again.
+pub(crate) async fn succeeded(s: &ContreeMcp, id: &str, kind: OperationKind) -> OperationOutput {
+    match s.contree.operations().get(id).await {
+        Ok(info) => from_info(&info),
+        Err(_) => OperationOutput {
+            uuid: id.to_string(),
+            status: OperationStatus::Success.as_str().to_string(),
+            kind: Some(kind.as_str().to_string()),
+            ..OperationOutput::default()
+        },
+    }
+}
+
+/// How following a run ended.
+enum Followed {
+    /// The run's output (it ended SUCCESS).
+    Output(Box<RunOutput>),
+    /// Waiting failed: the operation ended FAILED or CANCELLED, or the service could not
+    /// be asked.
+    Failed(contree::Error),
+    /// The client cancelled the request.
+    Cancelled,
+}
+
+/// Follows a run to its end, sending its output lines as progress notifications.
+async fn follow(handle: &RunHandle, ctx: &RequestContext<RoleServer>) -> Followed {
     let mut progress = Progress {
         peer: ctx.peer.clone(),
         token: ctx.meta.get_progress_token(),
@@ -243,10 +257,7 @@ pub(crate) async fn run(
     let mut final_out = None;
     loop {
         let ev = tokio::select! {
-            _ = ctx.ct.cancelled() => {
-                drop(guard); // cancels the operation
-                return Err(format!("cancelled by the client; operation {id} was cancelled"));
-            }
+            _ = ctx.ct.cancelled() => return Followed::Cancelled,
             ev = events.next() => ev,
         };
         match ev {
@@ -261,13 +272,13 @@ pub(crate) async fn run(
                 }
             }
             Some(Ok(RunEvent::Output(out))) => {
-                final_out = Some(*out);
+                final_out = Some(out);
                 break;
             }
             Some(Ok(_)) => {}
             Some(Err(e)) => {
                 // Live output is gone (e.g. following is refused); the result is not.
-                tracing::debug!(operation_id = %id, error = %e, "live output ended; waiting for the result");
+                tracing::debug!(operation_id = handle.operation_id(), error = %e, "live output ended; waiting for the result");
                 break;
             }
             None => break,
@@ -279,102 +290,49 @@ pub(crate) async fn run(
     if let Some(l) = err_lines.finish() {
         progress.line("[stderr] ", l).await;
     }
-    let out = match final_out {
-        Some(o) => o,
-        None => {
-            let waited = tokio::select! {
-                _ = ctx.ct.cancelled() => None,
-                w = handle.wait() => Some(w),
-            };
-            match waited {
-                Some(Ok(w)) => w,
-                Some(Err(e)) => {
-                    guard.0 = None;
-                    return ended_without_success(s, &id, e).await;
-                }
-                None => {
-                    drop(guard);
-                    return Err(format!(
-                        "cancelled by the client; operation {id} was cancelled"
-                    ));
-                }
-            }
+    if let Some(out) = final_out {
+        return Followed::Output(out);
+    }
+    tokio::select! {
+        _ = ctx.ct.cancelled() => Followed::Cancelled,
+        w = handle.wait() => match w {
+            Ok(out) => Followed::Output(Box::new(out)),
+            Err(e) => Followed::Failed(e),
+        },
+    }
+}
+
+pub(crate) async fn run(
+    s: &ContreeMcp,
+    p: RunParams,
+    ctx: RequestContext<RoleServer>,
+) -> Result<RunResult, String> {
+    let handle = build_run(s, &p)?.start().await.map_err(err)?;
+    let id = handle.operation_id().to_string();
+    if !p.wait {
+        return Ok(RunResult::started(id));
+    }
+    let mut guard = CancelOnDrop(Some(handle.clone()));
+    let out = match follow(&handle, &ctx).await {
+        Followed::Output(out) => out,
+        Followed::Cancelled => {
+            drop(guard); // cancels the operation
+            return Err(format!(
+                "cancelled by the client; operation {id} was cancelled"
+            ));
+        }
+        Followed::Failed(e) => {
+            // Anything but an end on the server is an error, and the run, if still going,
+            // is cancelled with the guard.
+            let o = ended(s, &id, e).await?;
+            guard.0 = None;
+            return Ok(RunResult::output(o));
         }
     };
     guard.0 = None;
-    let mut o = match s.contree.operations().get(&id).await {
-        Ok(info) => from_info(&info),
-        Err(_) => OperationOutput {
-            uuid: id.clone(),
-            status: "SUCCESS".into(),
-            kind: Some("instance".into()),
-            ..OperationOutput::default()
-        },
-    };
+    let mut o = succeeded(s, &id, OperationKind::Instance).await;
     add_run(&mut o, &out);
-    Ok(RunResult {
-        output: Some(o),
-        operation_id: None,
-    })
-}
-
-pub(crate) async fn import_image(
-    s: &ContreeMcp,
-    p: ImportImageParams,
-) -> Result<RunResult, String> {
-    let host = crate::registry::host_of(&p.registry_url);
-    let creds = s.registry.get(&host);
-    if creds.is_none() && !p.i_accept_that_anonymous_access_might_be_rate_limited {
-        return Err(format!(
-            "Not authenticated with '{host}'. Call registry_token_obtain to get a token, then \
-             registry_auth; or pass i_accept_that_anonymous_access_might_be_rate_limited=true \
-             to import anonymously (anonymous pulls may be rate limited)."
-        ));
-    }
-    let reference = p.registry_url.trim().replacen("oci://", "docker://", 1);
-    let mut imp = s.contree.images().import(reference);
-    if let Some(tag) = p.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        imp = imp.tag(tag);
-    }
-    if let Some((user, token)) = creds {
-        imp = imp.credentials(user, token);
-    }
-    if p.wait {
-        let image = match imp.await {
-            Ok(image) => image,
-            Err(e) => match e.operation_id() {
-                Some(id) => {
-                    let id = id.to_string();
-                    return ended_without_success(s, &id, e).await;
-                }
-                None => return Err(err(e)),
-            },
-        };
-        let id = image.operation_id().unwrap_or_default().to_string();
-        let mut o = match s.contree.operations().get(&id).await {
-            Ok(info) => from_info(&info),
-            Err(_) => OperationOutput {
-                uuid: id,
-                status: "SUCCESS".into(),
-                kind: Some("image_import".into()),
-                ..OperationOutput::default()
-            },
-        };
-        o.result_image_uuid = image.uuid().map(str::to_string);
-        o.result = Some(ResultImage {
-            image: image.uuid().map(str::to_string),
-            tag: image.tag().map(str::to_string),
-        });
-        return Ok(RunResult {
-            output: Some(o),
-            operation_id: None,
-        });
-    }
-    let id = imp.start().await.map_err(err)?;
-    Ok(RunResult {
-        output: None,
-        operation_id: Some(id),
-    })
+    Ok(RunResult::output(o))
 }
 
 fn parse_status(s: &str) -> Result<OperationStatus, String> {

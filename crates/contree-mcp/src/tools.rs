@@ -9,8 +9,9 @@ use contree::{EntryKind, GrepCase, Image, TimeFilter, UploadSource};
 use crate::server::ContreeMcp;
 use crate::types::*;
 
+pub(crate) use crate::import::import_image;
 pub(crate) use crate::ops::{
-    cancel_operation, get_operation, import_image, list_operations, run, wait_operations,
+    cancel_operation, get_operation, list_operations, run, wait_operations,
 };
 
 /// An error as the SDK words it (what happened and what to do; never a token).
