@@ -16,6 +16,20 @@ fn bare_env(w: &World) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Starts the server with only `bare_env` and `args`; it must exit 1. Returns its stderr.
+async fn refused(w: &World, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(BIN)
+        .env_clear()
+        .envs(bare_env(w))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_flag_selects_the_auth_ini_profile() {
     let w = World::new().await;
@@ -53,15 +67,7 @@ async fn profile_flag_selects_the_auth_ini_profile() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_credentials_or_profile_stop_the_server_with_the_sdk_message() {
     let w = World::new().await;
-    let out = tokio::process::Command::new(BIN)
-        .env_clear()
-        .envs(bare_env(&w))
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&w, &[]).await;
     assert!(
         err.contains("NEBIUS_API_KEY"),
         "the message lists where it looked: {err}"
@@ -72,16 +78,7 @@ async fn missing_credentials_or_profile_stop_the_server_with_the_sdk_message() {
         "[profile:a]\ntoken = t\nurl = http://127.0.0.1:1\n",
     )
     .unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .env_clear()
-        .envs(bare_env(&w))
-        .args(["--profile", "zzz"])
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&w, &["--profile", "zzz"]).await;
     assert!(err.contains("zzz"), "{err}");
 }
 

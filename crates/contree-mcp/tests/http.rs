@@ -132,20 +132,7 @@ async fn cancelling_over_http_cancels_the_operation() {
         "the run started and printed"
     );
     handle.cancel(Some("test".into())).await.unwrap();
-    let ops = w.contree().operations();
-    let id = ops
-        .list()
-        .limit(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .next()
-        .expect("the run's operation")
-        .id;
-    let info = ops
-        .wait(&id, std::time::Duration::from_secs(20))
-        .await
-        .unwrap();
+    let info = w.latest_operation_ended().await;
     assert_eq!(info.status, contree::OperationStatus::Cancelled, "{info:?}");
     c.cancel().await.unwrap();
 }

@@ -112,18 +112,7 @@ async fn cancelling_the_request_cancels_the_operation() {
         Some("started")
     );
     handle.cancel(Some("test".into())).await.unwrap();
-    let contree = w.contree();
-    let ops = contree.operations();
-    let id = ops
-        .list()
-        .limit(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .next()
-        .expect("the run's operation")
-        .id;
-    let info = ops.wait(&id, Duration::from_secs(20)).await.unwrap();
+    let info = w.latest_operation_ended().await;
     assert_eq!(info.status, contree::OperationStatus::Cancelled, "{info:?}");
     c.cancel().await.unwrap();
 }

@@ -2,9 +2,10 @@
 //! and over streamable HTTP (with `--allow-local-files`): the tool list and schemas, then
 //! every tool.
 
+#[macro_use]
 mod common;
 
-use common::{Via, World, fails, ok};
+use common::{Client, Via, World, fails, ok};
 use serde_json::{Value, json};
 
 const READ_ONLY: [&str; 10] = [
@@ -154,7 +155,13 @@ async fn images_files_and_tags(via: Via) {
         "{msg}"
     );
 
-    let files = ok(&c, "list_files", json!({"image": v1, "path": "/"})).await;
+    reads_the_files_of(&c, &v1).await;
+    c.cancel().await.unwrap();
+}
+
+/// `list_files`, `read_file`, `grep` and `download` on `v1`, which has `/f.txt` = "data\n".
+async fn reads_the_files_of(c: &Client, v1: &str) {
+    let files = ok(c, "list_files", json!({"image": v1, "path": "/"})).await;
     let entry = files["files"]
         .as_array()
         .unwrap()
@@ -170,19 +177,19 @@ async fn images_files_and_tags(via: Via) {
         files["files"].as_array().unwrap().len()
     );
 
-    let read = ok(&c, "read_file", json!({"image": v1, "path": "/f.txt"})).await;
+    let read = ok(c, "read_file", json!({"image": v1, "path": "/f.txt"})).await;
     assert_eq!(
         read,
         json!({"path": "/f.txt", "content": "data\n", "encoding": "utf-8", "bytes_size": 5})
     );
-    let missing = fails(&c, "read_file", json!({"image": v1, "path": "/nope.txt"})).await;
+    let missing = fails(c, "read_file", json!({"image": v1, "path": "/nope.txt"})).await;
     assert!(
         missing.contains("/nope.txt"),
         "the SDK's message names the path: {missing}"
     );
 
     let g = ok(
-        &c,
+        c,
         "grep",
         json!({"image": v1, "pattern": "dat", "path": "/f.txt"}),
     )
@@ -197,7 +204,7 @@ async fn images_files_and_tags(via: Via) {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("out/f.txt");
     let d = ok(
-        &c,
+        c,
         "download",
         json!({"image": v1, "path": "/f.txt", "destination": dest, "executable": true}),
     )
@@ -213,7 +220,6 @@ async fn images_files_and_tags(via: Via) {
             0o755
         );
     }
-    c.cancel().await.unwrap();
 }
 
 async fn uploads_and_directory_sync_reach_the_run(via: Via) {
@@ -303,6 +309,70 @@ async fn uploads_and_directory_sync_reach_the_run(via: Via) {
     c.cancel().await.unwrap();
 }
 
+/// `wait_operations` timing out on a slow run, `cancel_operation` on it (twice) and on
+/// the finished run `id`.
+async fn timeouts_and_cancels(w: &World, c: &Client, id: &str) {
+    // A run still going at the timeout is reported as timed out, not as FAILED.
+    let slow = ok(
+        c,
+        "run",
+        json!({"image": "ubuntu:latest", "command": "sleep 30", "wait": false, "timeout": 60}),
+    )
+    .await;
+    let slow_id = slow["operation_id"].as_str().unwrap().to_string();
+    let waited = ok(
+        c,
+        "wait_operations",
+        json!({"operation_ids": [slow_id], "timeout": 0.5}),
+    )
+    .await;
+    assert_eq!(waited["timed_out"], true, "{waited}");
+    assert_eq!(waited["timed_out_ids"], json!([slow_id]));
+    assert_eq!(waited["results"], json!({}));
+    let cancelled = ok(c, "cancel_operation", json!({"operation_id": slow_id})).await;
+    assert_eq!(cancelled["cancelled"], true);
+    let info = w
+        .contree()
+        .operations()
+        .wait(&slow_id, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(info.status, contree::OperationStatus::Cancelled);
+    let again = ok(c, "cancel_operation", json!({"operation_id": slow_id})).await;
+    assert_eq!(
+        (again["cancelled"].as_bool(), again["status"].as_str()),
+        (Some(true), Some("CANCELLED"))
+    );
+    let done = ok(c, "cancel_operation", json!({"operation_id": id})).await;
+    assert_eq!(done["cancelled"], false, "a finished run is left as it is");
+}
+
+async fn any_wins_and_the_others_are_cancelled(c: &Client) {
+    // mode="any": the first wins, the others are cancelled.
+    let fast = ok(
+        c,
+        "run",
+        json!({"image": "ubuntu:latest", "command": "echo fast", "wait": false}),
+    )
+    .await["operation_id"]
+        .clone();
+    let slow = ok(
+        c,
+        "run",
+        json!({"image": "ubuntu:latest", "command": "sleep 30", "wait": false, "timeout": 60}),
+    )
+    .await["operation_id"]
+        .clone();
+    let any = ok(
+        c,
+        "wait_operations",
+        json!({"operation_ids": [fast, slow], "mode": "any", "timeout": 20}),
+    )
+    .await;
+    assert_eq!(any["completed"], json!([fast]));
+    assert_eq!(any["cancelled"], json!([slow]));
+}
+
 async fn operations_wait_cancel_and_list(via: Via) {
     let w = World::new().await;
     let (c, _, _child) = w.connect(via).await;
@@ -335,63 +405,8 @@ async fn operations_wait_cancel_and_list(via: Via) {
     );
     assert_eq!(op["stdout"], "later\n");
 
-    // A run still going at the timeout is reported as timed out, not as FAILED.
-    let slow = ok(
-        &c,
-        "run",
-        json!({"image": "ubuntu:latest", "command": "sleep 30", "wait": false, "timeout": 60}),
-    )
-    .await;
-    let slow_id = slow["operation_id"].as_str().unwrap().to_string();
-    let waited = ok(
-        &c,
-        "wait_operations",
-        json!({"operation_ids": [slow_id], "timeout": 0.5}),
-    )
-    .await;
-    assert_eq!(waited["timed_out"], true, "{waited}");
-    assert_eq!(waited["timed_out_ids"], json!([slow_id]));
-    assert_eq!(waited["results"], json!({}));
-    let cancelled = ok(&c, "cancel_operation", json!({"operation_id": slow_id})).await;
-    assert_eq!(cancelled["cancelled"], true);
-    let info = w
-        .contree()
-        .operations()
-        .wait(&slow_id, std::time::Duration::from_secs(20))
-        .await
-        .unwrap();
-    assert_eq!(info.status, contree::OperationStatus::Cancelled);
-    let again = ok(&c, "cancel_operation", json!({"operation_id": slow_id})).await;
-    assert_eq!(
-        (again["cancelled"].as_bool(), again["status"].as_str()),
-        (Some(true), Some("CANCELLED"))
-    );
-    let done = ok(&c, "cancel_operation", json!({"operation_id": id})).await;
-    assert_eq!(done["cancelled"], false, "a finished run is left as it is");
-
-    // mode="any": the first wins, the others are cancelled.
-    let fast = ok(
-        &c,
-        "run",
-        json!({"image": "ubuntu:latest", "command": "echo fast", "wait": false}),
-    )
-    .await["operation_id"]
-        .clone();
-    let slow = ok(
-        &c,
-        "run",
-        json!({"image": "ubuntu:latest", "command": "sleep 30", "wait": false, "timeout": 60}),
-    )
-    .await["operation_id"]
-        .clone();
-    let any = ok(
-        &c,
-        "wait_operations",
-        json!({"operation_ids": [fast, slow], "mode": "any", "timeout": 20}),
-    )
-    .await;
-    assert_eq!(any["completed"], json!([fast]));
-    assert_eq!(any["cancelled"], json!([slow]));
+    timeouts_and_cancels(&w, &c, &id).await;
+    any_wins_and_the_others_are_cancelled(&c).await;
 
     let listed = ok(
         &c,
@@ -566,19 +581,6 @@ async fn resources_and_prompts(via: Via) {
         "{text}"
     );
     c.cancel().await.unwrap();
-}
-
-macro_rules! over_both {
-    ($($name:ident),* $(,)?) => {
-        mod over_stdio {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Via::Stdio).await })*
-        }
-        mod over_http {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Via::Http).await })*
-        }
-    };
 }
 
 over_both!(

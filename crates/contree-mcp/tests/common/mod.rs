@@ -1,7 +1,7 @@
 //! Shared helpers: the embedded mock, the `contree-mcp` binary as a child process (stdio
 //! or HTTP), and an rmcp client that records progress notifications.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,6 +14,21 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt as _;
+
+/// Test functions `async fn NAME(via: Via)` as `#[tokio::test]`s over stdio
+/// (`over_stdio::NAME`) and over HTTP (`over_http::NAME`); the caller imports `Via`.
+macro_rules! over_both {
+    ($($name:ident),* $(,)?) => {
+        mod over_stdio {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Via::Stdio).await })*
+        }
+        mod over_http {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Via::Http).await })*
+        }
+    };
+}
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_contree-mcp");
 
@@ -52,8 +67,13 @@ pub struct World {
 
 impl World {
     pub async fn new() -> Self {
+        Self::on(MockServer::start().await)
+    }
+
+    /// A world on a mock started by the caller (e.g. with latency or faults).
+    pub fn on(mock: MockServer) -> Self {
         Self {
-            mock: MockServer::start().await,
+            mock,
             home: tempfile::tempdir().unwrap(),
         }
     }
@@ -165,6 +185,16 @@ impl World {
                 (c, r, Some(child))
             }
         }
+    }
+
+    /// The latest operation on the mock, once it has ended (within 20 s).
+    pub async fn latest_operation_ended(&self) -> contree::OperationInfo {
+        let ops = self.contree().operations();
+        let latest = ops.list().limit(10).await.unwrap().into_iter().next();
+        let id = latest.expect("an operation").id;
+        ops.wait(&id, std::time::Duration::from_secs(20))
+            .await
+            .unwrap()
     }
 
     /// A facade client on the mock, to check what the tools did.
