@@ -1,8 +1,8 @@
 //! An independent client: the official Python MCP SDK (`mcp`, pinned) launches the
 //! binary over stdio, lists the 19 tools and calls `run`, `list_images`, `read_file` and
-//! `grep` (tests/python/client.py). The SDK is installed once into a virtualenv under
-//! the target directory. Without Python or PyPI the test is skipped, except under
-//! `CI=true`, where that is a failure.
+//! `grep`, then a detached and a failing `import_image` (tests/python/client.py). The SDK
+//! is installed once into a virtualenv under the target directory. Without Python or PyPI
+//! the test is skipped, except under `CI=true`, where that is a failure.
 
 mod common;
 
@@ -117,6 +117,8 @@ async fn the_official_python_client_lists_and_calls_tools() {
         "ok list_images",
         "ok read_file: 'ubuntu\\n'",
         "ok grep",
+        "ok import_image wait=false",
+        "ok import_image that fails",
     ] {
         assert!(stdout.contains(check), "missing `{check}` in:\n{stdout}");
     }

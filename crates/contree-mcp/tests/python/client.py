@@ -72,6 +72,26 @@ async def main(binary: str) -> None:
             assert "root" in g["matches"][0]["line_text"], g
             print(f"ok grep: {len(g['matches'])} matches")
 
+            anon = {"i_accept_that_anonymous_access_might_be_rate_limited": True}
+            started = structured(
+                await session.call_tool(
+                    "import_image", {"registry_url": "docker://docker.io/library/busybox:1.36", "wait": False, **anon}
+                )
+            )
+            assert list(started) == ["operation_id"], started
+            op = started["operation_id"]
+            waited = structured(await session.call_tool("wait_operations", {"operation_ids": [op]}))
+            assert waited["results"][op]["status"] == "SUCCESS", waited
+            print("ok import_image wait=false:", op)
+
+            failed = structured(
+                await session.call_tool(
+                    "import_image", {"registry_url": "docker://docker.io/library/no-such-image:1", **anon}
+                )
+            )
+            assert failed["status"] == "FAILED" and failed["error"], failed
+            print("ok import_image that fails: a result with status FAILED")
+
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1]))
