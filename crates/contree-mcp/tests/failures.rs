@@ -2,21 +2,21 @@
 //! carries `status` and `error`), not tool errors; and `import_image(wait=false)` returns the
 //! id of the import it sent, at once.
 
+#[macro_use]
 mod common;
 
-use common::{World, ok};
+use common::{Via, World, ok};
 use contree_mock::FaultRule;
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_run_is_an_output_with_its_status_and_error() {
+async fn a_failed_run_is_an_output_with_its_status_and_error(via: Via) {
     let w = World::new().await;
     w.mock.inject(
         FaultRule::new(http::Method::POST, "/v1/instances")
             .fail_operation("out of quota: the project may run 0 instances")
             .times(1),
     );
-    let (c, _) = w.stdio().await;
+    let (c, _, _child) = w.connect(via).await;
     let out = ok(
         &c,
         "run",
@@ -45,10 +45,9 @@ async fn a_failed_run_is_an_output_with_its_status_and_error() {
     c.cancel().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_import_is_an_output_and_a_detached_one_returns_its_id_at_once() {
+async fn a_failed_import_is_an_output_and_a_detached_one_returns_its_id_at_once(via: Via) {
     let w = World::new().await;
-    let (c, _) = w.stdio().await;
+    let (c, _, _child) = w.connect(via).await;
     // Not in the mock's catalogue: the import operation ends FAILED.
     let failed = ok(
         &c,
@@ -82,3 +81,8 @@ async fn a_failed_import_is_an_output_and_a_detached_one_returns_its_id_at_once(
     assert_eq!(op["results"][id]["kind"], "image_import", "{op}");
     c.cancel().await.unwrap();
 }
+
+over_both!(
+    a_failed_run_is_an_output_with_its_status_and_error,
+    a_failed_import_is_an_output_and_a_detached_one_returns_its_id_at_once,
+);
