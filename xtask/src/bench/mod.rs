@@ -17,6 +17,7 @@
 
 mod report;
 mod scale;
+mod scenarios;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::util;
-use report::{Report, Stats};
+use report::Report;
 
 const PY_SCRIPT: &str = include_str!("py_bench.py");
 const TOKEN: &str = "test-token";
@@ -243,289 +244,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let build_time = started.elapsed();
     eprintln!("xtask bench: built in {build_time:.0?}");
 
-    // Scenarios 1, 2 and 6 share one mock.
-    if sizes.wants(1) || sizes.wants(2) || sizes.wants(6) {
-        let mock = Mock::start(&mock_bin)?;
-        let base = mock.base_url.clone();
-        let conn = |cmd: &str| -> Vec<String> {
-            vec![
-                cmd.to_string(),
-                "--base".into(),
-                base.clone(),
-                "--token".into(),
-                TOKEN.into(),
-                "--project".into(),
-                PROJECT.into(),
-            ]
-        };
-        let mut a = conn("resolve");
-        a.extend(["--tag".into(), "ubuntu:latest".into()]);
-        let image = run_json(&client_bin, &a)?["image"]
-            .as_str()
-            .ok_or("resolve: no image")?
-            .to_string();
-        let with_image = |cmd: &str, extra: &[(&str, String)]| -> Vec<String> {
-            let mut v = conn(cmd);
-            v.extend(["--image".into(), image.clone()]);
-            v.extend(["--script".into(), SCRIPT.into()]);
-            for (k, val) in extra {
-                v.push(format!("--{k}"));
-                v.push(val.clone());
-            }
-            v
-        };
-
-        // 1. Sequential, alternating rounds of SDK and floor.
-        if sizes.wants(1) {
-            let per_round = sizes.seq_n / sizes.seq_rounds;
-            let mut sdk_lat = Vec::new();
-            let mut floor_lat = Vec::new();
-            let mut sdk_hwm = 0;
-            let mut floor_425 = 0;
-            let mut cpu = report::CpuPerRun::default();
-            for round in 0..sizes.seq_rounds {
-                eprintln!(
-                    "xtask bench: [1] sequential round {}/{}",
-                    round + 1,
-                    sizes.seq_rounds
-                );
-                let extra = [
-                    ("n", per_round.to_string()),
-                    ("warmup", sizes.warmup.to_string()),
-                ];
-                let mock_before = mock.cpu_us();
-                let s = run_json(&client_bin, &with_image("seq-sdk", &extra))?;
-                cpu.mock_us += mock.cpu_us().saturating_sub(mock_before);
-                cpu.mock_runs += per_round + sizes.warmup;
-                cpu.sdk_us += s["cpu_us"].as_u64().unwrap_or(0);
-                sdk_lat.extend(latencies(&s));
-                sdk_hwm = sdk_hwm.max(s["hwm_kib"].as_u64().unwrap_or(0));
-                let f = run_json(&client_bin, &with_image("seq-floor", &extra))?;
-                cpu.floor_us += f["cpu_us"].as_u64().unwrap_or(0);
-                floor_lat.extend(latencies(&f));
-                floor_425 += f["too_early_425"].as_u64().unwrap_or(0);
-            }
-            report.seq(
-                Stats::new(&sdk_lat),
-                Stats::new(&floor_lat),
-                sdk_hwm,
-                floor_425,
-                cpu,
-            );
-        }
-
-        // 2. Fan-out through the SDK, and the floor for reference.
-        if sizes.wants(2) {
-            eprintln!(
-                "xtask bench: [2] fan-out {} runs at concurrency {}",
-                sizes.fan_n, sizes.fan_c
-            );
-            let extra = [
-                ("n", sizes.fan_n.to_string()),
-                ("concurrency", sizes.fan_c.to_string()),
-                ("warmup", sizes.warmup.to_string()),
-            ];
-            let sdk = run_json(&client_bin, &with_image("fanout-sdk", &extra))?;
-            let floor = run_json(&client_bin, &with_image("fanout-floor", &extra))?;
-            report.fanout(&sdk, &floor);
-        }
-
-        // 6. The official Python SDK.
-        if sizes.wants(6) {
-            match python_env(&dir) {
-                Err(e) => report.python_skipped(&e),
-                Ok((python, version)) => {
-                    let script = dir.join("py_bench.py");
-                    std::fs::write(&script, PY_SCRIPT)
-                        .map_err(|e| format!("writing {}: {e}", script.display()))?;
-                    let home = dir.join("empty-contree-home");
-                    std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
-                    let py_args = |mode: &str, extra: &[(&str, String)]| -> Vec<String> {
-                        let mut v = vec![script.display().to_string()];
-                        v.extend(with_image(mode, extra));
-                        v
-                    };
-                    eprintln!("xtask bench: [6] Python SDK {version}: sequential");
-                    let seq = run_json_with(
-                        &python,
-                        &py_args(
-                            "seq",
-                            &[
-                                ("n", sizes.py_seq_n.to_string()),
-                                ("warmup", sizes.warmup.to_string()),
-                            ],
-                        ),
-                        &home,
-                    );
-                    eprintln!("xtask bench: [6] Python SDK {version}: fan-out");
-                    let fan = run_json_with(
-                        &python,
-                        &py_args(
-                            "fanout",
-                            &[
-                                ("n", sizes.py_fan_n.to_string()),
-                                ("concurrency", sizes.fan_c.to_string()),
-                                ("warmup", sizes.warmup.to_string()),
-                            ],
-                        ),
-                        &home,
-                    );
-                    report.python(&version, seq, fan);
-                }
-            }
-        }
-        report.mock_hwm_runs(mock.hwm_kib());
-    }
-
-    // 7. Overhead at realistic latency (fresh realistic mocks), 8. fan-out over TLS + h2.
-    if sizes.wants(7) {
-        let py = python_env(&dir).ok().map(|(python, _)| {
-            let script = dir.join("py_bench.py");
-            let _ = std::fs::write(&script, PY_SCRIPT);
-            let home = dir.join("empty-contree-home");
-            let _ = std::fs::create_dir_all(&home);
-            (python, script, home)
-        });
-        match scale::realistic(&sizes, &mock_bin, &client_bin, py.as_ref()) {
-            Ok(r) => report.realistic(&r),
-            Err(e) => report.scenario_failed("7. Overhead at realistic latency", &e),
-        }
-    }
-    if sizes.wants(8) {
-        let fan = scale::h2_fanout(&sizes, &mock_bin, &client_bin, &dir);
-        report.h2_fanout(&fan, sizes.h2_n);
-    }
-
-    // 3 and 4: upload and download of a generated file, on a fresh mock.
-    if sizes.wants(3) || sizes.wants(4) {
-        let mock = Mock::start(&mock_bin)?;
-        let base = mock.base_url.clone();
-        let data = dir.join("data");
-        std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
-        let src = data.join("upload.bin");
-        eprintln!(
-            "xtask bench: [3] generating {} MiB of pseudo-random data",
-            sizes.file_bytes / MIB
-        );
-        generate(&src, sizes.file_bytes)?;
-        let dest = "/data/big.bin";
-        let conn = |cmd: &str| -> Vec<String> {
-            vec![
-                cmd.to_string(),
-                "--base".into(),
-                base.clone(),
-                "--token".into(),
-                TOKEN.into(),
-                "--project".into(),
-                PROJECT.into(),
-            ]
-        };
-        let mut a = conn("resolve");
-        a.extend(["--tag".into(), "ubuntu:latest".into()]);
-        let image = run_json(&client_bin, &a)?["image"]
-            .as_str()
-            .ok_or("resolve: no image")?
-            .to_string();
-        warm_page_cache(&src);
-
-        eprintln!("xtask bench: [3] upload through the SDK (then the dedup hit)");
-        let mut a = conn("upload");
-        a.extend([
-            "--file".into(),
-            src.display().to_string(),
-            "--image".into(),
-            image,
-            "--dest".into(),
-            dest.into(),
-        ]);
-        let up = run_json(&client_bin, &a)?;
-        eprintln!("xtask bench: [3] floors: sha256sum, curl upload");
-        let (sha_time, sha_out) = timed(Command::new("sha256sum").arg(&src))?;
-        let sha_ok = sha_out.split_whitespace().next() == up["sha256"].as_str();
-        let auth = format!("Authorization: Bearer {TOKEN}");
-        let project = format!("Project: {PROJECT}");
-        let (curl_up_time, _) = timed(
-            Command::new("curl")
-                .args(["-sS", "--fail", "-o", "/dev/null", "-X", "POST"])
-                .args(["-H", &auth, "-H", &project])
-                .args([
-                    "-H",
-                    "Content-Type: application/octet-stream",
-                    "-H",
-                    "Expect:",
-                ])
-                .arg("-T")
-                .arg(&src)
-                .arg(format!("{base}/v1/files")),
-        )?;
-        report.upload(&up, sha_time, sha_ok, curl_up_time, sizes.file_bytes);
-
-        eprintln!("xtask bench: [4] download through the SDK");
-        let placed = up["image"].as_str().ok_or("upload: no image")?.to_string();
-        let sdk_out = data.join("download-sdk.bin");
-        let curl_out = data.join("download-curl.bin");
-        let _ = std::fs::remove_file(&sdk_out);
-        let _ = std::fs::remove_file(&curl_out);
-        let mut a = conn("download");
-        a.extend([
-            "--image".into(),
-            placed.clone(),
-            "--path".into(),
-            dest.into(),
-            "--out".into(),
-            sdk_out.display().to_string(),
-        ]);
-        let down = run_json(&client_bin, &a)?;
-        eprintln!("xtask bench: [4] floor: curl on the same URL");
-        let url = format!("{base}/v1/inspect/{placed}/download?path={dest}");
-        let curl = |compressed: bool| -> Result<Duration, String> {
-            let _ = std::fs::remove_file(&curl_out);
-            let mut c = Command::new("curl");
-            c.args(["-sS", "--fail", "-H", &auth, "-H", &project]);
-            if compressed {
-                c.arg("--compressed");
-            }
-            c.arg("-o").arg(&curl_out).arg(&url);
-            timed(&mut c).map(|(t, _)| t)
-        };
-        let curl_gzip = curl(true)?;
-        let same = files_equal(&sdk_out, &curl_out)?;
-        let curl_plain = curl(false)?;
-        report.download(&down, curl_gzip, curl_plain, same, sizes.file_bytes);
-        report.mock_hwm_files(mock.hwm_kib());
-        for f in [&src, &sdk_out, &curl_out] {
-            let _ = std::fs::remove_file(f);
-        }
-    }
-
-    // 5. Events decoding (criterion).
-    if sizes.wants(5) {
-        eprintln!(
-            "xtask bench: [5] SSE decoding of {} events (criterion)",
-            sizes.events
-        );
-        let crit_home = dir.join("criterion");
-        let meta = dir.join("sse-meta.json");
-        let mut c = util::cargo();
-        c.args([
-            "bench",
-            "-p",
-            "contree",
-            "--bench",
-            "sse_decode",
-            "--",
-            "--noplot",
-        ])
-        .env("CRITERION_HOME", &crit_home)
-        .env("CONTREE_BENCH_EVENTS", sizes.events.to_string())
-        .env(
-            "CONTREE_BENCH_MEASURE_SECS",
-            sizes.criterion_secs.to_string(),
-        )
-        .env("CONTREE_BENCH_META", &meta);
-        util::run(c)?;
-        report.events(&crit_home, &meta)?;
-    }
+    let bench = scenarios::Bench {
+        sizes: &sizes,
+        mock_bin: &mock_bin,
+        client_bin: &client_bin,
+        dir: &dir,
+    };
+    scenarios::api(&bench, &mut report)?;
+    scenarios::at_scale(&bench, &mut report);
+    scenarios::files(&bench, &mut report)?;
+    scenarios::events(&bench, &mut report)?;
 
     report.set_elapsed(started.elapsed(), build_time);
     let md = report.markdown();
