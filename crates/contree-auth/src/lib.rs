@@ -44,6 +44,7 @@ pub use credentials::{
 pub use error::{Error, ErrorKind};
 pub use profile::{
     FALLBACK_PROFILE, PROFILE_SECTION_PREFIX, Profile, ProfileStore, default_auth_file,
+    default_config_dir,
 };
 pub use provider::{ProvideCredentials, StaticProvider};
 pub use resolve::{

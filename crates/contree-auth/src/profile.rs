@@ -17,7 +17,32 @@ pub const PROFILE_SECTION_PREFIX: &str = "profile:";
 /// The profile used when neither code, `CONTREE_PROFILE` nor `[DEFAULT] profile` names one.
 pub const FALLBACK_PROFILE: &str = "default";
 
-/// The default location of `auth.ini`, computed from the environment:
+/// The configuration directory of the SDK, computed from the environment: `$CONTREE_HOME`,
+/// else `$XDG_CONFIG_HOME/contree`, else `$HOME/.config/contree`. Blank variables count as
+/// unset and a leading `~` is expanded with `$HOME`. `None` when none of the three variables
+/// is set. `auth.ini` lives here ([`default_auth_file`]), and so do the facade's caches and
+/// stores (layer cache, sync cache, lineage).
+///
+/// ```
+/// use std::path::PathBuf;
+/// use contree_auth::{MapEnv, default_config_dir};
+/// let env = MapEnv::from_iter([("HOME", "/home/me"), ("XDG_CONFIG_HOME", "/xdg")]);
+/// assert_eq!(default_config_dir(&env), Some(PathBuf::from("/xdg/contree")));
+/// let env = MapEnv::from_iter([("HOME", "/home/me"), ("CONTREE_HOME", "~")]);
+/// assert_eq!(default_config_dir(&env), Some(PathBuf::from("/home/me")));
+/// assert_eq!(default_config_dir(&MapEnv::new()), None);
+/// ```
+pub fn default_config_dir(env: &dyn Env) -> Option<PathBuf> {
+    if let Some(dir) = non_blank(env, "CONTREE_HOME") {
+        return Some(expand_tilde(&dir, env));
+    }
+    if let Some(dir) = non_blank(env, "XDG_CONFIG_HOME") {
+        return Some(expand_tilde(&dir, env).join("contree"));
+    }
+    non_blank(env, "HOME").map(|home| PathBuf::from(home).join(".config").join("contree"))
+}
+
+/// The default location of `auth.ini`: `auth.ini` in [`default_config_dir`], that is
 /// `$CONTREE_HOME/auth.ini`, else `$XDG_CONFIG_HOME/contree/auth.ini`, else
 /// `$HOME/.config/contree/auth.ini`. Blank variables count as unset and a leading `~` is
 /// expanded with `$HOME`. `None` when none of the three variables is set.
@@ -31,18 +56,7 @@ pub const FALLBACK_PROFILE: &str = "default";
 /// assert_eq!(default_auth_file(&env), Some(PathBuf::from("/home/me/ct/auth.ini")));
 /// ```
 pub fn default_auth_file(env: &dyn Env) -> Option<PathBuf> {
-    if let Some(dir) = non_blank(env, "CONTREE_HOME") {
-        return Some(expand_tilde(&dir, env).join("auth.ini"));
-    }
-    if let Some(dir) = non_blank(env, "XDG_CONFIG_HOME") {
-        return Some(expand_tilde(&dir, env).join("contree").join("auth.ini"));
-    }
-    non_blank(env, "HOME").map(|home| {
-        PathBuf::from(home)
-            .join(".config")
-            .join("contree")
-            .join("auth.ini")
-    })
+    default_config_dir(env).map(|dir| dir.join("auth.ini"))
 }
 
 /// Expands a leading `~` or `~/` with `$HOME` (left as is when `HOME` is unset).

@@ -194,6 +194,42 @@ fn store_from_env_uses_the_default_location() {
     assert!(e.to_string().contains("HOME"), "{e}");
 }
 
+#[test]
+fn the_config_dir_prefers_contree_home_then_xdg_then_home() {
+    use contree_auth::{default_auth_file, default_config_dir};
+    use std::path::PathBuf;
+    let all = [
+        ("CONTREE_HOME", "/ct"),
+        ("XDG_CONFIG_HOME", "/xdg"),
+        ("HOME", "/home/me"),
+    ];
+    let dir = |vars: &[(&str, &str)]| default_config_dir(&MapEnv::from_iter(vars.iter().copied()));
+    assert_eq!(dir(&all), Some(PathBuf::from("/ct")));
+    assert_eq!(dir(&all[1..]), Some(PathBuf::from("/xdg/contree")));
+    assert_eq!(
+        dir(&all[2..]),
+        Some(PathBuf::from("/home/me/.config/contree"))
+    );
+    // Blank counts as unset; `~` expands with HOME.
+    assert_eq!(
+        dir(&[
+            ("CONTREE_HOME", "  "),
+            ("XDG_CONFIG_HOME", "~/cfg"),
+            ("HOME", "/h")
+        ]),
+        Some(PathBuf::from("/h/cfg/contree"))
+    );
+    assert_eq!(dir(&[]), None);
+    // auth.ini is in that directory, whatever the rule picked.
+    for n in 0..all.len() {
+        let env = MapEnv::from_iter(all[n..].iter().copied());
+        assert_eq!(
+            default_auth_file(&env),
+            default_config_dir(&env).map(|d| d.join("auth.ini"))
+        );
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn store_writes_through_a_symlink() {

@@ -37,9 +37,9 @@ pub trait LayerCache: Send + Sync + fmt::Debug {
 
 /// A layer cache in a local directory: one small JSON file per step key.
 ///
-/// The default one lives under the profile's configuration directory
-/// (`$CONTREE_HOME`, else `$XDG_CONFIG_HOME/contree`, else `~/.config/contree`), in
-/// `build-cache/<server>` (one directory per base URL, as image UUIDs belong to a server).
+/// The default one ([`LocalCache::for_client`]) lives under the SDK's configuration
+/// directory (`$CONTREE_HOME`, else `$XDG_CONFIG_HOME/contree`, else `~/.config/contree`, read
+/// from the client's environment), in `build-cache/<server>` (one directory per base URL, as image UUIDs belong to a server).
 /// Writes are atomic (a temporary file renamed into place), so concurrent builds never
 /// see half an entry. An entry whose image was deleted on the server is a miss.
 ///
@@ -65,13 +65,28 @@ impl LocalCache {
         Self { dir: dir.into() }
     }
 
-    /// The default cache of a client: `build-cache/<server>` under the profile's
-    /// configuration directory, from the process environment. `None` when no
-    /// configuration directory can be found (no `CONTREE_HOME`, `XDG_CONFIG_HOME` or `HOME`).
+    /// The default cache of a client: `build-cache/<server>` under the SDK's configuration
+    /// directory in the client's environment ([`contree_auth::default_config_dir`] of the
+    /// env the client was built with). `None` when no configuration directory can be found
+    /// (no `CONTREE_HOME`, `XDG_CONFIG_HOME` or `HOME`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use contree::auth::MapEnv;
+    /// use contree::build::LocalCache;
+    /// let env = MapEnv::new().with("CONTREE_HOME", "/opt/ct");
+    /// let client = contree::Contree::builder()
+    ///     .base_url("http://127.0.0.1:9")
+    ///     .token("t")
+    ///     .env(Arc::new(env))
+    ///     .build()
+    ///     .unwrap();
+    /// let cache = LocalCache::for_client(&client).unwrap();
+    /// assert!(cache.dir().starts_with("/opt/ct/build-cache"));
+    /// ```
     pub fn for_client(client: &Contree) -> Option<Self> {
-        let auth = contree_auth::default_auth_file(&contree_auth::OsEnv)?;
-        let dir = auth
-            .parent()?
+        let dir = client
+            .config_dir()?
             .join("build-cache")
             .join(server_scope(client));
         Some(Self::new(dir))
@@ -230,5 +245,53 @@ impl CacheConfig {
                 v
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use contree_auth::MapEnv;
+
+    use super::LocalCache;
+    use crate::client::Contree;
+
+    fn client_in(env: MapEnv) -> Contree {
+        Contree::builder()
+            .base_url("http://127.0.0.1:9")
+            .token("t")
+            .project("p")
+            .env(Arc::new(env))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_default_caches_live_in_the_config_dir_of_the_clients_env() {
+        let client = client_in(MapEnv::new().with("XDG_CONFIG_HOME", "/xdg"));
+        assert_eq!(client.config_dir(), Some(PathBuf::from("/xdg/contree")));
+        let layers = LocalCache::for_client(&client).unwrap();
+        assert_eq!(
+            layers.dir().parent(),
+            Some(Path::new("/xdg/contree/build-cache"))
+        );
+        let mut scratch = Vec::new();
+        let urls = crate::build::url::default_dir(client.config_dir(), &mut scratch).unwrap();
+        assert_eq!(urls, Path::new("/xdg/contree/build-cache/urls"));
+        assert!(scratch.is_empty());
+    }
+
+    #[test]
+    fn without_a_config_dir_there_is_no_local_layer_cache_and_urls_go_to_scratch() {
+        // HOME unset in the client's env, whatever the process environment holds.
+        let client = client_in(MapEnv::new());
+        assert_eq!(client.config_dir(), None);
+        assert!(LocalCache::for_client(&client).is_none());
+        let mut scratch = Vec::new();
+        let urls = crate::build::url::default_dir(None, &mut scratch).unwrap();
+        assert_eq!(scratch.len(), 1);
+        assert_eq!(urls, scratch[0].path());
     }
 }

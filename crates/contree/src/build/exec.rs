@@ -273,7 +273,7 @@ impl Exec {
     ) -> Result<Pending> {
         let dir = match &self.build.url_cache {
             Some(d) => d.clone(),
-            None => super::url::default_dir(&mut self.scratch)?,
+            None => super::url::default_dir(self.client().config_dir(), &mut self.scratch)?,
         };
         super::url::pending(&dir, url, dest, workdir, opts, line).await
     }

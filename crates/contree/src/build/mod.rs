@@ -12,7 +12,8 @@
 //! it copies. A build looks each key up before running the step and, on a hit, reuses the
 //! image without starting a VM. Two stores are used by default:
 //!
-//! - a local one ([`LocalCache`]) under the profile's configuration directory;
+//! - a local one ([`LocalCache`]) under the SDK's configuration directory (read from the
+//!   client's environment, [`contree_auth::default_config_dir`]);
 //! - a server-side one ([`TagCache`]): each layer image is tagged
 //!   `contree-build/<key prefix>`, so every machine and CI runner of a namespace shares
 //!   hits. A tag that is missing or points at a deleted image is a miss, never an error.
@@ -34,7 +35,7 @@
 //! (Docker's ADD of a URL; `--chmod` overrides). The content's sha256 is in the step key:
 //! a changed remote file is a miss, an unchanged one a hit. Each URL's content and its
 //! `ETag`/`Last-Modified` are kept in [`Build::url_cache`] (default `build-cache/urls`
-//! under the profile's configuration directory); the next build revalidates with
+//! under the SDK's configuration directory); the next build revalidates with
 //! `If-None-Match`/`If-Modified-Since`, and a `304` reuses the stored copy without a
 //! download. Any other status fails the build with the URL (and the Dockerfile line).
 //!
@@ -448,7 +449,8 @@ impl Build {
     }
 
     /// Where `ADD <url>` keeps downloads and their validators (default: `build-cache/urls`
-    /// under the profile's configuration directory, else a temporary directory).
+    /// under the SDK's configuration directory in the client's environment, else a
+    /// temporary directory).
     pub fn url_cache(mut self, dir: impl Into<PathBuf>) -> Self {
         self.url_cache = Some(dir.into());
         self

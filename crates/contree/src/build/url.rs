@@ -26,13 +26,15 @@ struct Entry {
     sha256: String,
 }
 
-/// `build-cache/urls` under the profile's configuration directory, else a temporary
-/// directory kept in `scratch` until the build ends (no revalidation then).
-pub(crate) fn default_dir(scratch: &mut Vec<tempfile::TempDir>) -> Result<PathBuf> {
-    let profile = contree_auth::default_auth_file(&contree_auth::OsEnv)
-        .and_then(|auth| Some(auth.parent()?.join("build-cache").join("urls")));
-    if let Some(dir) = profile {
-        return Ok(dir);
+/// `build-cache/urls` under the configuration directory (`config_dir`, the client's
+/// [`Contree::config_dir`](crate::Contree)), else a temporary directory kept in `scratch`
+/// until the build ends (no revalidation then).
+pub(crate) fn default_dir(
+    config_dir: Option<PathBuf>,
+    scratch: &mut Vec<tempfile::TempDir>,
+) -> Result<PathBuf> {
+    if let Some(dir) = config_dir {
+        return Ok(dir.join("build-cache").join("urls"));
     }
     let tmp = tempfile::tempdir()
         .map_err(|e| Error::io("creating a temporary directory in", std::env::temp_dir(), e))?;

@@ -111,8 +111,10 @@ macro_rules! builder_options {
             self.provider = Some(provider);
         }
 
-        /// Resolves unset credentials against this environment instead of the process one
-        /// (for tests, or apps that compute their environment).
+        /// Reads this environment instead of the process one (for tests, or apps that compute
+        /// their environment): unset credentials are resolved against it, and the default
+        /// locations of the layer, URL and sync caches come from it
+        /// ([`contree_auth::default_config_dir`]).
         fn env(mut self, env: std::sync::Arc<dyn contree_auth::Env>) {
             self.env = Some(env);
         }
@@ -454,6 +456,7 @@ impl ContreeBuilder {
                 lineage: self
                     .lineage
                     .unwrap_or_else(|| Arc::new(crate::lineage::MemoryLineage::new())),
+                env: self.env.unwrap_or_else(|| Arc::new(contree_auth::OsEnv)),
             }),
         })
     }

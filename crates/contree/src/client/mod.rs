@@ -52,6 +52,9 @@ pub(crate) struct Inner {
     pub(crate) whoami: Mutex<Option<WhoAmI>>,
     pub(crate) base_url: Option<String>,
     pub(crate) lineage: Arc<dyn crate::lineage::LineageStore>,
+    /// The environment the client was built with (the process one unless
+    /// [`ContreeBuilder::env`] gave another); the defaults of the caches and stores read it.
+    pub(crate) env: Arc<dyn contree_auth::Env>,
 }
 
 /// Client-wide defaults set on the [`ContreeBuilder`].
@@ -149,6 +152,13 @@ impl Contree {
         let c = &self.inner.config;
         c.events_deadline
             .unwrap_or(c.default_run_timeout + c.wait_margin)
+    }
+
+    /// The SDK's configuration directory in the client's environment
+    /// ([`contree_auth::default_config_dir`]): where the default layer, URL and sync caches
+    /// live. `None` when `CONTREE_HOME`, `XDG_CONFIG_HOME` and `HOME` are all unset.
+    pub(crate) fn config_dir(&self) -> Option<std::path::PathBuf> {
+        contree_auth::default_config_dir(self.inner.env.as_ref())
     }
 
     async fn permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {

@@ -138,11 +138,23 @@ impl FileLineage {
         }
     }
 
-    /// The store under the profile's configuration directory (`lineage.jsonl` beside
-    /// `auth.ini`, from the process environment), if one can be found.
-    pub fn default_location() -> Option<PathBuf> {
-        let auth = contree_auth::default_auth_file(&contree_auth::OsEnv)?;
-        Some(auth.parent()?.join("lineage.jsonl"))
+    /// The default path of the store: `lineage.jsonl` in the SDK's configuration directory
+    /// ([`contree_auth::default_config_dir`]) of `env`, if one can be found. Pass the env
+    /// the client is built with ([`contree_auth::OsEnv`] for the process environment).
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use contree::auth::MapEnv;
+    /// use contree::lineage::FileLineage;
+    /// let env = MapEnv::new().with("XDG_CONFIG_HOME", "/xdg");
+    /// assert_eq!(
+    ///     FileLineage::default_location(&env).as_deref(),
+    ///     Some(Path::new("/xdg/contree/lineage.jsonl"))
+    /// );
+    /// assert_eq!(FileLineage::default_location(&MapEnv::new()), None);
+    /// ```
+    pub fn default_location(env: &dyn contree_auth::Env) -> Option<PathBuf> {
+        Some(contree_auth::default_config_dir(env)?.join("lineage.jsonl"))
     }
 
     /// The file.

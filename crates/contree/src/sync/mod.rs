@@ -229,8 +229,8 @@ pub type SyncProgressFn = Arc<dyn Fn(usize, usize) + Send + Sync>;
 /// Defaults: the directories of [`DEFAULT_EXCLUDES`] are left out, `.gitignore` files
 /// are honoured, `.env*` and key files are left out, symbolic links are not followed;
 /// every path left out is in the [report](FileMap::report). A persistent cache (local
-/// path, size, mtime, inode and mode → sha256 and file UUID) under the profile's
-/// configuration directory makes a re-sync of an unchanged tree read no file and send
+/// path, size, mtime, inode and mode → sha256 and file UUID) in `sync-cache/` under the
+/// SDK's configuration directory (from the client's environment) makes a re-sync of an unchanged tree read no file and send
 /// no request; entries older than [`revalidate_after`](Self::revalidate_after) are
 /// re-checked with `HEAD /files/{sha256}`.
 #[must_use = "a SyncDir does nothing until awaited"]
@@ -335,10 +335,10 @@ impl SyncDir {
             CacheFile::At(p) => Some(p.clone()),
             CacheFile::None => None,
             CacheFile::Default => {
-                let auth = contree_auth::default_auth_file(&contree_auth::OsEnv)?;
                 let scope = crate::build::server_scope(&self.client);
                 Some(
-                    auth.parent()?
+                    self.client
+                        .config_dir()?
                         .join("sync-cache")
                         .join(format!("{scope}.json")),
                 )
@@ -493,5 +493,41 @@ impl IntoFuture for SyncDir {
     type IntoFuture = BoxFuture<Result<FileMap>>;
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.execute())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use contree_auth::MapEnv;
+
+    fn client_in(env: MapEnv) -> crate::Contree {
+        crate::Contree::builder()
+            .base_url("http://127.0.0.1:9")
+            .token("t")
+            .project("p")
+            .env(Arc::new(env))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_default_sync_cache_is_in_the_config_dir_of_the_clients_env() {
+        let client = client_in(MapEnv::new().with("CONTREE_HOME", "/ct"));
+        let path = client
+            .files()
+            .sync_dir("/src", "/dst")
+            .cache_path()
+            .unwrap();
+        assert_eq!(path.parent(), Some(Path::new("/ct/sync-cache")));
+        let client = client_in(MapEnv::new());
+        assert_eq!(client.files().sync_dir("/src", "/dst").cache_path(), None);
+        let explicit = client
+            .files()
+            .sync_dir("/src", "/dst")
+            .cache_file("/c.json");
+        assert_eq!(explicit.cache_path().as_deref(), Some(Path::new("/c.json")));
     }
 }
