@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Contree, Image, IntoBlocking, forward};
-use crate::build::{Base, CopyOptions, LayerCache, StepReport};
+use crate::build::{Base, CopyOptions, LayerCache, LayerCounts as _, StepReport};
 use crate::error::Result;
 
 /// A layer-cached image build; call [`output`](Self::output). The same steps and
@@ -128,17 +128,17 @@ pub struct Built {
 }
 
 impl Built {
-    /// How many layers were cache hits.
+    /// How many layers were cache hits (see [`crate::build::Built::hits`]).
     pub fn hits(&self) -> usize {
-        self.steps.iter().filter(|s| s.cached).count()
+        self.steps.hits()
     }
-    /// How many layers were run.
+    /// How many layers were run (see [`crate::build::Built::misses`]).
     pub fn misses(&self) -> usize {
-        self.steps.iter().filter(|s| !s.cached).count()
+        self.steps.misses()
     }
-    /// The step keys, in order.
+    /// The step keys, in order (see [`crate::build::Built::keys`]).
     pub fn keys(&self) -> Vec<&str> {
-        self.steps.iter().map(|s| s.key.as_str()).collect()
+        self.steps.keys()
     }
 }
 

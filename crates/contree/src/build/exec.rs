@@ -1,10 +1,12 @@
 //! Running a [`Build`]: stages, cache lookups, uploads and runs.
 
 use std::collections::HashMap;
+use std::future::IntoFuture as _;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::cache::LayerCache;
+use super::dockerfile::substitute as subst;
 use super::key::{self, State};
 use super::stage::{self, LocalContext, Pending};
 use super::{Base, Build, Built, CopyOptions, Stage, Step, StepReport};
@@ -148,7 +150,7 @@ impl Exec {
         };
         chain.state.args = self.args.clone();
         for step in &stage.steps {
-            let step = &substitute_step(step, &chain.state.run_env());
+            let step = &step.substituted(&chain.state.run_env());
             match step {
                 Step::Env(k, v) => {
                     chain.state.env.insert(k.clone(), v.clone());
@@ -448,7 +450,7 @@ impl Exec {
             run = run.cwd(chain.state.workdir.clone());
         }
         if !chain.state.user.is_empty() {
-            let (uid, gid) = resolve_user(&chain.image, &chain.state.user).await?;
+            let (uid, gid) = super::user::resolve_user(&chain.image, &chain.state.user).await?;
             run = run.uid(uid).gid(gid);
         }
         if let Some(t) = self.build.timeout {
@@ -500,119 +502,5 @@ impl Exec {
                     .owner(p.uid, p.gid))
             })
             .collect()
-    }
-}
-
-use std::future::IntoFuture as _;
-
-use super::dockerfile::substitute as subst;
-
-/// The step with `$VAR`/`${VAR}` substituted in everything but RUN (whose shell expands
-/// them: ARGs and ENV are in its environment).
-fn substitute_step(step: &Step, vars: &std::collections::BTreeMap<String, String>) -> Step {
-    let s = |v: &String| subst(v, vars);
-    match step {
-        Step::Run { .. } | Step::Arg(..) | Step::Files(_) => step.clone(),
-        Step::Env(k, v) => Step::Env(k.clone(), s(v)),
-        Step::Workdir(p) => Step::Workdir(s(p)),
-        Step::User(u) => Step::User(s(u)),
-        Step::Copy {
-            sources,
-            dest,
-            opts,
-        } => Step::Copy {
-            sources: sources
-                .iter()
-                .map(|p| std::path::PathBuf::from(subst(&p.to_string_lossy(), vars)))
-                .collect(),
-            dest: s(dest),
-            opts: *opts,
-        },
-        Step::AddUrl {
-            url,
-            dest,
-            opts,
-            line,
-        } => Step::AddUrl {
-            url: s(url),
-            dest: s(dest),
-            opts: *opts,
-            line: *line,
-        },
-        Step::CopyFrom {
-            from,
-            sources,
-            dest,
-            opts,
-        } => Step::CopyFrom {
-            from: match from {
-                Base::Ref(r) => Base::Ref(s(r)),
-                b => b.clone(),
-            },
-            sources: sources.iter().map(s).collect(),
-            dest: s(dest),
-            opts: *opts,
-        },
-    }
-}
-
-/// `uid`, `uid:gid`, or names looked up in the image's `/etc/passwd` and `/etc/group`.
-async fn resolve_user(image: &Image, user: &str) -> Result<(u32, u32)> {
-    let (u, g) = match user.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (user, None),
-    };
-    let (uid, primary) = match u.parse::<u32>() {
-        Ok(n) => (n, None),
-        Err(_) => {
-            let passwd = image.read_to_string("/etc/passwd").await.map_err(|e| {
-                Error::invalid(format!(
-                    "USER {user}: cannot read /etc/passwd of the image to find `{u}` ({e}); use a numeric uid"
-                ))
-            })?;
-            let (uid, gid) = lookup_db(&passwd, u, 2).ok_or_else(|| {
-                Error::invalid(format!(
-                    "USER {user}: no user `{u}` in the image's /etc/passwd; create it in an earlier RUN, or use a numeric uid"
-                ))
-            })?;
-            (uid, gid)
-        }
-    };
-    let gid = match g {
-        None => primary.unwrap_or(uid),
-        Some(g) => match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => {
-                let group = image.read_to_string("/etc/group").await?;
-                lookup_db(&group, g, 2).map(|(id, _)| id).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "USER {user}: no group `{g}` in the image's /etc/group; use a numeric gid"
-                    ))
-                })?
-            }
-        },
-    };
-    Ok((uid, gid))
-}
-
-/// Finds `name` in a colon-separated database; returns field `id_field` and the next one.
-fn lookup_db(db: &str, name: &str, id_field: usize) -> Option<(u32, Option<u32>)> {
-    db.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.first() != Some(&name) {
-            return None;
-        }
-        let id = f.get(id_field)?.parse().ok()?;
-        Some((id, f.get(id_field + 1).and_then(|g| g.parse().ok())))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwd_lookup() {
-        let db = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n";
-        assert_eq!(super::lookup_db(db, "app", 2), Some((1000, Some(1001))));
-        assert_eq!(super::lookup_db(db, "nobody", 2), None);
     }
 }

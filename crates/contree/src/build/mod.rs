@@ -67,11 +67,18 @@ mod cache;
 mod dockerfile;
 mod exec;
 mod key;
+mod report;
 mod stage;
+mod step;
 mod url;
+mod user;
 
 pub use cache::{CACHE_TAG_PREFIX, LayerCache, LocalCache, TagCache};
 pub(crate) use cache::{server_scope, write_atomic};
+pub(crate) use report::LayerCounts;
+pub use report::{Built, StepReport};
+pub use step::{Base, CopyOptions};
+pub(crate) use step::{Stage, Step};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -82,161 +89,8 @@ use std::time::Duration;
 
 use crate::client::Contree;
 use crate::error::Result;
-use crate::image::Image;
-use crate::run::RunOutput;
 use crate::util::BoxFuture;
 use cache::CacheConfig;
-
-/// What a build (or a stage of it, or a `copy_from`) starts from.
-///
-/// A string is, in this order: the alias or index of an earlier stage, an image UUID, a
-/// tag (`tag:` prefix optional) and, if no image has that tag, an OCI reference imported
-/// from its registry (`python:3.12` → `docker://docker.io/library/python:3.12`).
-#[derive(Clone, Debug)]
-pub enum Base {
-    /// An image handle.
-    Image(Image),
-    /// A stage alias or index, a UUID, a tag or an OCI reference.
-    Ref(String),
-}
-
-impl From<Image> for Base {
-    fn from(i: Image) -> Self {
-        Base::Image(i)
-    }
-}
-impl From<&Image> for Base {
-    fn from(i: &Image) -> Self {
-        Base::Image(i.clone())
-    }
-}
-impl From<&str> for Base {
-    fn from(s: &str) -> Self {
-        Base::Ref(s.to_string())
-    }
-}
-impl From<String> for Base {
-    fn from(s: String) -> Self {
-        Base::Ref(s)
-    }
-}
-impl From<&String> for Base {
-    fn from(s: &String) -> Self {
-        Base::Ref(s.clone())
-    }
-}
-
-impl fmt::Display for Base {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Base::Image(i) => write!(f, "{i}"),
-            Base::Ref(r) => f.write_str(r),
-        }
-    }
-}
-
-/// Owner and mode of copied files (`COPY --chown=… --chmod=…`).
-///
-/// ```
-/// use contree::build::CopyOptions;
-/// let opts = CopyOptions::new().chown(1000, 1000).chmod(0o755);
-/// # let _ = opts;
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CopyOptions {
-    pub(crate) owner: Option<(u32, u32)>,
-    pub(crate) mode: Option<u32>,
-}
-
-impl CopyOptions {
-    /// Root-owned files with their local permission bits.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// The owner uid and gid of every copied file (default root).
-    pub fn chown(mut self, uid: u32, gid: u32) -> Self {
-        self.owner = Some((uid, gid));
-        self
-    }
-    /// The mode of every copied file (default: the local file's permission bits).
-    pub fn chmod(mut self, mode: u32) -> Self {
-        self.mode = Some(mode);
-        self
-    }
-}
-
-/// One instruction of a stage.
-#[derive(Clone, Debug)]
-pub(crate) enum Step {
-    Run {
-        shell: bool,
-        parts: Vec<String>,
-    },
-    Copy {
-        sources: Vec<PathBuf>,
-        dest: String,
-        opts: CopyOptions,
-    },
-    CopyFrom {
-        from: Base,
-        sources: Vec<String>,
-        dest: String,
-        opts: CopyOptions,
-    },
-    Files(crate::sync::FileMap),
-    /// `ADD <url> <dest>`: downloaded (revalidated) and staged like a COPY.
-    AddUrl {
-        url: String,
-        dest: String,
-        opts: CopyOptions,
-        /// The Dockerfile line, for errors.
-        line: Option<usize>,
-    },
-    Env(String, String),
-    Workdir(String),
-    User(String),
-    Arg(String, Option<String>),
-}
-
-impl Step {
-    /// The instruction as a Dockerfile line (for reports).
-    pub(crate) fn text(&self) -> String {
-        match self {
-            Step::Run { shell: true, parts } => format!("RUN {}", parts.join(" ")),
-            Step::Run {
-                shell: false,
-                parts,
-            } => format!("RUN {}", serde_json::to_string(parts).unwrap_or_default()),
-            Step::Copy { sources, dest, .. } => {
-                let srcs: Vec<String> = sources.iter().map(|p| p.display().to_string()).collect();
-                format!("COPY {} {dest}", srcs.join(" "))
-            }
-            Step::CopyFrom {
-                from,
-                sources,
-                dest,
-                ..
-            } => format!("COPY --from={from} {} {dest}", sources.join(" ")),
-            Step::Files(map) => format!("COPY <{} synced files>", map.len()),
-            Step::AddUrl { url, dest, .. } => {
-                format!("ADD {} {dest}", contree_transport::redact_url(url))
-            }
-            Step::Env(k, v) => format!("ENV {k}={v}"),
-            Step::Workdir(p) => format!("WORKDIR {p}"),
-            Step::User(u) => format!("USER {u}"),
-            Step::Arg(k, Some(v)) => format!("ARG {k}={v}"),
-            Step::Arg(k, None) => format!("ARG {k}"),
-        }
-    }
-}
-
-/// One stage: `FROM base [AS alias]` and its steps.
-#[derive(Clone, Debug)]
-pub(crate) struct Stage {
-    pub(crate) base: Base,
-    pub(crate) alias: Option<String>,
-    pub(crate) steps: Vec<Step>,
-}
 
 /// A layer-cached image build; await it for a [`Built`]. See the [module docs](self).
 ///
@@ -582,54 +436,4 @@ impl IntoFuture for Build {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(exec::execute(self))
     }
-}
-
-/// What a build made: the final image and one report per layer.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Built {
-    /// The final image (tagged, if the build asked for a tag).
-    pub image: Image,
-    /// One report per layer, in order (every stage's).
-    pub steps: Vec<StepReport>,
-    /// What was skipped, with why (unsupported Dockerfile instructions, links not
-    /// copied, cache stores that failed).
-    pub warnings: Vec<String>,
-}
-
-impl Built {
-    /// How many layers were cache hits.
-    pub fn hits(&self) -> usize {
-        self.steps.iter().filter(|s| s.cached).count()
-    }
-    /// How many layers were run.
-    pub fn misses(&self) -> usize {
-        self.steps.iter().filter(|s| !s.cached).count()
-    }
-    /// The step keys, in order.
-    pub fn keys(&self) -> Vec<&str> {
-        self.steps.iter().map(|s| s.key.as_str()).collect()
-    }
-}
-
-/// One layer of a build: a RUN (with the files staged on it), or the trailing `:` run
-/// that commits leftover files (or bakes ENV/WORKDIR).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct StepReport {
-    /// The instruction (`RUN …`; `COPY …` lines whose files rode on this run come first,
-    /// one per line).
-    pub instruction: String,
-    /// The step key (64 hex digits).
-    pub key: String,
-    /// Whether the layer came from the cache (no VM was started).
-    pub cached: bool,
-    /// The layer's image.
-    pub image: Image,
-    /// How long the step took (lookup, uploads and run).
-    pub duration: Duration,
-    /// The run's output; `None` for a cache hit.
-    pub output: Option<RunOutput>,
-    /// Where the cache hit came from (a store's description), for hits.
-    pub cache_source: Option<String>,
 }
