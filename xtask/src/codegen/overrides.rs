@@ -4,7 +4,7 @@
 //! official client read it loosely in places, and a few shapes cannot be expressed in OpenAPI
 //! at all. Each override below names the schema or operation it applies to and says, in its
 //! comment, which quirk it answers. Nothing else in the generator special-cases a schema by
-//! name (except the `oneOf` selectors in `model.rs`: `EVENT_DATA`, `CHOSEN`, `ImageSource`'s
+//! name (except the `oneOf` selectors in `model/mod.rs`: `EVENT_DATA`, `CHOSEN`, `ImageSource`'s
 //! UUID-or-tag and `OperationMetadata` by `kind`, which are shape, not leniency).
 //! `docs/WIRE-QUIRKS.md` has one entry per quirk (what the spec says, what the service does,
 //! the evidence, the override) for readers of the SDK.

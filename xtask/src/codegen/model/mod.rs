@@ -209,7 +209,7 @@ impl Model {
             if *count > 1 && !from_table {
                 return Err(format!(
                     "the inline shape `{sig}` occurs {count} times (first named {name}); \
-                     add it to SHARED_NAMES in xtask/src/codegen/model.rs"
+                     add it to SHARED_NAMES in xtask/src/codegen/model/mod.rs"
                 ));
             }
         }
