@@ -251,26 +251,15 @@ impl CacheConfig {
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
-    use std::sync::Arc;
 
     use contree_auth::MapEnv;
 
     use super::LocalCache;
     use crate::client::Contree;
 
-    fn client_in(env: MapEnv) -> Contree {
-        Contree::builder()
-            .base_url("http://127.0.0.1:9")
-            .token("t")
-            .project("p")
-            .env(Arc::new(env))
-            .build()
-            .unwrap()
-    }
-
     #[test]
     fn the_default_caches_live_in_the_config_dir_of_the_clients_env() {
-        let client = client_in(MapEnv::new().with("XDG_CONFIG_HOME", "/xdg"));
+        let client = Contree::offline_in(MapEnv::new().with("XDG_CONFIG_HOME", "/xdg"));
         assert_eq!(client.config_dir(), Some(PathBuf::from("/xdg/contree")));
         let layers = LocalCache::for_client(&client).unwrap();
         assert_eq!(
@@ -286,7 +275,7 @@ mod tests {
     #[test]
     fn without_a_config_dir_there_is_no_local_layer_cache_and_urls_go_to_scratch() {
         // HOME unset in the client's env, whatever the process environment holds.
-        let client = client_in(MapEnv::new());
+        let client = Contree::offline_in(MapEnv::new());
         assert_eq!(client.config_dir(), None);
         assert!(LocalCache::for_client(&client).is_none());
         let mut scratch = Vec::new();

@@ -161,6 +161,19 @@ impl Contree {
         contree_auth::default_config_dir(self.inner.env.as_ref())
     }
 
+    /// A client of an unreachable loopback server built with `env`, for unit tests of what
+    /// the client's environment decides.
+    #[cfg(test)]
+    pub(crate) fn offline_in(env: contree_auth::MapEnv) -> Self {
+        Self::builder()
+            .base_url("http://127.0.0.1:9")
+            .token("t")
+            .project("p")
+            .env(Arc::new(env))
+            .build()
+            .expect("a client of a loopback URL with a token")
+    }
+
     async fn permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         match &self.inner.limiter {
             Some(s) => s.clone().acquire_owned().await.ok(),

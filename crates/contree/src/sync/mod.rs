@@ -499,30 +499,19 @@ impl IntoFuture for SyncDir {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::sync::Arc;
 
     use contree_auth::MapEnv;
 
-    fn client_in(env: MapEnv) -> crate::Contree {
-        crate::Contree::builder()
-            .base_url("http://127.0.0.1:9")
-            .token("t")
-            .project("p")
-            .env(Arc::new(env))
-            .build()
-            .unwrap()
-    }
-
     #[test]
     fn the_default_sync_cache_is_in_the_config_dir_of_the_clients_env() {
-        let client = client_in(MapEnv::new().with("CONTREE_HOME", "/ct"));
+        let client = crate::Contree::offline_in(MapEnv::new().with("CONTREE_HOME", "/ct"));
         let path = client
             .files()
             .sync_dir("/src", "/dst")
             .cache_path()
             .unwrap();
         assert_eq!(path.parent(), Some(Path::new("/ct/sync-cache")));
-        let client = client_in(MapEnv::new());
+        let client = crate::Contree::offline_in(MapEnv::new());
         assert_eq!(client.files().sync_dir("/src", "/dst").cache_path(), None);
         let explicit = client
             .files()

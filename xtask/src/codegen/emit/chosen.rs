@@ -93,26 +93,18 @@ fn choose_fn(
     default: Option<&str>,
     guess_key: Option<&(String, String)>,
 ) -> TokenStream {
-    let choose_arms: Vec<TokenStream> = variants
-        .iter()
-        .flat_map(|v| {
-            let vi = ident(&v.name);
-            let by = by.clone();
-            v.when.iter().map(move |w| {
-                let wi = ident(w);
-                if raw {
-                    quote! {
-                        Some(#by::#wi) => match crate::json::from_value(&value) {
-                            Ok(v) => Ok(Self::#vi(v)),
-                            Err(_) => Ok(Self::Raw(value)),
-                        },
-                    }
-                } else {
-                    quote!(Some(#by::#wi) => crate::json::from_value(&value).map(Self::#vi),)
-                }
-            })
-        })
-        .collect();
+    let choose_arms = selector_arms(variants, |wi, vi| {
+        if raw {
+            quote! {
+                Some(#by::#wi) => match crate::json::from_value(&value) {
+                    Ok(v) => Ok(Self::#vi(v)),
+                    Err(_) => Ok(Self::Raw(value)),
+                },
+            }
+        } else {
+            quote!(Some(#by::#wi) => crate::json::from_value(&value).map(Self::#vi),)
+        }
+    });
     let fallback = match (raw, default, guess_key) {
         (true, _, _) => quote!(_ => Ok(Self::Raw(value)),),
         (false, Some(def), Some((key, guess))) => {
@@ -151,6 +143,21 @@ fn choose_fn(
     }
 }
 
+/// One match arm per selector value of each variant: `arm(selector value, variant)`.
+fn selector_arms(
+    variants: &[ChosenVariant],
+    arm: impl Fn(&Ident, &Ident) -> TokenStream,
+) -> Vec<TokenStream> {
+    variants
+        .iter()
+        .flat_map(|v| {
+            let vi = ident(&v.name);
+            v.when.iter().map(move |w| (ident(w), vi.clone()))
+        })
+        .map(|(wi, vi)| arm(&wi, &vi))
+        .collect()
+}
+
 /// `choose_str`: the selected variant straight from the JSON text (one pass, no tree); on any
 /// miss (no selector, an unknown one, a payload that does not decode) the text is parsed into a
 /// `Value` and `choose` decides, so results and errors are exactly `choose`'s.
@@ -160,17 +167,10 @@ fn choose_str_fn(
     raw: bool,
     default: Option<&str>,
 ) -> TokenStream {
-    let fast_arms: Vec<TokenStream> = variants
-        .iter()
-        .flat_map(|v| {
-            let vi = ident(&v.name);
-            let by = by.clone();
-            v.when.iter().map(move |w| {
-                let wi = ident(w);
-                quote!(Some(#by::#wi) => serde_json::from_str(json).ok().map(Self::#vi),)
-            })
-        })
-        .collect();
+    let fast_arms = selector_arms(
+        variants,
+        |wi, vi| quote!(Some(#by::#wi) => serde_json::from_str(json).ok().map(Self::#vi),),
+    );
     let fast_default = match (raw, default) {
         (false, Some(def)) => {
             let di = ident(def);
