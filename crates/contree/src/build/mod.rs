@@ -179,6 +179,13 @@ impl Build {
     /// assert_eq!(built.image.read_to_string("/app/out").await?, "built\n");
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// Parsing only; nothing is sent until the build is awaited. `Io` when `dockerfile` is
+    /// a path to a file that cannot be read; `InvalidInput` when the Dockerfile has no
+    /// FROM, has an instruction other than ARG before the first FROM, an unknown
+    /// instruction, or a malformed one (the message names the line).
     pub fn dockerfile(
         client: &Contree,
         dockerfile: impl AsRef<str>,
