@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "ran: {:?}, new version {}",
         out.stdout_lossy().trim_end(),
-        short(v1.uuid())
+        short(v1.id())
     );
     println!(
         "chained: {:?}",

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .check()?
         .into_image()
         .expect("kept");
-    println!("base version {}", short(base.uuid()));
+    println!("base version {}", short(base.id()));
 
     // Four variants of one step, at most two at a time; results arrive as they finish.
     let variants = ["sort", "sort -r", "head -n 1", "wc -l"];
@@ -37,12 +37,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "variant {:<10} -> {} (version {}, parent {})",
             variants[r.index],
             out.stdout_lossy().trim_end().replace('\n', ","),
-            short(image.uuid()),
+            short(image.id()),
             short(image.parent())
         );
         assert_eq!(
-            image.parent(),
-            base.uuid(),
+            image.parent().map(contree::ImageId::from),
+            base.id(),
             "every variant branches from the base"
         );
         outputs[r.index] = out.stdout_lossy().into_owned();

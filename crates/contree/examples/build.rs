@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             built.steps.len(),
             built.hits(),
             built.misses(),
-            common::short(built.image.uuid())
+            common::short(built.image.id())
         );
         for step in &built.steps {
             let how = if step.cached { "cached" } else { "ran" };

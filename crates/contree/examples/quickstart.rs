@@ -39,10 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .clone();
     println!(
         "2. ran in {} -> exit {}, stdout {:?}, new version {}",
-        short(ubuntu.uuid()),
+        short(ubuntu.id()),
         out.exit_code(),
         out.stdout_lossy().trim_end(),
-        short(v1.uuid())
+        short(v1.id())
     );
 
     // 3. Chain: the new version has the file; running from it makes another version.
@@ -53,8 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let v2 = out.image().expect("kept").clone();
     println!(
         "3. chained from {} -> {} (parent {}), saw {:?}",
-        short(v1.uuid()),
-        short(v2.uuid()),
+        short(v1.id()),
+        short(v2.id()),
         short(v2.parent()),
         out.stdout_lossy().trim_end()
     );
@@ -73,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "4. session ran twice: {} versions, now at {}",
         session.history().len(),
-        short(now.uuid())
+        short(now.id())
     );
 
     // 5. Inspect the result without starting a VM.

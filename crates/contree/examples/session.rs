@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("a failed run leaves the session where it was: {err}");
 
     for (i, v) in session.history().iter().enumerate() {
-        println!("history[{i}] = {}", short(v.uuid()));
+        println!("history[{i}] = {}", short(v.id()));
     }
 
     // Go back to "after step 1", then fork an independent line of work from there.

@@ -68,7 +68,7 @@
 //! let v1 = alpine.shell("echo 1 > /version").await?.into_kept_image()?;
 //! let v2 = v1.shell("echo 2 >> /version").await?.into_kept_image()?;
 //! // A run that changes nothing keeps its parent's UUID.
-//! assert_eq!(v2.shell("cat /version").await?.kept_image()?.uuid(), v2.uuid());
+//! assert_eq!(v2.shell("cat /version").await?.kept_image()?.id(), v2.id());
 //! assert_eq!(v2.read_to_string("/version").await?, "1\n2\n");
 //! assert_eq!(v1.read_to_string("/version").await?, "1\n"); // v1 is unchanged
 //!
@@ -88,7 +88,7 @@
 //!
 //! // Name a version with a tag, and find it again later.
 //! let tagged = current.tag_as("my-results:1").await?;
-//! assert_eq!(contree.images().get("my-results:1").await?.uuid(), tagged.uuid());
+//! assert_eq!(contree.images().get("my-results:1").await?.id(), tagged.id());
 //! # Ok(()) }
 //! ```
 //!

@@ -60,7 +60,7 @@ async fn five_steps_miss_then_hit_without_spawning() {
         "no spawn on a full hit"
     );
     assert_eq!(again.keys(), first.keys());
-    assert_eq!(again.image.uuid(), first.image.uuid());
+    assert_eq!(again.image.id(), first.image.id());
     assert!(again.steps.iter().all(|s| s.output.is_none()));
 }
 
@@ -121,7 +121,7 @@ async fn a_second_client_with_an_empty_local_cache_hits_the_server_tags() {
             .unwrap()
             .contains("server-side")
     );
-    assert_eq!(second.image.uuid(), first.image.uuid());
+    assert_eq!(second.image.id(), first.image.id());
     // The empty local cache learnt the layers: it alone now hits.
     let third = five_steps(&other, ctx.path())
         .caches([LocalCache::new(cache2.path())])
@@ -220,8 +220,8 @@ async fn copy_options_copy_from_tag_and_baked_env() {
     let img = &built.image;
     assert_eq!(img.tag(), Some("my-env:1"));
     assert_eq!(
-        env.contree.images().get("my-env:1").await.unwrap().uuid(),
-        img.uuid()
+        env.contree.images().get("my-env:1").await.unwrap().id(),
+        img.id()
     );
     assert_eq!(
         img.read_to_string("/srv/seen").await.unwrap(),

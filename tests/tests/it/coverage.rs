@@ -47,7 +47,7 @@ async fn every_operation_of_the_api_is_called() {
     let ubuntu = c.images().get("ubuntu:latest").await.unwrap();
     ubuntu.info().await.unwrap();
     let alpine = c.images().import("alpine:3.20").await.unwrap();
-    assert!(alpine.uuid().is_some());
+    assert!(alpine.id().is_some());
 
     // Files: upload (dedup lookup first), exists, get, list.
     let up = c
@@ -107,7 +107,7 @@ async fn every_operation_of_the_api_is_called() {
     long.cancel().await.unwrap();
 
     // The three operations the facade does not expose, called raw.
-    let uuid = img.uuid().unwrap();
+    let uuid = img.id().unwrap();
     let (tok, proj) = (server.token(), server.project().unwrap_or(""));
     let base = &env.base_url;
     let head = raw_status(

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use contree::{EventKind, OperationKind, OperationStatus};
+use contree::{EventKind, ImageId, OperationKind, OperationStatus};
 use contree_integration_tests::setup_local;
 use contree_mock::MockServer;
 use futures_util::{StreamExt as _, TryStreamExt as _};
@@ -27,7 +27,11 @@ async fn fan_out_200_runs_at_concurrency_32() {
         let out = r.output.expect("run output");
         assert_eq!(out.stdout_str().unwrap(), format!("{}\n", r.index));
         let image = out.image().expect("kept");
-        assert_eq!(image.parent(), base.uuid(), "knows its parent");
+        assert_eq!(
+            image.parent().map(ImageId::from),
+            base.id(),
+            "knows its parent"
+        );
         assert_eq!(image.operation_id(), Some(out.operation_id()));
         assert!(seen.insert(r.index), "index {} twice", r.index);
         assert!(ops.insert(out.operation_id().to_string()));
@@ -100,8 +104,8 @@ async fn operations_get_list_cancel_wait_events() {
     assert_eq!(info.status, OperationStatus::Success);
     assert_eq!(info.kind, Some(OperationKind::Instance));
     assert_eq!(
-        info.result_image.as_deref(),
-        done.image().and_then(|i| i.uuid())
+        info.result_image.clone().map(ImageId::from),
+        done.image().and_then(|i| i.id())
     );
 
     // wait with a deadline: a long run is still running when the deadline passes.

@@ -11,7 +11,7 @@ async fn list_page_and_stream() {
     let env = setup().await;
     let page = env.contree.images().list().await.unwrap();
     assert!(!page.is_empty(), "the mock has public images");
-    assert!(page.iter().all(|i| i.uuid().is_some()));
+    assert!(page.iter().all(|i| i.id().is_some()));
     // Stream with a page size of 1 walks every page and yields the same images.
     let all: Vec<_> = env
         .contree
@@ -23,10 +23,11 @@ async fn list_page_and_stream() {
         .await
         .unwrap();
     assert!(all.len() >= page.len().min(100));
-    let first_page_uuids: Vec<_> = page.iter().map(|i| i.uuid().unwrap().to_string()).collect();
+    let first_page_uuids: Vec<_> = page.iter().map(|i| i.id().unwrap().to_string()).collect();
     for uuid in &first_page_uuids {
         assert!(
-            all.iter().any(|i| i.uuid() == Some(uuid.as_str())),
+            all.iter()
+                .any(|i| i.id().is_some_and(|id| id == uuid.as_str())),
             "{uuid} missing from stream"
         );
     }
@@ -51,11 +52,15 @@ async fn list_filters() {
             .iter()
             .all(|i| i.tag().unwrap_or("").starts_with("ubuntu"))
     );
-    let one = ubuntu[0].uuid().unwrap().to_string();
+    let one = ubuntu[0].id().unwrap().to_string();
     let by_uuid = env.contree.images().list().uuid(one.clone()).await.unwrap();
     // One row per tag of that image.
     assert!(!by_uuid.is_empty());
-    assert!(by_uuid.iter().all(|i| i.uuid() == Some(one.as_str())));
+    assert!(
+        by_uuid
+            .iter()
+            .all(|i| i.id().is_some_and(|id| id == one.as_str()))
+    );
     // Nothing is created in the future; everything was created before "in an hour".
     let future = std::time::SystemTime::now() + Duration::from_secs(3600);
     assert!(
@@ -100,22 +105,22 @@ async fn use_tag_is_lazy_and_get_is_strict() {
         before,
         "use_* must not call the API"
     );
-    assert_eq!(lazy.uuid(), None);
+    assert_eq!(lazy.id(), None);
     assert_eq!(lazy.tag(), Some("ubuntu:latest"));
 
     let pinned = env.contree.images().get("ubuntu:latest").await.unwrap();
-    assert!(pinned.uuid().is_some());
+    assert!(pinned.id().is_some());
     assert_eq!(env.server().request_count("inspectFindImageByTag"), 1);
     // The 302 was not followed: no inspectImage call.
     assert_eq!(env.server().request_count("inspectImage"), 0);
     let again = env
         .contree
         .images()
-        .get(pinned.uuid().unwrap())
+        .get(pinned.id().unwrap())
         .await
         .unwrap();
-    assert_eq!(again.uuid(), pinned.uuid());
-    assert_eq!(lazy.resolve().await.unwrap().uuid(), pinned.uuid());
+    assert_eq!(again.id(), pinned.id());
+    assert_eq!(lazy.resolve().await.unwrap().id(), pinned.id());
 
     let missing = env
         .contree
@@ -130,16 +135,16 @@ async fn use_tag_is_lazy_and_get_is_strict() {
 async fn oci_uses_existing_then_imports_missing() {
     let env = setup_local(MockServer::builder()).await;
     let existing = env.contree.images().oci("ubuntu:latest").await.unwrap();
-    assert!(existing.uuid().is_some());
+    assert!(existing.id().is_some());
     assert_eq!(env.server().request_count("importImage"), 0);
 
     let imported = env.contree.images().oci("alpine:3.20").await.unwrap();
-    assert!(imported.uuid().is_some());
+    assert!(imported.id().is_some());
     assert_eq!(imported.tag(), Some("alpine:3.20"));
     assert_eq!(env.server().request_count("importImage"), 1);
     // Now it exists: no second import.
     let again = env.contree.images().oci("alpine:3.20").await.unwrap();
-    assert_eq!(again.uuid(), imported.uuid());
+    assert_eq!(again.id(), imported.id());
     assert_eq!(env.server().request_count("importImage"), 1);
 }
 
@@ -158,7 +163,7 @@ async fn import_with_credentials_tag_and_timeout() {
     assert_eq!(img.tag(), Some("my-alpine:1"));
     assert!(img.operation_id().is_some());
     let found = env.contree.images().get("my-alpine:1").await.unwrap();
-    assert_eq!(found.uuid(), img.uuid());
+    assert_eq!(found.id(), img.id());
     let dbg = format!(
         "{:?}",
         env.contree
@@ -247,12 +252,12 @@ async fn tag_untag_one_and_all() {
     assert_eq!(a.tag(), Some("facade-a:1"));
     img.tag_as("facade-b:1").await.unwrap();
     assert_eq!(
-        env.contree.images().get("facade-a:1").await.unwrap().uuid(),
-        img.uuid()
+        env.contree.images().get("facade-a:1").await.unwrap().id(),
+        img.id()
     );
     assert_eq!(
-        env.contree.images().get("facade-b:1").await.unwrap().uuid(),
-        img.uuid()
+        env.contree.images().get("facade-b:1").await.unwrap().id(),
+        img.id()
     );
     img.untag("facade-a:1").await.unwrap();
     assert!(
@@ -285,7 +290,7 @@ async fn tag_untag_one_and_all() {
     // Tagging a lazy tag reference resolves it first (no `/images/None/tag`).
     let lazy = env.contree.images().use_tag("ubuntu:latest");
     let t = lazy.tag_as("facade-ubuntu:1").await.unwrap();
-    assert!(t.uuid().is_some());
+    assert!(t.id().is_some());
     t.untag("facade-ubuntu:1").await.unwrap();
 }
 
@@ -299,7 +304,7 @@ async fn image_info() {
         .info()
         .await
         .unwrap();
-    assert!(info.uuid().is_some());
+    assert!(info.id().is_some());
     let created = info
         .created_at()
         .expect("the mock reports an RFC 3339 creation time");
@@ -332,6 +337,6 @@ async fn index_docker_io_normalises_the_same_in_proto_facade_and_mock() {
         .untagged()
         .await
         .unwrap();
-    assert!(via_index.uuid().is_some());
-    assert_eq!(via_index.uuid(), via_hub.uuid(), "the same manifest");
+    assert!(via_index.id().is_some());
+    assert_eq!(via_index.id(), via_hub.id(), "the same manifest");
 }

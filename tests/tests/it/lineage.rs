@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use contree::ImageId;
 use contree::lineage::{ChangeKind, FileLineage, LineageStore};
 use contree_integration_tests::{client_builder, setup_local};
 use contree_mock::MockServer;
@@ -31,7 +32,7 @@ async fn runs_and_imports_record_a_tree() {
     let c2 = a.shell("echo c > /c").await.unwrap().into_image().unwrap();
     let d = b.shell("rm /a").await.unwrap().into_image().unwrap();
     let e = d.lineage().unwrap();
-    assert_eq!(e.parent.as_deref(), b.uuid());
+    assert_eq!(e.parent.map(ImageId::from), b.id());
     assert_eq!(e.command.as_deref(), Some("rm /a"));
     assert!(e.operation_id.is_some());
     assert_eq!(d.ancestors(), vec![b.clone(), a.clone(), root.clone()]);
@@ -40,12 +41,12 @@ async fn runs_and_imports_record_a_tree() {
     let mut desc: Vec<_> = a
         .descendants()
         .iter()
-        .map(|i| i.uuid().unwrap().to_string())
+        .map(|i| i.id().unwrap().to_string())
         .collect();
     desc.sort();
     let mut want: Vec<String> = [&b, &c2, &d]
         .iter()
-        .map(|i| i.uuid().unwrap().to_string())
+        .map(|i| i.id().unwrap().to_string())
         .collect();
     want.sort();
     assert_eq!(desc, want);
@@ -82,14 +83,14 @@ async fn a_file_store_is_shared_between_clients() {
         .unwrap();
     let v2 = v1.shell("echo 2 > /v").await.unwrap().into_image().unwrap();
     let two = client(Arc::new(FileLineage::open(&path)));
-    let seen = two.images().use_uuid(v2.uuid().unwrap());
+    let seen = two.images().use_uuid(v2.id().unwrap());
     assert_eq!(seen.depth(), 2);
-    assert_eq!(seen.ancestors()[0].uuid(), v1.uuid());
+    assert_eq!(seen.ancestors()[0].id(), v1.id());
     // The default client keeps lineage in memory: a third client knows nothing.
     assert!(
         env.contree
             .images()
-            .use_uuid(v2.uuid().unwrap())
+            .use_uuid(v2.id().unwrap())
             .lineage()
             .is_none()
     );

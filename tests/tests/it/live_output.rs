@@ -114,8 +114,8 @@ async fn faulted_run(script: &str, expected: String, cut: u64, min_connections: 
     assert_eq!(a.signal(), b.signal());
     assert_eq!(a.stdout_truncated(), b.stdout_truncated());
     assert_eq!(
-        a.image().and_then(|i| i.uuid()),
-        b.image().and_then(|i| i.uuid())
+        a.image().and_then(|i| i.id()),
+        b.image().and_then(|i| i.id())
     );
     assert_eq!(b.stdout(), &faulted.stdout);
     // The faults really happened: the stream was re-opened many times.
@@ -195,8 +195,8 @@ async fn start_gives_a_detached_reattachable_handle() {
     assert_eq!(new_image.operation_id(), Some(id.as_str()));
     assert_eq!(new_image.read_to_string("/f").await.unwrap(), "three\n");
     assert_eq!(
-        new_image.parent(),
-        img.resolve().await.unwrap().uuid(),
+        new_image.parent().map(contree::ImageId::from),
+        img.resolve().await.unwrap().id(),
         "the produced image knows its parent"
     );
 
@@ -257,7 +257,7 @@ async fn a_streamed_run_on_a_session_advances_it() {
         panic!("no output")
     };
     assert_eq!(session.history().len(), 2);
-    assert_eq!(session.current().uuid(), out.image().unwrap().uuid());
+    assert_eq!(session.current().id(), out.image().unwrap().id());
     assert_eq!(
         session.current().read_to_string("/marker").await.unwrap(),
         "1\n"
@@ -266,7 +266,7 @@ async fn a_streamed_run_on_a_session_advances_it() {
     let h = session.shell("echo 2 >> /marker").start().await.unwrap();
     let out = h.wait().await.unwrap();
     assert_eq!(session.history().len(), 3);
-    assert_eq!(session.current().uuid(), out.image().unwrap().uuid());
+    assert_eq!(session.current().id(), out.image().unwrap().id());
 }
 
 #[tokio::test]

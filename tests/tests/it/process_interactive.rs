@@ -133,7 +133,7 @@ async fn a_spawned_run_on_a_session_advances_it() {
     assert!(p.wait().await.unwrap().success());
     let out = p.output().await.unwrap();
     assert_eq!(session.history().len(), 2);
-    assert_eq!(session.current().uuid(), out.image().unwrap().uuid());
+    assert_eq!(session.current().id(), out.image().unwrap().id());
     assert_eq!(
         session.current().read_to_string("/typed").await.unwrap(),
         "typed in\n"

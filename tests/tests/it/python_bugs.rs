@@ -229,7 +229,7 @@ async fn tagging_a_tag_reference_resolves_it() {
         .tag_as("facade-bug-tag:1")
         .await
         .unwrap();
-    assert!(img.uuid().is_some());
+    assert!(img.id().is_some());
     img.untag("facade-bug-tag:1").await.unwrap();
 }
 

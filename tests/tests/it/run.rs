@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use contree::{ErrorKind, FileSpec};
+use contree::{ErrorKind, FileSpec, ImageId};
 use contree_integration_tests::{setup, setup_local};
 use contree_mock::{FaultRule, MockServer};
 
@@ -19,7 +19,7 @@ async fn shell_run_yields_output_and_a_new_version() {
     assert!(!out.timed_out());
     assert_eq!(out.signal(), None);
     let next = out.image().expect("kept by default");
-    assert!(next.uuid().is_some());
+    assert!(next.id().is_some());
     assert_eq!(next.operation_id(), Some(out.operation_id()));
     assert!(next.parent().is_some(), "the new version knows its parent");
 }
@@ -40,7 +40,10 @@ async fn chain_from_the_new_version() {
         .await
         .unwrap();
     assert_eq!(second.stdout_str().unwrap(), "one\n");
-    assert_eq!(second.image().unwrap().parent(), img1.uuid());
+    assert_eq!(
+        second.image().unwrap().parent().map(ImageId::from),
+        img1.id()
+    );
     let third = second
         .image()
         .unwrap()
@@ -243,7 +246,7 @@ async fn options_are_accepted_and_tag_result() {
     let img = out.image().unwrap();
     assert_eq!(img.tag(), Some("facade-run-tag:1"));
     let found = env.contree.images().get("facade-run-tag:1").await.unwrap();
-    assert_eq!(found.uuid(), img.uuid());
+    assert_eq!(found.id(), img.id());
     assert!(out.duration().is_some() || out.resources().elapsed.is_some());
 }
 

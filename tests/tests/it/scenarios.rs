@@ -2,7 +2,7 @@
 //! (`async_client::*`) and the blocking client (`blocking_client::*`). See
 //! `contree_integration_tests::scenario` for the few mode-specific macros.
 
-use contree::{ErrorKind, RunEvent, Signal};
+use contree::{ErrorKind, ImageId, RunEvent, Signal};
 
 contree_integration_tests::scenarios! {
     fn run_and_chain(c) {
@@ -11,12 +11,12 @@ contree_integration_tests::scenarios! {
         assert_eq!(first.exit_code(), 0);
         assert_eq!(first.stdout_str()?, "made\n");
         let v1 = first.image().expect("kept by default").clone();
-        assert!(v1.uuid().is_some());
+        assert!(v1.id().is_some());
         assert_eq!(v1.operation_id(), Some(first.operation_id()));
         let second = go!(v1.shell("cat /chain.txt; echo two >> /chain.txt"))?;
         assert_eq!(second.stdout_str()?, "one\n");
         let v2 = second.image().expect("kept").clone();
-        assert_eq!(v2.parent(), v1.uuid());
+        assert_eq!(v2.parent().map(ImageId::from), v1.id());
         let third = go!(v2.run("cat").arg("/chain.txt"))?;
         assert_eq!(third.stdout_str()?, "one\ntwo\n");
         // v1 is immutable.
@@ -118,13 +118,13 @@ contree_integration_tests::scenarios! {
         let all = collect!(c.images().list().tagged().stream())?;
         assert!(all.iter().any(|i| i.tag() == Some("ubuntu:latest")), "ubuntu:latest is listed");
         let pinned = go!(c.images().get("ubuntu:latest"))?;
-        assert!(pinned.uuid().is_some());
+        assert!(pinned.id().is_some());
         let out = go!(pinned.shell("echo tagged > /t"))?;
         let img = out.image().expect("kept").clone();
         let tag = format!("scenario-{}:1", out.operation_id());
         let tagged = go!(img.tag_as(&tag))?;
         assert_eq!(tagged.tag(), Some(tag.as_str()));
-        assert_eq!(go!(c.images().get(&tag))?.uuid(), img.uuid());
+        assert_eq!(go!(c.images().get(&tag))?.id(), img.id());
         let by_prefix = go!(c.images().list().tag_prefix(tag.clone()))?;
         assert_eq!(by_prefix.len(), 1);
         go!(img.untag(&tag))?;
@@ -207,7 +207,7 @@ contree_integration_tests::scenarios! {
         for (i, r) in results.into_iter().enumerate() {
             let out = r?;
             assert_eq!(out.stdout_str()?, format!("base\n{i}\n"));
-            assert_eq!(out.image().expect("kept").parent(), base.uuid());
+            assert_eq!(out.image().expect("kept").parent().map(ImageId::from), base.id());
         }
         let streamed = collect_all!(base.fan_out_shell(["echo a", "echo b"]).stream());
         let mut idx: Vec<_> = streamed.iter().map(|r| r.index).collect();
@@ -268,7 +268,7 @@ contree_integration_tests::scenarios! {
         // get/tag_as/untag take any string type.
         let tag = format!("kept-{}:1", out.operation_id());
         go!(kept.tag_as(tag.clone()))?;
-        assert_eq!(go!(c.images().get(&tag))?.uuid(), kept.uuid());
+        assert_eq!(go!(c.images().get(&tag))?.id(), kept.id());
         go!(kept.untag(tag.as_str()))?;
         let missing = go!(c.images().get(tag)).expect_err("untagged");
         assert!(missing.is_not_found(), "{missing}");
@@ -291,29 +291,29 @@ contree_integration_tests::scenarios! {
         let noop = go!(session.shell("cat /a"))?;
         assert_eq!(noop.stdout_str()?, "1\n");
         assert_eq!(
-            noop.kept_image()?.uuid(),
-            v1.uuid(),
+            noop.kept_image()?.id(),
+            v1.id(),
             "a run that changes nothing keeps its parent's UUID"
         );
-        assert_eq!(session.current().uuid(), v1.uuid());
+        assert_eq!(session.current().id(), v1.id());
         assert_eq!(session.history().len(), 2, "the start and v1, once");
         // The same without a session.
-        assert_eq!(go!(v1.shell("true"))?.kept_image()?.uuid(), v1.uuid());
+        assert_eq!(go!(v1.shell("true"))?.kept_image()?.id(), v1.id());
         // A change appends; back at v1, a no-op run appends nothing; reset_to the current
         // version neither.
         let v2 = go!(session.shell("echo 2 >> /a"))?.kept_image()?.clone();
-        assert_ne!(v2.uuid(), v1.uuid());
+        assert_ne!(v2.id(), v1.id());
         assert_eq!(session.history().len(), 3);
         session.checkout(1)?;
         go!(session.shell("true"))?;
         session.reset_to(session.current());
         assert_eq!(session.history().len(), 3);
-        assert_eq!(session.current().uuid(), v1.uuid());
+        assert_eq!(session.current().id(), v1.id());
         let uuids: Vec<_> = session
             .history()
             .iter()
-            .map(|i| i.uuid().map(str::to_string))
+            .map(|i| i.id().map(String::from))
             .collect();
-        assert_eq!(uuids[1..], [v1.uuid().map(str::to_string), v2.uuid().map(str::to_string)]);
+        assert_eq!(uuids[1..], [v1.id().map(String::from), v2.id().map(String::from)]);
     }
 }

@@ -1,5 +1,6 @@
 //! Sessions: advance, serialise, recover from failures, history, checkout, fork.
 
+use contree::ImageId;
 use contree_integration_tests::{setup, setup_local};
 use contree_mock::{FaultRule, MockServer};
 
@@ -15,7 +16,7 @@ async fn session_follows_the_newest_version() {
     // `cat` changed nothing, so it made no new version (the parent's UUID again).
     assert_eq!(h.len(), 3, "start + two versions");
     assert_eq!(s.current(), h[2]);
-    assert_eq!(h[2].parent(), h[1].uuid());
+    assert_eq!(h[2].parent().map(ImageId::from), h[1].id());
     // Inspect works on the current version.
     assert_eq!(
         s.current().read_to_string("/counter").await.unwrap(),
@@ -41,7 +42,7 @@ async fn runs_on_one_session_are_serialised() {
     // Each run started from the previous run's result.
     let h = s.history();
     for w in h.windows(2).skip(1) {
-        assert_eq!(w[1].parent(), w[0].uuid());
+        assert_eq!(w[1].parent().map(ImageId::from), w[0].id());
     }
 }
 

@@ -37,9 +37,12 @@ async fn runs_are_traced_with_ids_and_without_secrets() {
     assert!(text.contains("contree.run"), "{text}");
     assert!(text.contains("contree.call"), "{text}");
     assert!(text.contains(out.operation_id()), "operation id traced");
-    assert!(text.contains(img.uuid().unwrap()), "source image traced");
     assert!(
-        text.contains(out.image().unwrap().uuid().unwrap()),
+        text.contains(img.id().unwrap().as_str()),
+        "source image traced"
+    );
+    assert!(
+        text.contains(out.image().unwrap().id().unwrap().as_str()),
         "result image traced"
     );
     assert!(!text.contains("very-secret-token"), "token leaked: {text}");

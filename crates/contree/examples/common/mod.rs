@@ -105,7 +105,7 @@ pub fn connect_blocking() -> Result<(contree::blocking::Contree, Target), Box<dy
 }
 
 /// The first 8 characters of an image id, for compact output.
-pub fn short(id: Option<&str>) -> String {
-    id.map(|s| s.chars().take(8).collect())
+pub fn short(id: Option<impl AsRef<str>>) -> String {
+    id.map(|s| s.as_ref().chars().take(8).collect())
         .unwrap_or_else(|| "?".into())
 }

@@ -235,8 +235,10 @@ impl Image {
         self.inner
     }
     /// The UUID, if known without a request (`None` for a lazy tag reference).
+    ///
+    /// Prefer [`id`](Self::id): the same id, typed. `uuid()` is to be deprecated.
     pub fn uuid(&self) -> Option<&str> {
-        self.inner.uuid()
+        self.inner.id_str()
     }
     /// The id as a typed [`ImageId`](crate::ImageId), if known without a request.
     pub fn id(&self) -> Option<crate::ImageId> {

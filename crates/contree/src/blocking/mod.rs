@@ -199,7 +199,8 @@ plain_data!(
 /// let contree = contree::blocking::Contree::from_env()?;
 /// for image in contree.images().list().tagged().stream() {
 ///     let image = image?;
-///     println!("{} {}", image.uuid().unwrap_or("?"), image.tag().unwrap_or(""));
+///     let id = image.id().map_or_else(|| "?".to_string(), |id| id.to_string());
+///     println!("{id} {}", image.tag().unwrap_or(""));
 /// }
 /// # Ok(()) }
 /// ```

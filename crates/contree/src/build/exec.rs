@@ -138,7 +138,7 @@ impl Exec {
         };
         let image = self.resolve(&base).await?;
         let uuid = image
-            .uuid()
+            .id_str()
             .ok_or_else(|| Error::invalid("internal: a resolved base has no UUID"))?
             .to_string();
         let mut chain = Chain {
@@ -366,7 +366,7 @@ impl Exec {
                         "the step `{text}` made no image (was it disposable?)"
                     ))
                 })?;
-                let uuid = image.uuid().unwrap_or_default().to_string();
+                let uuid = image.id_str().unwrap_or_default().to_string();
                 for store in self.stores.clone() {
                     self.store(&store, &key, &uuid).await;
                 }

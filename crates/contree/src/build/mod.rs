@@ -59,7 +59,7 @@
 //! assert_eq!(first.image.read_to_string("/app/greeting.txt").await?, "hello\n");
 //! let again = build.await?;               // every step is a cache hit: no VM started
 //! assert_eq!(again.hits(), 1);
-//! assert_eq!(again.image.uuid(), first.image.uuid());
+//! assert_eq!(again.image.id(), first.image.id());
 //! # Ok(()) }
 //! ```
 

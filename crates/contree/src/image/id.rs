@@ -75,6 +75,25 @@ impl From<ImageId> for String {
     }
 }
 
+/// An id compares equal to its text, so `image.id().unwrap() == "…"` reads as it says.
+///
+/// ```
+/// let id = contree::ImageId::from("0b7e6a52-5f6e-4c1d-9a33-3f0c2f7d9a10");
+/// assert_eq!(id, "0b7e6a52-5f6e-4c1d-9a33-3f0c2f7d9a10");
+/// assert_ne!(id, "0B7E6A52-5F6E-4C1D-9A33-3F0C2F7D9A10");
+/// ```
+impl PartialEq<str> for ImageId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ImageId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 impl FromStr for ImageId {
     type Err = std::convert::Infallible;
 

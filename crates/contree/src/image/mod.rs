@@ -133,7 +133,7 @@ pub struct Image {
 impl fmt::Debug for Image {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Image")
-            .field("uuid", &self.uuid())
+            .field("uuid", &self.id_str())
             .field("tag", &self.tag())
             .field("parent", &self.parent)
             .field("operation_id", &self.operation_id)
@@ -185,8 +185,16 @@ impl Image {
     }
 
     /// The UUID, if known without a request (`None` for a lazy tag reference): the raw
-    /// string the service sent; [`id`](Self::id) is the same as a typed [`ImageId`].
+    /// string the service sent.
+    ///
+    /// Prefer [`id`](Self::id): the same id, typed ([`ImageId`]; its
+    /// [`as_str`](ImageId::as_str) is this string). `uuid()` is to be deprecated.
     pub fn uuid(&self) -> Option<&str> {
+        self.id_str()
+    }
+
+    /// The id's text, if known without a request.
+    pub(crate) fn id_str(&self) -> Option<&str> {
         match &self.reference {
             ImageRef::Uuid(u) => Some(u),
             ImageRef::Tag(_) => None,
@@ -194,7 +202,7 @@ impl Image {
     }
 
     /// The id, if known without a request (`None` for a lazy tag reference), as an
-    /// [`ImageId`]; the same text as [`uuid`](Self::uuid).
+    /// [`ImageId`]: the text the service sent.
     ///
     /// ```no_run
     /// # async fn demo(contree: contree::Contree) -> contree::Result<()> {
@@ -205,7 +213,7 @@ impl Image {
     /// # Ok(()) }
     /// ```
     pub fn id(&self) -> Option<ImageId> {
-        self.uuid().map(ImageId::from)
+        self.id_str().map(ImageId::from)
     }
 
     /// The tag this handle was created with or found under, if any.

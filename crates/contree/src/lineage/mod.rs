@@ -108,7 +108,7 @@ impl Image {
     /// What the lineage store knows of this version (`None` for a version this client
     /// never saw made, or a tag handle: [`resolve`](Image::resolve) it first).
     pub fn lineage(&self) -> Option<LineageEntry> {
-        self.store().get(self.uuid()?)
+        self.store().get(self.id_str()?)
     }
 
     /// The versions this one was made from, nearest first (its parent, then the
@@ -138,7 +138,7 @@ impl Image {
 
     /// Every version made from this one, directly or not, breadth first.
     pub fn descendants(&self) -> Vec<Image> {
-        let Some(uuid) = self.uuid() else {
+        let Some(uuid) = self.id_str() else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -185,7 +185,7 @@ pub(crate) fn record_run(
     operation_id: &str,
     command: &str,
 ) {
-    let (Some(child), Some(parent)) = (image.uuid(), parent) else {
+    let (Some(child), Some(parent)) = (image.id_str(), parent) else {
         return;
     };
     if child == parent {
