@@ -2,7 +2,7 @@
 //! hashes and uploads only what changed), revalidation, and using the map.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use contree::build::{Build, LocalCache};
 use contree::sync::SkipReason;
@@ -34,6 +34,30 @@ fn big_tree(root: &Path) {
     std::fs::write(root.join("notes.draft"), "draft").unwrap();
 }
 
+/// Sets the mtime of `path`.
+fn set_mtime(path: &Path, t: SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(t))
+        .unwrap();
+}
+
+/// Sets the mtime of every file under `root` to an hour ago: a tree nobody has touched
+/// lately, whose cache entries can vouch for it (a file modified within seconds of a sync
+/// is re-hashed by the next one, however fast the machine; see the racy test below).
+fn backdate(root: &Path) {
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            backdate(&path);
+        } else {
+            set_mtime(&path, hour_ago);
+        }
+    }
+}
+
 fn count(env: &contree_integration_tests::TestEnv, op: &str) -> u64 {
     env.count(op).unwrap()
 }
@@ -45,6 +69,7 @@ async fn a_resync_after_touching_three_files_hashes_and_uploads_three() {
     big_tree(tree.path());
     // 1,999 files of pkg*/ plus the .gitignore: 2,000 synced files.
     std::fs::remove_file(tree.path().join("pkg19/f099.txt")).unwrap();
+    backdate(tree.path());
     let cache = state.path().join("sync.json");
     let sync = || {
         env.contree
@@ -121,6 +146,52 @@ async fn a_resync_after_touching_three_files_hashes_and_uploads_three() {
 }
 
 #[tokio::test]
+async fn a_same_size_rewrite_that_keeps_its_mtime_is_hashed_again() {
+    let env = setup_local(MockServer::builder()).await;
+    let (tree, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let file = tree.path().join("a.txt");
+    std::fs::write(&file, "one\n").unwrap();
+    // Just written: within the margin of the walk that records it.
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let cache = state.path().join("sync.json");
+    let sync = || {
+        env.contree
+            .files()
+            .sync_dir(tree.path(), "/src")
+            .cache_file(&cache)
+    };
+    let first = sync().await.unwrap();
+    assert_eq!((first.report().hashed, first.report().uploaded), (1, 1));
+    // Rewritten with the same size, same inode and the same mtime: what a rewrite within
+    // one timestamp tick of that walk looks like. Size, mtime, inode and mode all match the
+    // cache entry, yet the content changed.
+    std::fs::write(&file, "two\n").unwrap();
+    set_mtime(&file, mtime);
+    let second = sync().await.unwrap();
+    assert_eq!((second.report().hashed, second.report().uploaded), (1, 1));
+    let sha = |m: &contree::sync::FileMap| m.get("/src/a.txt").unwrap().file.sha256().to_string();
+    assert_ne!(sha(&second), sha(&first), "the new content is in the map");
+    let uploads = count(&env, "uploadFile");
+    assert_eq!(uploads, 2);
+    // Read again while recent, but unchanged: hashed, not uploaded.
+    let third = sync().await.unwrap();
+    assert_eq!((third.report().hashed, third.report().uploaded), (1, 0));
+    assert_eq!(sha(&third), sha(&second));
+    // Once the file is older than the walks by the margin, its entry vouches for it.
+    set_mtime(&file, mtime - Duration::from_secs(3600));
+    let fourth = sync().await.unwrap();
+    assert_eq!(fourth.report().hashed, 1, "a new mtime is a new state");
+    let fifth = sync().await.unwrap();
+    assert_eq!((fifth.report().hashed, fifth.report().uploaded), (0, 0));
+    assert_eq!(sha(&fifth), sha(&second));
+    assert_eq!(
+        count(&env, "uploadFile"),
+        uploads,
+        "the same content is never sent twice"
+    );
+}
+
+#[tokio::test]
 async fn gitignore_secrets_symlinks_and_revalidation() {
     let env = setup_local(MockServer::builder()).await;
     let (tree, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -135,6 +206,7 @@ async fn gitignore_secrets_symlinks_and_revalidation() {
     std::fs::write(root.join(".env.local"), "X=1").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("main.py", root.join("link.py")).unwrap();
+    backdate(root);
     let cache = state.path().join("sync.json");
     let map = env
         .contree

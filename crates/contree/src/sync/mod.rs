@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::files::{Files, UploadedFile};
 use crate::run::{FileSource, FileSpec, Run};
 use crate::util::BoxFuture;
-use cache::{Entry, UploadCache, now_secs};
+use cache::{Entry, UploadCache, now_ns, now_secs};
 use walk::{Found, WalkOptions};
 
 /// How many files a sync uploads at once by default.
@@ -85,7 +85,9 @@ pub struct Skipped {
 pub struct SyncReport {
     /// Files in the map.
     pub files: usize,
-    /// Files whose content was read and hashed (new or changed since the last sync).
+    /// Files whose content was read and hashed: new or changed since the last sync, and
+    /// those modified too shortly before the last sync for its record to vouch for them
+    /// (within 2 s: a same-size rewrite in the same timestamp tick keeps size and mtime).
     pub hashed: usize,
     /// Files handed to the upload (hashed ones, and cached ones the server lost); each
     /// is sent only if the server lacks its content.
@@ -230,9 +232,12 @@ pub type SyncProgressFn = Arc<dyn Fn(usize, usize) + Send + Sync>;
 /// are honoured, `.env*` and key files are left out, symbolic links are not followed;
 /// every path left out is in the [report](FileMap::report). A persistent cache (local
 /// path, size, mtime, inode and mode → sha256 and file UUID) in `sync-cache/` under the
-/// SDK's configuration directory (from the client's environment) makes a re-sync of an unchanged tree read no file and send
-/// no request; entries older than [`revalidate_after`](Self::revalidate_after) are
-/// re-checked with `HEAD /files/{sha256}`.
+/// SDK's configuration directory (from the client's environment) makes a re-sync of an
+/// unchanged tree read no file and send no request; entries older than
+/// [`revalidate_after`](Self::revalidate_after) are re-checked with `HEAD /files/{sha256}`.
+/// A file modified less than 2 s before the walk that recorded it is read again by the
+/// next sync (git's "racy clean" rule: a same-size rewrite within one timestamp tick keeps
+/// size and mtime), so the cache never hides a change, however fast the edits.
 #[must_use = "a SyncDir does nothing until awaited"]
 pub struct SyncDir {
     client: Contree,
@@ -364,12 +369,14 @@ impl SyncDir {
             follow_symlinks: self.follow_symlinks,
         };
         let cache_path = self.cache_path();
-        let (walked, cache, warnings) = tokio::task::spawn_blocking({
+        let (walked, cache, warnings, seen_at_ns) = tokio::task::spawn_blocking({
             let root = root.clone();
             move || {
                 let mut warnings = Vec::new();
                 let cache = UploadCache::load(cache_path, &mut warnings);
-                walk::walk(&root, &opts).map(|w| (w, cache, warnings))
+                // Before the walk: every state it reads is at least this recent.
+                let seen_at_ns = now_ns();
+                walk::walk(&root, &opts).map(|w| (w, cache, warnings, seen_at_ns))
             }
         })
         .await
@@ -379,7 +386,7 @@ impl SyncDir {
         let cache = Arc::new(std::sync::Mutex::new(cache));
         let results: Vec<Result<(String, UploadedFile, u32)>> =
             futures_util::stream::iter(walked.files)
-                .map(|found| self.sync_one(found, &cache, &counters, total))
+                .map(|found| self.sync_one(found, &cache, &counters, (seen_at_ns, total)))
                 .buffer_unordered(self.concurrency)
                 .collect()
                 .await;
@@ -424,13 +431,16 @@ impl SyncDir {
         })
     }
 
-    /// One file: reused from the cache (revalidated when old), or hashed and uploaded.
+    /// One file: reused from the cache (revalidated when old), or hashed and uploaded. A
+    /// cache entry too recent to vouch for the file ([`Entry::is_racy`]) is checked by
+    /// hashing the file; the upload is skipped when the content is the cached one.
+    /// `(seen_at_ns, total)`: when this sync's walk started, and how many files it found.
     async fn sync_one(
         &self,
         found: Found,
         cache: &std::sync::Mutex<UploadCache>,
         counters: &Counters,
-        total: usize,
+        (seen_at_ns, total): (i64, usize),
     ) -> Result<(String, UploadedFile, u32)> {
         let files = self.client.files();
         let now = now_secs();
@@ -440,27 +450,47 @@ impl SyncDir {
                 .filter(|e| e.state == found.state)
                 .cloned()
         };
-        let (sha, uuid) = match cached {
-            Some(e) if !e.is_stale(self.revalidate_after, now) => (e.sha256, e.uuid),
+        let mut hashed = None;
+        let cached = match cached {
+            Some(e) if e.is_racy() => {
+                counters.hashed.fetch_add(1, Ordering::Relaxed);
+                let sha = crate::files::sha256_file(&found.path).await?;
+                if sha == e.sha256 {
+                    Some(e)
+                } else {
+                    hashed = Some(sha);
+                    None
+                }
+            }
+            other => other,
+        };
+        // `checked_at` moves only when the server is asked.
+        let (sha, uuid, checked_at) = match cached {
+            Some(e) if !e.is_stale(self.revalidate_after, now) => (e.sha256, e.uuid, e.checked_at),
             Some(e) => {
                 counters.revalidated.fetch_add(1, Ordering::Relaxed);
                 if files.exists(&e.sha256).await? {
-                    (e.sha256, e.uuid)
+                    (e.sha256, e.uuid, now)
                 } else {
                     counters.uploaded.fetch_add(1, Ordering::Relaxed);
                     let up = files
                         .upload(found.path.clone())
                         .known_sha256(e.sha256)
                         .await?;
-                    (up.sha256().to_string(), up.uuid().to_string())
+                    (up.sha256().to_string(), up.uuid().to_string(), now)
                 }
             }
             None => {
-                counters.hashed.fetch_add(1, Ordering::Relaxed);
-                let sha = crate::files::sha256_file(&found.path).await?;
+                let sha = match hashed {
+                    Some(sha) => sha,
+                    None => {
+                        counters.hashed.fetch_add(1, Ordering::Relaxed);
+                        crate::files::sha256_file(&found.path).await?
+                    }
+                };
                 counters.uploaded.fetch_add(1, Ordering::Relaxed);
                 let up = files.upload(found.path.clone()).known_sha256(sha).await?;
-                (up.sha256().to_string(), up.uuid().to_string())
+                (up.sha256().to_string(), up.uuid().to_string(), now)
             }
         };
         cache.lock().unwrap_or_else(|p| p.into_inner()).put(
@@ -469,7 +499,8 @@ impl SyncDir {
                 state: found.state.clone(),
                 sha256: sha.clone(),
                 uuid: uuid.clone(),
-                checked_at: now,
+                checked_at,
+                seen_at_ns,
             },
         );
         let done = counters.done.fetch_add(1, Ordering::Relaxed) + 1;
