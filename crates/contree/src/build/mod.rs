@@ -129,7 +129,7 @@ impl fmt::Debug for Build {
 }
 
 impl Build {
-    /// A build starting from `base`: an [`Image`], an image UUID, a tag, or an OCI
+    /// A build starting from `base`: an [`Image`](crate::Image), an image UUID, a tag, or an OCI
     /// reference (imported if no image has that tag). Nothing is resolved until awaited.
     pub fn from(client: &Contree, base: impl Into<Base>) -> Self {
         Build {
