@@ -51,9 +51,9 @@ async fn waited(s: &ContreeMcp, imp: ImportImage) -> Result<OperationOutput, Str
     };
     let id = image.operation_id().unwrap_or_default();
     let mut o = succeeded(s, id, OperationKind::ImageImport).await;
-    o.result_image_uuid = image.uuid().map(str::to_string);
+    o.result_image_uuid = image.id().map(String::from);
     o.result = Some(ResultImage {
-        image: image.uuid().map(str::to_string),
+        image: image.id().map(String::from),
         tag: image.tag().map(str::to_string),
     });
     Ok(o)

@@ -54,7 +54,7 @@ pub(crate) fn add_run(o: &mut OperationOutput, out: &RunOutput) {
     if o.image_uuid.is_none() {
         o.image_uuid = out.source_image().map(str::to_string);
     }
-    if let Some(img) = out.image().and_then(|i| i.uuid()) {
+    if let Some(img) = out.image().and_then(|i| i.id()) {
         o.result_image_uuid = Some(img.to_string());
         o.result = Some(ResultImage {
             image: Some(img.to_string()),

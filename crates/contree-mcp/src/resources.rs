@@ -208,7 +208,7 @@ pub(crate) async fn read(s: &ContreeMcp, uri: &str) -> Result<Vec<ResourceConten
 /// server: no local cache, so it is the same from any machine).
 async fn lineage(s: &ContreeMcp, image: &str) -> Result<serde_json::Value, String> {
     let start = image_ref(s, image)?.info().await.map_err(err)?;
-    let uuid = start.uuid().unwrap_or_default().to_string();
+    let uuid = start.id().map(String::from).unwrap_or_default();
     let mut ancestors: Vec<String> = Vec::new();
     let mut op = start.operation_id().map(str::to_string);
     let mut current = uuid.clone();

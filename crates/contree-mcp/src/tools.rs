@@ -94,7 +94,7 @@ pub(crate) fn parse_time(s: &str) -> Result<TimeFilter, String> {
 
 pub(crate) fn image_output(i: &Image) -> ImageOutput {
     ImageOutput {
-        uuid: i.uuid().map(str::to_string),
+        uuid: i.id().map(String::from),
         tag: i.tag().map(str::to_string),
         created_at: i.created_at_raw().map(str::to_string),
         operation_uuid: i.operation_id().map(str::to_string),

@@ -202,8 +202,8 @@ async fn a_started_import_returns_its_operation_at_once_and_waits_later() {
     assert_eq!(done.kind, Some(contree::OperationKind::ImageImport));
     let found = env.contree.images().get("bb:started").await.unwrap();
     assert_eq!(
-        done.result_image.as_deref(),
-        found.uuid(),
+        done.result_image,
+        found.id().map(String::from),
         "the operation's result is the tagged image"
     );
     // oci() awaited would find the existing tag; start() always sends the import.

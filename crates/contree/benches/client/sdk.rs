@@ -59,7 +59,7 @@ pub(crate) async fn resolve(args: &Args) -> Result<String, String> {
         .get(args.str("tag")?)
         .await
         .map_err(|e| format!("resolving the tag: {e}"))?;
-    let uuid = img.uuid().ok_or("the image has no UUID")?.to_string();
+    let uuid = img.id().ok_or("the image has no UUID")?.to_string();
     Ok(json!({ "image": uuid }).to_string())
 }
 
@@ -190,7 +190,7 @@ pub(crate) async fn upload(args: &Args) -> Result<String, String> {
         .map_err(|e| format!("placing the file in an image: {e}"))?;
     let placed = out
         .image()
-        .and_then(|i| i.uuid())
+        .and_then(|i| i.id())
         .ok_or("the placing run returned no image")?
         .to_string();
     Ok(json!({

@@ -236,7 +236,11 @@ impl Image {
     }
     /// The UUID, if known without a request (`None` for a lazy tag reference).
     ///
-    /// Prefer [`id`](Self::id): the same id, typed. `uuid()` is to be deprecated.
+    /// Deprecated: [`id`](Self::id) is the same id, typed.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `Image::id()`, the same id as a typed `ImageId` (`.as_str()` is this text)"
+    )]
     pub fn uuid(&self) -> Option<&str> {
         self.inner.id_str()
     }

@@ -187,8 +187,12 @@ impl Image {
     /// The UUID, if known without a request (`None` for a lazy tag reference): the raw
     /// string the service sent.
     ///
-    /// Prefer [`id`](Self::id): the same id, typed ([`ImageId`]; its
-    /// [`as_str`](ImageId::as_str) is this string). `uuid()` is to be deprecated.
+    /// Deprecated: [`id`](Self::id) is the same id, typed ([`ImageId`]; its
+    /// [`as_str`](ImageId::as_str) is this string).
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `Image::id()`, the same id as a typed `ImageId` (`.as_str()` is this text)"
+    )]
     pub fn uuid(&self) -> Option<&str> {
         self.id_str()
     }

@@ -45,7 +45,7 @@ pub struct FanOutResult {
 /// while let Some(r) = results.next().await {
 ///     let out = r.output?;
 ///     println!("variant {} -> exit {} image {:?}", r.index, out.exit_code(),
-///         out.image().and_then(|i| i.uuid()));
+///         out.image().and_then(|i| i.id()));
 /// }
 /// # Ok(()) }
 /// ```

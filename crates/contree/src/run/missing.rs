@@ -19,7 +19,7 @@ pub(crate) async fn explain(image: &Image, err: Error) -> Error {
     if !ambiguous {
         return err;
     }
-    let lookup = match image.uuid() {
+    let lookup = match image.id_str() {
         Some(uuid) => crate::api::inspect_image(image.client(), uuid)
             .await
             .map(drop),

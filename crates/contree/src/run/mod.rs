@@ -160,7 +160,7 @@ impl Run {
         let span = tracing::info_span!(
             "contree.run",
             image = %image,
-            parent = image.uuid().unwrap_or(""),
+            parent = image.id_str().unwrap_or(""),
             operation_id = tracing::field::Empty,
             result_image = tracing::field::Empty,
         );
@@ -351,8 +351,8 @@ impl Run {
         }
         let mut out = RunOutput::from_operation(client, image, op_id, op, spec)?;
         if let Some(img) = &out.image {
-            tracing::Span::current().record("result_image", img.uuid().unwrap_or(""));
-            let parent = image.uuid().or(out.source_image.as_deref());
+            tracing::Span::current().record("result_image", img.id_str().unwrap_or(""));
+            let parent = image.id_str().or(out.source_image.as_deref());
             crate::lineage::record_run(client, parent, img, op_id, &spec.command);
         }
         if let (Some(tag), Some(img)) = (&spec.tag, &out.image) {
@@ -370,7 +370,7 @@ impl Run {
                     }
                     tracing::warn!(
                         operation_id = %op_id,
-                        image = img.uuid().unwrap_or(""),
+                        image = img.id_str().unwrap_or(""),
                         error = %e,
                         "the run made its image but tagging it failed; the session moved to it anyway"
                     );

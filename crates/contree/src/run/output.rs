@@ -138,7 +138,7 @@ impl RunOutput {
             .image_uuid
             .map(|u| u.to_string())
             .or_else(|| md.and_then(|m| metadata_image_uuid(&m.image)))
-            .or_else(|| source.uuid().map(str::to_string));
+            .or_else(|| source.id_str().map(str::to_string));
         let image = if spec.disposable {
             None
         } else {
