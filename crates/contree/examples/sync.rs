@@ -26,6 +26,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(root.join(".gitignore"), "*.log\n")?;
     std::fs::write(root.join("debug.log"), "noise\n")?;
     std::fs::write(root.join(".env"), "API_TOKEN=do-not-upload\n")?;
+    // A file modified within 2 s of a sync is hashed again by the next one (git's racy-clean
+    // rule: its cache entry cannot vouch for it). This made-up tree was written a moment
+    // ago, so date it an hour back, like a checkout nobody has touched lately.
+    backdate(root)?;
 
     // The upload cache lives under the profile's configuration directory by default;
     // this example keeps its own.
@@ -69,5 +73,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .check()?;
     print!("{}", out.stdout_lossy());
+    Ok(())
+}
+
+/// Sets the mtime of every file under `dir` to an hour ago.
+fn backdate(dir: &std::path::Path) -> std::io::Result<()> {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            backdate(&path)?;
+        } else {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)?
+                .set_modified(hour_ago)?;
+        }
+    }
     Ok(())
 }
