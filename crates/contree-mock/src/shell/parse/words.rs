@@ -88,9 +88,7 @@ impl Parser {
                 },
                 Some(c @ ('$' | '`')) => match self.dollar(true)? {
                     Some(p) => {
-                        if !lit.is_empty() {
-                            parts.push(Part::Quoted(std::mem::take(&mut lit)));
-                        }
+                        flush_lit(parts, &mut lit, true);
                         parts.push(p);
                         any = true;
                     }
