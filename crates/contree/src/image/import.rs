@@ -171,7 +171,7 @@ impl ImportImage {
     pub async fn start(self) -> Result<String> {
         let parsed = OciReference::parse(&self.reference)?;
         let tag = self.tag_for(&parsed);
-        self.send(&parsed, &tag).await
+        self.send(&parsed, tag.as_deref()).await
     }
 
     fn tag_for(&self, parsed: &OciReference) -> Option<String> {
@@ -193,7 +193,7 @@ impl ImportImage {
                 Err(e) => return Err(e),
             }
         }
-        let op_id = self.send(&parsed, &tag).await?;
+        let op_id = self.send(&parsed, tag.as_deref()).await?;
         tracing::Span::current().record("operation_id", op_id.as_str());
         let timeout = self.timeout.unwrap_or(DEFAULT_IMPORT_TIMEOUT);
         let deadline = timeout + self.client.wait_margin();
@@ -221,7 +221,7 @@ impl ImportImage {
     }
 
     /// `POST /images/import`: the operation id.
-    async fn send(&self, parsed: &OciReference, tag: &Option<String>) -> Result<String> {
+    async fn send(&self, parsed: &OciReference, tag: Option<&str>) -> Result<String> {
         let timeout = self.timeout.unwrap_or(DEFAULT_IMPORT_TIMEOUT);
         if let Some(who) = self.client.cached_whoami()
             && let Some(max) = who.images_import_max_timeout()
@@ -242,7 +242,7 @@ impl ImportImage {
         }
         let mut body = types::ImageImportRequest::new(registry);
         if let Some(t) = tag {
-            body.tag = contree_proto::Nullable::Value(t.clone());
+            body.tag = contree_proto::Nullable::Value(t.to_string());
         }
         body.timeout = Some(i64::try_from(timeout.as_secs().max(1)).unwrap_or(i64::MAX));
         let action = format!("importing {}", self.reference);
